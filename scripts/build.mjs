@@ -1,0 +1,15 @@
+// Bundles the CLI (and, once it exists, the extension host entry) with esbuild.
+// node-llama-cpp stays external: it carries native binaries and loads them from its own package.
+import { build } from "esbuild";
+import { existsSync } from "node:fs";
+
+const external = ["vscode", "node-llama-cpp", "@node-llama-cpp/*"];
+const common = { bundle: true, platform: "node", target: "node20", sourcemap: true, external, logLevel: "warning" };
+
+const entries = [
+  { entryPoints: ["src/cli/main.ts"], outfile: "dist/cli.cjs", format: "cjs" },
+];
+if (existsSync("src/extension/extension.ts")) {
+  entries.push({ entryPoints: ["src/extension/extension.ts"], outfile: "dist/extension.js", format: "cjs" });
+}
+await Promise.all(entries.map((e) => build({ ...common, ...e })));

@@ -1,0 +1,68 @@
+/** Small text utilities shared by retrieval (data) and the baseline provider. */
+
+const STOP = new Set(
+  "a an the and or of to in on for with by at as is are be was were it its this that these those from into than then so such can will would should could may might not no do does did have has had i you your we our they their he she his her them me my us".split(
+    " ",
+  ),
+);
+
+/** Lower-cased word tokens (letters and digits), stop words removed. */
+export function tokenize(text: string): string[] {
+  const out: string[] = [];
+  for (const m of text.toLowerCase().matchAll(/[\p{L}\p{N}]+/gu)) {
+    const w = m[0];
+    if (w.length > 1 && !STOP.has(w)) out.push(w);
+  }
+  return out;
+}
+
+export type SparseVector = Map<string, number>;
+
+/** Term counts of a token list. */
+export function termCounts(tokens: string[]): SparseVector {
+  const tf: SparseVector = new Map();
+  for (const t of tokens) tf.set(t, (tf.get(t) ?? 0) + 1);
+  return tf;
+}
+
+/**
+ * TF-IDF with smoothed idf = ln((1 + N) / (1 + df)) + 1 and sublinear tf = 1 + ln(count),
+ * L2-normalised, so cosine similarity is a dot product.
+ */
+export class TfIdf {
+  private readonly df = new Map<string, number>();
+  private docs = 0;
+
+  addDocument(tokens: Iterable<string>): void {
+    this.docs++;
+    for (const t of new Set(tokens)) this.df.set(t, (this.df.get(t) ?? 0) + 1);
+  }
+
+  idf(term: string): number {
+    return Math.log((1 + this.docs) / (1 + (this.df.get(term) ?? 0))) + 1;
+  }
+
+  vector(tokens: string[]): SparseVector {
+    const v: SparseVector = new Map();
+    let norm = 0;
+    for (const [t, c] of termCounts(tokens)) {
+      const w = (1 + Math.log(c)) * this.idf(t);
+      v.set(t, w);
+      norm += w * w;
+    }
+    norm = Math.sqrt(norm);
+    if (norm > 0) for (const [t, w] of v) v.set(t, w / norm);
+    return v;
+  }
+}
+
+/** Dot product of two sparse vectors (cosine when both are L2-normalised). */
+export function dot(a: SparseVector, b: SparseVector): number {
+  const [small, large] = a.size <= b.size ? [a, b] : [b, a];
+  let s = 0;
+  for (const [t, w] of small) {
+    const o = large.get(t);
+    if (o !== undefined) s += w * o;
+  }
+  return s;
+}
