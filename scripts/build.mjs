@@ -13,3 +13,7 @@ if (existsSync("src/extension/extension.ts")) {
   entries.push({ entryPoints: ["src/extension/extension.ts"], outfile: "dist/extension.js", format: "cjs" });
 }
 await Promise.all(entries.map((e) => build({ ...common, ...e })));
+
+// Built-in prompt templates ship as .ptpl files beside the bundles (see src/core/templates/template.ts).
+import { cpSync } from "node:fs";
+cpSync("src/core/templates/builtin", "dist/templates", { recursive: true });

@@ -88,7 +88,7 @@ test("every history pair shares the user's subdimension, never the evaluated ins
       total++;
     }
     const scores = u.history.map((h) => h.score);
-    assert.deepEqual(scores, [...scores].sort((a, b) => b - a), "ranked by similarity");
+    assert.deepEqual(scores, [...scores].sort((a, b) => a - b), "chronological: the most similar pair is the most recent");
   }
   assert.ok(total > 0);
   // The leaked instruction is a candidate for other users but never for the users of its own triple.
@@ -104,7 +104,7 @@ test("ranking prefers the closest preference text", async () => {
   const users = readJsonl<SyntheticUser>(path.join(dir, "base", "users.jsonl"));
   // With 3 preference phrases per subdimension, the top of each history states the user's own phrase.
   let exact = 0;
-  for (const u of users) if (u.history[0]!.preference.preference === u.preference.preference) exact++;
+  for (const u of users) if (u.history.at(-1)!.preference.preference === u.preference.preference) exact++;
   assert.ok(exact / users.length > 0.9, `top-ranked pair carries the same preference for ${exact}/${users.length} users`);
 });
 

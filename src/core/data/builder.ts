@@ -547,7 +547,9 @@ async function buildInto(dir: string, ctx: BuildContext): Promise<Manifest> {
           const entry = t.members[j]!.preference_set.find((e) => e.dimension === d)!;
           const id = userId(t.id, j, d);
           const historyFor = async (q: RetrievalQuery) => {
-            const picked = retrieve(q);
+            // Chronological order: the most similar pair is the most recent, right before the new
+            // instruction; a token budget drops the oldest (least similar) first.
+            const picked = retrieve(q).reverse();
             const history: HistoryEntry[] = [];
             for (const { pair, score } of picked) {
               const p = await readPair(pair);
