@@ -4,8 +4,20 @@ import { buildCommand } from "./commands/build.js";
 import { usersCommand } from "./commands/users.js";
 import { showCommand } from "./commands/show.js";
 import { runPromptsCommand } from "./commands/run-prompts.js";
+import { generateCommand, judgeCommand, rmCommand } from "./commands/eval.js";
+import { compareCommand, reportCommand } from "./commands/report.js";
 
-export const commands: CliCommand[] = [buildCommand, usersCommand, showCommand, runPromptsCommand];
+export const commands: CliCommand[] = [
+  buildCommand,
+  usersCommand,
+  showCommand,
+  runPromptsCommand,
+  rmCommand,
+  generateCommand,
+  judgeCommand,
+  reportCommand,
+  compareCommand,
+];
 
 const defaultIO: CliIO = {
   out: (t) => process.stdout.write(t),

@@ -37,7 +37,8 @@ export interface ProviderConfig {
 /** Environment variable that holds each cloud provider's key. */
 export const API_KEY_ENV: Partial<Record<ProviderId, string>> = {
   openai: "OPENAI_API_KEY",
-  "openai-compatible": "OPENAI_API_KEY",
+  // Its own variable: a compatible server at an arbitrary URL must never receive the OpenAI key.
+  "openai-compatible": "OPENAI_COMPATIBLE_API_KEY",
   anthropic: "ANTHROPIC_API_KEY",
 };
 

@@ -15,6 +15,12 @@ export interface ChatMessage {
    * automatically; llama.cpp keeps it in the KV cache of the user's sequence.
    */
   cachePrefix?: boolean;
+  /**
+   * The cached prefix ends inside this message, at this character offset of `content` (e.g. right
+   * after the feedback history, before the instruction). Anthropic splits the content into two
+   * blocks there and marks the first; providers that cache exact prefixes ignore it.
+   */
+  cacheUntil?: number;
 }
 
 export interface GenerationParams {

@@ -1,0 +1,88 @@
+/** What every model-calling CLI command shares: provider lifetime, Ctrl-C, progress lines, summaries. */
+import type { CliIO } from "./command.js";
+import type { ResolvedProviderOptions } from "./provider-options.js";
+import { createProvider } from "../core/providers/registry.js";
+import type { Provider } from "../core/providers/types.js";
+import type { Progress, RunnerOptions, RunSummary } from "../core/eval/runner.js";
+
+/**
+ * Creates the provider, runs `fn` with runner options wired to Ctrl-C (cancel, resumable) and a
+ * throttled progress line on stderr, and disposes the provider afterwards.
+ */
+export async function runWithProvider<T>(
+  label: string,
+  resolved: ResolvedProviderOptions,
+  io: CliIO,
+  fn: (provider: Provider, runner: Omit<RunnerOptions, "runDir" | "meta">) => Promise<T>,
+): Promise<T> {
+  const provider = await createProvider(resolved.config);
+  const ac = new AbortController();
+  const onSigint = () => {
+    io.err(`\npreflab ${label}: cancelling; in-flight requests are dropped. Rerun the same command to resume.\n`);
+    ac.abort();
+  };
+  process.once("SIGINT", onSigint);
+  const priced = resolved.config.pricing !== undefined;
+  let lastPrint = 0;
+  let lastText = "";
+  const onProgress = (p: Progress) => {
+    const now = Date.now();
+    if (now - lastPrint < 1000 && p.done + p.failed < p.total) return;
+    const text = formatProgress(p, priced);
+    if (text === lastText) return;
+    lastPrint = now;
+    lastText = text;
+    io.err(`[${label}] ${text}\n`);
+  };
+  try {
+    return await fn(provider, {
+      ...resolved.runner,
+      signal: ac.signal,
+      onProgress,
+      ...(resolved.config.pricing ? { pricing: resolved.config.pricing } : {}),
+      secrets: resolved.secrets,
+    });
+  } finally {
+    process.removeListener("SIGINT", onSigint);
+    await provider.dispose?.();
+  }
+}
+
+export function formatProgress(p: Progress, priced: boolean): string {
+  const parts = [`${p.done + p.failed}/${p.total} finished`, `${p.failed} failed`, `${p.cached} cached`, `${p.inFlight} in flight`];
+  if (p.etaMs !== null && p.done + p.failed < p.total) parts.push(`eta ${formatDuration(p.etaMs)}`);
+  parts.push(`tokens ${p.inputTokens} in / ${p.outputTokens} out`);
+  if (priced) parts.push(`$${p.costUsd.toFixed(4)}`);
+  return parts.join(", ");
+}
+
+function formatDuration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+}
+
+export function formatSummary(label: string, s: RunSummary, priced: boolean): string {
+  const t = s.totals;
+  const lines = [
+    `${label}: ${s.status}`,
+    `  items      ${t.items}`,
+    `  done       ${t.done} (${t.cached} from cache)`,
+    `  failed     ${t.failed}`,
+    `  tokens     ${t.inputTokens} in (${t.cachedInputTokens} cached) / ${t.outputTokens} out`,
+    `  cost       ${priced ? `$${t.costUsd.toFixed(4)}` : "n/a (give --price-* flags)"}`,
+    `  cache      ${s.cache.enabled ? `${s.cache.hits} hits, ${s.cache.misses} misses` : "off"}`,
+    `  run dir    ${s.runDir}`,
+  ];
+  if (s.skipped > 0 || s.retriedFailed > 0) lines.push(`  resumed    ${s.skipped} already done, ${s.retriedFailed} failed before and tried again`);
+  if (s.tornBytes > 0) lines.push(`  repaired   a torn last line (${s.tornBytes} bytes) in results.jsonl`);
+  if (s.failures.length > 0) {
+    lines.push(`failed items${s.failures.length > 10 ? " (first 10)" : ""}:`);
+    for (const f of s.failures.slice(0, 10)) {
+      lines.push(`  ${f.itemId}  ${f.kind}${f.status !== undefined ? ` (HTTP ${f.status})` : ""} after ${f.attempts} attempt${f.attempts === 1 ? "" : "s"}: ${f.message}`);
+    }
+  }
+  if (s.status === "cancelled") lines.push("cancelled: rerun the same command to resume");
+  return lines.join("\n") + "\n";
+}

@@ -1,0 +1,201 @@
+/** `preflab rm`, `preflab generate`, `preflab judge`: the paper's evaluations as resumable runs. */
+import path from "node:path";
+import { DIMENSIONS, type Dimension } from "../../core/data/schema.js";
+import { runRm } from "../../core/eval/rm.js";
+import { GENERATION_DIMENSIONS, runGeneration } from "../../core/eval/generation.js";
+import { runJudge } from "../../core/eval/judge.js";
+import { buildReport, formatReport } from "../../core/metrics/report.js";
+import { choiceOption, intOption, parse, UsageError, type CliCommand } from "../command.js";
+import { providerOptionSpec, providerOptionsHelp, resolveProviderOptions, runMetaFor } from "../provider-options.js";
+import { formatSummary, runWithProvider } from "../batch.js";
+import type { RunSummary } from "../../core/eval/runner.js";
+
+function dimensionsOption(value: string | undefined, fallback: readonly Dimension[]): Dimension[] {
+  if (value === undefined) return [...fallback];
+  const dims = value.split(",").map((s) => s.trim()).filter(Boolean);
+  for (const d of dims) if (!(DIMENSIONS as readonly string[]).includes(d)) throw new UsageError(`--dimensions: unknown dimension "${d}" (${DIMENSIONS.join(", ")})`);
+  if (dims.length === 0) throw new UsageError("--dimensions needs at least one dimension");
+  return dims as Dimension[];
+}
+
+function exitCode(s: RunSummary): number {
+  if (s.status === "cancelled") return 130;
+  return s.totals.failed > 0 ? 1 : 0;
+}
+
+const evalCommon = {
+  out: { type: "string" },
+  dimensions: { type: "string" },
+  limit: { type: "string" },
+  template: { type: "string" },
+  "history-template": { type: "string" },
+  "max-input-tokens": { type: "string" },
+  format: { type: "string" },
+} as const;
+
+const RM_HELP = `Usage: preflab rm DATASET_DIR --provider ID --out RUN_DIR [options]
+
+In-context reward-model evaluation (paper Table 1). For every synthetic user and each pair on
+its test triple (chosen = the user's golden response, rejected = each other member's), the
+model sees the user's feedback history and picks [[A]] or [[B]]. Rerun the same command to
+resume. Prints accuracy per dimension with 95% bootstrap CIs (random guess = 50%).
+
+Options:
+  --out DIR                  run directory (created; reused to resume)
+  --dimensions d1,d2         default: all four (${DIMENSIONS.join(", ")})
+  --orders both|ab           present each pair in both orders (default) or chosen-first only
+  --verdict text|probability parse [[A]]/[[B]] (default), or read P(A) vs P(B) from next-token
+                             probabilities (llamacpp, openai, baseline)
+  --limit N                  only the first N users (all their pairs, both orders)
+  --template FILE            reward-model template (.ptpl); default: the paper's B.1
+  --history-template FILE    history template (.ptpl); default: the paper's B.3
+  --max-input-tokens N       input budget; the oldest history pairs are dropped to fit (default 12800)
+  --format text|md|json      report format on stdout (default text)
+${providerOptionsHelp()}
+`;
+
+export const rmCommand: CliCommand = {
+  name: "rm",
+  summary: "reward-model evaluation with feedback histories (Table 1)",
+  help: RM_HELP,
+  async run(argv, io) {
+    const { values, positionals } = parse(argv, { ...evalCommon, orders: { type: "string" }, verdict: { type: "string" }, ...providerOptionSpec() });
+    if (positionals.length !== 1) throw new UsageError("expected one dataset directory");
+    if (!values.out) throw new UsageError("--out is required");
+    const format = choiceOption(values.format as string | undefined, "format", ["text", "md", "json"] as const, "text");
+    const opts = {
+      dimensions: dimensionsOption(values.dimensions as string | undefined, DIMENSIONS),
+      orders: choiceOption(values.orders as string | undefined, "orders", ["both", "ab"] as const, "both"),
+      verdict: choiceOption(values.verdict as string | undefined, "verdict", ["text", "probability"] as const, "text"),
+      limit: values.limit === undefined ? undefined : intOption(values.limit as string, "limit", 0, 1),
+      template: values.template as string | undefined,
+      historyTemplate: values["history-template"] as string | undefined,
+      maxInputTokens: intOption(values["max-input-tokens"] as string | undefined, "max-input-tokens", 12_800, 1),
+    };
+    const resolved = resolveProviderOptions(values, {});
+    const runDir = path.resolve(values.out as string);
+    const { summary } = await runWithProvider("rm", resolved, io, (provider, runner) =>
+      runRm(positionals[0]!, opts, provider, { ...runner, runDir, meta: runMetaFor(resolved.config, provider) }),
+    );
+    io.err(formatSummary("rm", summary, resolved.config.pricing !== undefined));
+    io.out(formatReport(await buildReport([runDir]), format));
+    return exitCode(summary);
+  },
+};
+
+const GEN_HELP = `Usage: preflab generate DATASET_DIR --provider ID --out RUN_DIR [options]
+
+Personalized generation (paper Table 2): for every synthetic user, respond to its test
+instruction given its feedback history; and, for the ablation, without it (once per
+instruction). Temperature defaults to 0.9 as in the paper. Judge the run with \`preflab judge\`.
+
+Options:
+  --out DIR                  run directory (created; reused to resume)
+  --history with|without|both  default both
+  --dimensions d1,d2         default: ${GENERATION_DIMENSIONS.join(", ")} (the paper leaves harmlessness out)
+  --include-harmlessness     add harmlessness to the default dimensions
+  --limit N                  only the first N users
+  --template FILE            generation template (.ptpl); default: the paper's B.2
+  --plain-template FILE      template without history; default: the instruction alone
+  --history-template FILE    history template; default: the paper's B.3
+  --max-input-tokens N       input budget (default 12800)
+${providerOptionsHelp()}
+`;
+
+export const generateCommand: CliCommand = {
+  name: "generate",
+  summary: "personalized generation with and without feedback history",
+  help: GEN_HELP,
+  async run(argv, io) {
+    const { values, positionals } = parse(argv, {
+      ...evalCommon,
+      history: { type: "string" },
+      "include-harmlessness": { type: "boolean" },
+      "plain-template": { type: "string" },
+      ...providerOptionSpec(),
+    });
+    if (positionals.length !== 1) throw new UsageError("expected one dataset directory");
+    if (!values.out) throw new UsageError("--out is required");
+    const fallback = values["include-harmlessness"] ? [...GENERATION_DIMENSIONS, "harmlessness" as const] : GENERATION_DIMENSIONS;
+    const resolved = resolveProviderOptions(values, {});
+    const params = {
+      ...(resolved.config.temperature !== undefined ? { temperature: resolved.config.temperature } : {}),
+      ...(resolved.config.maxTokens !== undefined ? { maxTokens: resolved.config.maxTokens } : {}),
+      ...(resolved.config.topP !== undefined ? { topP: resolved.config.topP } : {}),
+      ...(resolved.config.seed !== undefined ? { seed: resolved.config.seed } : {}),
+    };
+    const opts = {
+      dimensions: dimensionsOption(values.dimensions as string | undefined, fallback),
+      history: choiceOption(values.history as string | undefined, "history", ["with", "without", "both"] as const, "both"),
+      limit: values.limit === undefined ? undefined : intOption(values.limit as string, "limit", 0, 1),
+      template: values.template as string | undefined,
+      plainTemplate: values["plain-template"] as string | undefined,
+      historyTemplate: values["history-template"] as string | undefined,
+      maxInputTokens: intOption(values["max-input-tokens"] as string | undefined, "max-input-tokens", 12_800, 1),
+      params,
+    };
+    const runDir = path.resolve(values.out as string);
+    const summary = await runWithProvider("generate", resolved, io, (provider, runner) =>
+      runGeneration(positionals[0]!, opts, provider, { ...runner, runDir, meta: runMetaFor(resolved.config, provider) }),
+    );
+    io.out(formatSummary("generate", summary, resolved.config.pricing !== undefined));
+    return exitCode(summary);
+  },
+};
+
+const JUDGE_HELP = `Usage: preflab judge GEN_RUN_DIR --judge-provider ID --out JUDGE_DIR [options]
+
+Scores a generation run with an LLM judge against the dataset's rubrics (MultiFacet absolute
+grading, 1-5, "[RESULT] N"): each response against its user's rubric, with the user's golden
+response as the score-5 reference. An output without a score is asked again (bounded) and
+then recorded with score null. Writes JUDGE_DIR/results.jsonl and prints Table 2.
+
+Options:
+  --out DIR                  judge directory (created; reused to resume)
+  --cross                    also judge each response against the other two users' rubrics
+                             (counterfactual steerability, a 3x3 matrix per instruction)
+  --template FILE            judge template (.ptpl); default: MultiFacet absolute grading
+  --max-parse-retries N      extra judge calls for an output without a score (default 2)
+  --format text|md|json      report format on stdout (default text)
+${providerOptionsHelp("judge-")}
+`;
+
+export const judgeCommand: CliCommand = {
+  name: "judge",
+  summary: "judge a generation run against the rubrics (Table 2, steerability)",
+  help: JUDGE_HELP,
+  async run(argv, io) {
+    const { values, positionals } = parse(argv, {
+      out: { type: "string" },
+      cross: { type: "boolean" },
+      template: { type: "string" },
+      "max-parse-retries": { type: "string" },
+      format: { type: "string" },
+      ...providerOptionSpec("judge-"),
+    });
+    if (positionals.length !== 1) throw new UsageError("expected one generation run directory");
+    if (!values.out) throw new UsageError("--out is required");
+    const format = choiceOption(values.format as string | undefined, "format", ["text", "md", "json"] as const, "text");
+    const resolved = resolveProviderOptions(values, { prefix: "judge-" });
+    const params = {
+      ...(resolved.config.temperature !== undefined ? { temperature: resolved.config.temperature } : {}),
+      ...(resolved.config.maxTokens !== undefined ? { maxTokens: resolved.config.maxTokens } : {}),
+    };
+    const opts = {
+      cross: values.cross === true,
+      template: values.template as string | undefined,
+      maxParseRetries: intOption(values["max-parse-retries"] as string | undefined, "max-parse-retries", 2, 0),
+      params: Object.keys(params).length ? params : undefined,
+    };
+    const runDir = path.resolve(values.out as string);
+    const { summary, judged } = await runWithProvider("judge", resolved, io, (provider, runner) =>
+      runJudge(positionals[0]!, opts, provider, { ...runner, runDir, meta: runMetaFor(resolved.config, provider) }),
+    );
+    io.err(formatSummary("judge", summary, resolved.config.pricing !== undefined));
+    const unscored = judged.filter((j) => j.score === null).length;
+    if (unscored) io.err(`judge: ${unscored} of ${judged.length} judgments have no score (see ${path.join(runDir, "results.jsonl")})\n`);
+    io.out(formatReport(await buildReport([runDir]), format));
+    return exitCode(summary);
+  },
+};
+

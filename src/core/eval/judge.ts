@@ -1,0 +1,353 @@
+/**
+ * Rubric judging of a generation run (MultiFacet absolute grading, 1-5) and the counterfactual
+ * steerability matrix.
+ *
+ * - Each with-H response of user (triple t, member j, dimension d) is judged against member j's
+ *   rubric for d, with member j's golden response as the score-5 reference.
+ * - The without-H response of triple t is judged against the rubric of every user of t.
+ * - `cross`: each with-H response is also judged against the other two members' rubrics for d,
+ *   giving a 3x3 matrix per (instruction, dimension).
+ * A judge output without a score is asked again (a new sample, bounded); if it still has none it
+ * is recorded with `score: null`, never a default. Raw calls live in JUDGE_DIR/calls (a normal,
+ * resumable runner directory); JUDGE_DIR/results.jsonl holds one judged line per item.
+ */
+import { readFile, rename, writeFile } from "node:fs/promises";
+import * as path from "node:path";
+import { Dataset } from "../data/dataset.js";
+import { DIMENSIONS, type Dimension, type Rubric } from "../data/schema.js";
+import type { Triple } from "../data/types.js";
+import type { GenerationParams, Provider, ProviderRequest } from "../providers/types.js";
+import { renderMessages, templateOfKind } from "../templates/template.js";
+import { bootstrapMeanCI, mean, pairedBootstrap } from "../metrics/stats.js";
+import { parseJudgeScore } from "./parse.js";
+import { prepareEvalDir, readEvalJson, readItems, templatesHash, type EvalJson } from "./plan.js";
+import { readResults, readRunJson, runBatch, type ResultLine, type RunItem, type RunnerOptions, type RunSummary } from "./runner.js";
+import { selectUsers, type GenItem } from "./generation.js";
+import { createHash } from "node:crypto";
+
+export interface JudgeOptions {
+  cross?: boolean;
+  template?: string;
+  /** Extra judge calls for an output without a score (default 2). */
+  maxParseRetries?: number;
+  params?: GenerationParams;
+}
+
+export interface JudgeItem {
+  itemId: string;
+  genItemId: string;
+  tripleId: string;
+  /** The user whose rubric is applied. */
+  userId: string;
+  dimension: Dimension;
+  /** Member whose response was judged: the user's member for with-H; null for without-H. */
+  member: number | null;
+  withHistory: boolean;
+  rubricMember: number;
+}
+
+/** One line of JUDGE_DIR/results.jsonl. */
+export interface JudgeResultLine {
+  itemId: string;
+  userId: string;
+  dimension: Dimension;
+  member: number | null;
+  withHistory: boolean;
+  rubricMember: number;
+  score: number | null;
+  feedback: string | null;
+  /** The judge's whole output (of the last call), or null when every call failed. */
+  raw: string | null;
+  calls: number;
+  error?: string;
+}
+
+export const CALLS_DIR = "calls";
+export const JUDGED_FILE = "results.jsonl";
+
+export function formatRubric(r: Rubric): string {
+  const d = r.score_descriptions;
+  return [r.criteria, ...(["1", "2", "3", "4", "5"] as const).map((k) => `Score ${k}: ${d[k]}`)].join("\n");
+}
+
+function rubricFor(t: Triple, member: number, d: Dimension): Rubric {
+  const m = t.members[member]!;
+  const i = m.preference_set.findIndex((e) => e.dimension === d);
+  const r = m.rubrics[i];
+  if (!r) throw new Error(`triple ${t.id} member ${member} has no rubric for ${d}`);
+  return r;
+}
+
+async function dirHash(runDir: string): Promise<string> {
+  const h = createHash("sha256");
+  for (const f of ["eval.json", "items.jsonl"]) h.update(await readFile(path.join(runDir, f)));
+  return h.digest("hex");
+}
+
+export interface JudgePlan {
+  items: RunItem[];
+  meta: JudgeItem[];
+  evalJson: EvalJson;
+}
+
+export async function planJudge(genRunDir: string, opts: JudgeOptions = {}): Promise<JudgePlan> {
+  const gen = await readEvalJson(genRunDir);
+  if (gen.kind !== "generate") throw new Error(`${genRunDir} is a ${gen.kind} run; the judge takes a generation run`);
+  if (!gen.dataset) throw new Error(`${genRunDir}: eval.json names no dataset`);
+  const ds = await Dataset.open(gen.dataset.dir);
+  if (ds.manifestHash !== gen.dataset.manifestHash) throw new Error(`${gen.dataset.dir} changed since ${genRunDir} was generated (manifest hash differs)`);
+  const genItems = await readItems<GenItem>(genRunDir);
+  const results = await readResults(genRunDir);
+  const tpl = templateOfKind(opts.template, "judge", "judge");
+  const triples = new Map<string, Triple>();
+  for await (const t of ds.triples()) triples.set(t.id, t);
+  const usersByTriple = new Map<string, { id: string; member: number; dimension: Dimension }[]>();
+  for await (const u of selectUsers(ds, gen.options.dimensions as Dimension[], gen.options.limit as number | null)) {
+    usersByTriple.set(u.tripleId, [...(usersByTriple.get(u.tripleId) ?? []), { id: u.id, member: u.member, dimension: u.dimension }]);
+  }
+  const items: RunItem[] = [];
+  const meta: JudgeItem[] = [];
+  const notGenerated: string[] = [];
+  const add = (g: GenItem, text: string, t: Triple, user: { id: string; member: number; dimension: Dimension }, rubricMember: number, itemId: string) => {
+    const request: ProviderRequest = {
+      messages: renderMessages(tpl, {
+        instruction: t.prompt,
+        response: text,
+        reference_answer: t.members[rubricMember]!.response,
+        rubric: formatRubric(rubricFor(t, rubricMember, user.dimension)),
+      }),
+    };
+    if (opts.params) request.params = opts.params;
+    items.push({ id: itemId, request });
+    meta.push({ itemId, genItemId: g.itemId, tripleId: t.id, userId: user.id, dimension: user.dimension, member: g.withHistory ? user.member : null, withHistory: g.withHistory, rubricMember });
+  };
+  for (const g of genItems) {
+    const r = results.get(g.itemId);
+    if (!r || r.text === null || r.error) {
+      notGenerated.push(g.itemId);
+      continue;
+    }
+    const t = triples.get(g.tripleId)!;
+    if (g.withHistory) {
+      const user = { id: g.userId!, member: g.member!, dimension: g.dimension! };
+      const rubricMembers = opts.cross ? [0, 1, 2] : [user.member];
+      for (const k of rubricMembers) add(g, r.text, t, user, k, `${g.itemId}@${k}`);
+    } else {
+      for (const u of usersByTriple.get(g.tripleId) ?? []) add(g, r.text, t, u, u.member, `${g.itemId}@${u.member}.${u.dimension}`);
+    }
+  }
+  const evalJson: EvalJson = {
+    kind: "judge",
+    options: { cross: opts.cross ?? false, maxParseRetries: opts.maxParseRetries ?? 2, params: opts.params ?? null },
+    dataset: gen.dataset,
+    templates: { judge: { name: tpl.name, hash: tpl.hash, file: tpl.file } },
+    source: { runDir: path.resolve(genRunDir), runHash: await dirHash(genRunDir) },
+    items: items.length,
+    overBudget: notGenerated,
+  };
+  return { items, meta, evalJson };
+}
+
+export interface JudgeRunResult {
+  summary: RunSummary;
+  judged: JudgeResultLine[];
+}
+
+/** Judges a generation run into `runner.runDir` (raw calls in its calls/ folder); resumable. */
+export async function runJudge(genRunDir: string, opts: JudgeOptions, provider: Provider, runner: RunnerOptions): Promise<JudgeRunResult> {
+  const plan = await planJudge(genRunDir, opts);
+  const judgeDir = runner.runDir;
+  await prepareEvalDir(judgeDir, plan.evalJson, plan.meta);
+  const callsDir = path.join(judgeDir, CALLS_DIR);
+  const maxRetries = opts.maxParseRetries ?? 2;
+  const meta = { ...runner.meta, templateHash: templatesHash(plan.evalJson.templates), datasetManifestHash: plan.evalJson.dataset!.manifestHash };
+  // Round 0 asks every item once; each later round asks again (a new sample) for outputs without a score.
+  let batch: RunItem[] = [...plan.items];
+  let summary: RunSummary | undefined;
+  const byId = new Map(plan.items.map((i) => [i.id, i]));
+  for (let round = 0; round <= maxRetries; round++) {
+    summary = await runBatch(batch, provider, { ...runner, runDir: callsDir, meta });
+    if (summary.status !== "finished") break;
+    const results = await readResults(callsDir);
+    const again: RunItem[] = [];
+    for (const item of plan.items) {
+      const last = latestCall(item.id, round, results);
+      if (last && last.text !== null && parseJudgeScore(last.text).score === null && round < maxRetries) {
+        const base = byId.get(item.id)!;
+        again.push({ id: `${item.id}#${round + 1}`, request: { ...base.request, sample: round + 1 } });
+      }
+    }
+    if (again.length === 0) break;
+    batch = [...batch, ...again];
+  }
+  const judged = await writeJudged(judgeDir, plan.meta, maxRetries);
+  return { summary: summary!, judged };
+}
+
+/** The latest call of an item up to `round` (item id, then id#1, id#2...). */
+function latestCall(itemId: string, round: number, results: Map<string, ResultLine>): ResultLine | undefined {
+  for (let r = round; r >= 0; r--) {
+    const line = results.get(r === 0 ? itemId : `${itemId}#${r}`);
+    if (line) return line;
+  }
+  return undefined;
+}
+
+async function writeJudged(judgeDir: string, meta: JudgeItem[], maxRetries: number): Promise<JudgeResultLine[]> {
+  const results = await readResults(path.join(judgeDir, CALLS_DIR));
+  const lines: JudgeResultLine[] = [];
+  for (const m of meta) {
+    let calls = 0;
+    let scored: { score: number; feedback: string; raw: string } | undefined;
+    let lastRaw: string | null = null;
+    let lastError: string | undefined;
+    for (let r = 0; r <= maxRetries; r++) {
+      const line = results.get(r === 0 ? m.itemId : `${m.itemId}#${r}`);
+      if (!line) continue;
+      calls++;
+      if (line.text === null) {
+        lastError = line.error ? `${line.error.kind}: ${line.error.message}` : "no output";
+        continue;
+      }
+      lastRaw = line.text;
+      const p = parseJudgeScore(line.text);
+      if (p.score !== null) {
+        scored = { score: p.score, feedback: p.feedback, raw: line.text };
+        break;
+      }
+    }
+    const base = { itemId: m.itemId, userId: m.userId, dimension: m.dimension, member: m.member, withHistory: m.withHistory, rubricMember: m.rubricMember };
+    if (scored) lines.push({ ...base, score: scored.score, feedback: scored.feedback, raw: scored.raw, calls });
+    else {
+      const l: JudgeResultLine = { ...base, score: null, feedback: null, raw: lastRaw, calls };
+      if (lastRaw === null) l.error = lastError ?? "not judged yet";
+      else l.error = "no score found in the judge's output";
+      lines.push(l);
+    }
+  }
+  const file = path.join(judgeDir, JUDGED_FILE);
+  const tmp = `${file}.tmp-${process.pid}`;
+  await writeFile(tmp, lines.map((l) => JSON.stringify(l)).join("\n") + (lines.length ? "\n" : ""));
+  await rename(tmp, file);
+  return lines;
+}
+
+// ---- Reports
+
+export interface ScoreSummary {
+  mean: number;
+  ci: [number, number];
+  n: number;
+}
+
+export interface GenerationDimensionReport {
+  withHistory: ScoreSummary;
+  withoutHistory: ScoreSummary;
+  /** Relative change (with - without) / without, as in the paper's Table 2; null if either side is empty. */
+  delta: number | null;
+  /** Paired by user: mean difference, its 95% CI and a two-sided bootstrap p-value. */
+  meanDiff: number | null;
+  diffCi: [number, number] | null;
+  pValue: number | null;
+  /** Judgments without a score (after retries) or not made. */
+  unscored: number;
+}
+
+export interface GenerationReport {
+  byDimension: Partial<Record<Dimension, GenerationDimensionReport>>;
+}
+
+export interface SteerabilityDimensionReport {
+  steerability: number;
+  ci: [number, number];
+  margin: number;
+  /** Instructions with a complete 3x3 matrix. */
+  instructions: number;
+}
+
+export interface SteerabilityReport {
+  byDimension: Partial<Record<Dimension, SteerabilityDimensionReport>>;
+}
+
+function summary(xs: number[], seed: number): ScoreSummary {
+  const ci = bootstrapMeanCI(xs, { seed });
+  return { mean: mean(xs), ci: [ci.lo, ci.hi], n: xs.length };
+}
+
+/** Share of rows whose own column holds the row maximum (ties split) and the diagonal margin. */
+export function steerabilityOf(matrix: number[][]): { steer: number; margin: number } {
+  let steer = 0;
+  let diag = 0;
+  let off = 0;
+  for (let i = 0; i < 3; i++) {
+    const row = matrix[i]!;
+    const max = Math.max(...row);
+    if (row[i] === max) steer += 1 / row.filter((x) => x === max).length;
+    diag += row[i]!;
+    off += row.reduce((s, x, k) => (k === i ? s : s + x), 0);
+  }
+  return { steer: steer / 3, margin: diag / 3 - off / 6 };
+}
+
+export async function readJudged(judgeDir: string): Promise<JudgeResultLine[]> {
+  const text = await readFile(path.join(judgeDir, JUDGED_FILE), "utf8").catch(() => "");
+  return text.split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l) as JudgeResultLine);
+}
+
+export function generationReport(lines: JudgeResultLine[], seed = 0): { generation: GenerationReport; steerability?: SteerabilityReport; cross: boolean } {
+  const generation: GenerationReport = { byDimension: {} };
+  const cross = lines.some((l) => l.withHistory && l.rubricMember !== l.member);
+  for (const d of DIMENSIONS) {
+    const own = lines.filter((l) => l.dimension === d && l.rubricMember === (l.withHistory ? l.member : l.rubricMember));
+    if (own.length === 0) continue;
+    const withH = new Map(own.filter((l) => l.withHistory && l.score !== null).map((l) => [l.userId, l.score!]));
+    const withoutH = new Map(own.filter((l) => !l.withHistory && l.score !== null).map((l) => [l.userId, l.score!]));
+    const paired = [...withH.keys()].filter((u) => withoutH.has(u));
+    const a = [...withH.values()];
+    const b = [...withoutH.values()];
+    const wo = summary(b, seed);
+    const w = summary(a, seed);
+    const rep: GenerationDimensionReport = {
+      withHistory: w,
+      withoutHistory: wo,
+      delta: a.length && b.length ? (w.mean - wo.mean) / wo.mean : null,
+      meanDiff: null,
+      diffCi: null,
+      pValue: null,
+      unscored: own.filter((l) => l.score === null).length,
+    };
+    if (paired.length) {
+      const pb = pairedBootstrap(paired.map((u) => withoutH.get(u)!), paired.map((u) => withH.get(u)!), { seed });
+      rep.meanDiff = pb.meanDiff;
+      rep.diffCi = [pb.ci.lo, pb.ci.hi];
+      rep.pValue = pb.pValue;
+    }
+    generation.byDimension[d] = rep;
+  }
+  if (!cross) return { generation, cross };
+  const steerability: SteerabilityReport = { byDimension: {} };
+  for (const d of DIMENSIONS) {
+    // matrix[(triple)][member][rubricMember]
+    const mats = new Map<string, (number | null)[][]>();
+    for (const l of lines) {
+      if (l.dimension !== d || !l.withHistory || l.member === null) continue;
+      const tripleId = l.userId.split(".")[0]!;
+      let m = mats.get(tripleId);
+      if (!m) mats.set(tripleId, (m = [0, 1, 2].map(() => [null, null, null])));
+      m[l.member]![l.rubricMember] = l.score;
+    }
+    const complete = [...mats.values()].filter((m) => m.every((row) => row.every((x) => x !== null))) as number[][][];
+    if (complete.length === 0) continue;
+    const per = complete.map(steerabilityOf);
+    const ci = bootstrapMeanCI(per.map((p) => p.steer), { seed });
+    steerability.byDimension[d] = { steerability: mean(per.map((p) => p.steer)), ci: [ci.lo, ci.hi], margin: mean(per.map((p) => p.margin)), instructions: complete.length };
+  }
+  return { generation, steerability, cross };
+}
+
+export async function judgeReport(judgeDir: string, seed = 0): Promise<{ generation: GenerationReport; steerability?: SteerabilityReport; source: { runDir: string; provider: string | null; model: string | null } }> {
+  const ev = await readEvalJson(judgeDir);
+  const { generation, steerability } = generationReport(await readJudged(judgeDir), seed);
+  const genRun = ev.source ? await readRunJson(ev.source.runDir).catch(() => undefined) : undefined;
+  return { generation, steerability, source: { runDir: ev.source?.runDir ?? "", provider: genRun?.provider ?? null, model: genRun?.model ?? null } };
+}

@@ -1,0 +1,83 @@
+/**
+ * What every evaluation run directory holds besides the runner's run.json and results.jsonl:
+ * `eval.json` (the kind of evaluation, its options, dataset and templates) and `items.jsonl`
+ * (one line of metadata per item: which user, member, order...). Both are written before the
+ * first request and checked on resume, so a run dir always explains its own results.
+ */
+import { createHash } from "node:crypto";
+import { createReadStream, existsSync } from "node:fs";
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import * as path from "node:path";
+import { createInterface } from "node:readline";
+import { writeJsonAtomic } from "./runlog.js";
+
+export const EVAL_FILE = "eval.json";
+export const ITEMS_FILE = "items.jsonl";
+
+export type EvalKind = "rm" | "generate" | "judge" | "prompts";
+
+export interface EvalJson {
+  kind: EvalKind;
+  /** Options that define the items; a resume must match them. */
+  options: Record<string, unknown>;
+  dataset?: { dir: string; manifestHash: string };
+  templates?: Record<string, { name: string; hash: string; file: string }>;
+  /** For a judge run: the generation run it judges. */
+  source?: { runDir: string; runHash: string };
+  items: number;
+  /** Items left out because even without any history they exceed the input budget. */
+  overBudget?: string[];
+}
+
+/** Combined hash of the templates a run uses (recorded as the run's templateHash). */
+export function templatesHash(templates: EvalJson["templates"]): string {
+  const h = createHash("sha256");
+  for (const [k, t] of Object.entries(templates ?? {}).sort(([a], [b]) => a.localeCompare(b))) h.update(`${k}:${t.hash}\n`);
+  return h.digest("hex");
+}
+
+async function writeTextAtomic(file: string, text: string): Promise<void> {
+  const tmp = `${file}.tmp-${process.pid}`;
+  await writeFile(tmp, text);
+  await rename(tmp, file);
+}
+
+/**
+ * Writes eval.json and items.jsonl for a new run, or checks them against an existing run dir
+ * (resume): a different evaluation in the same folder is refused, never mixed.
+ */
+export async function prepareEvalDir<M extends { itemId: string }>(runDir: string, evalJson: EvalJson, items: M[]): Promise<void> {
+  await mkdir(runDir, { recursive: true });
+  const evalFile = path.join(runDir, EVAL_FILE);
+  const itemsText = items.map((m) => JSON.stringify(m)).join("\n") + (items.length ? "\n" : "");
+  if (existsSync(evalFile)) {
+    const old = JSON.parse(await readFile(evalFile, "utf8")) as EvalJson;
+    const key = (e: EvalJson) => JSON.stringify([e.kind, e.options, e.dataset?.manifestHash, Object.values(e.templates ?? {}).map((t) => t.hash), e.source?.runHash]);
+    if (key(old) !== key(evalJson)) {
+      throw new Error(`${runDir} holds a different ${old.kind} evaluation (other options, dataset, templates or source); use another --out`);
+    }
+    const oldItems = existsSync(path.join(runDir, ITEMS_FILE)) ? await readFile(path.join(runDir, ITEMS_FILE), "utf8") : "";
+    if (oldItems !== itemsText) throw new Error(`${runDir}: the items of this evaluation changed since the run started; use another --out`);
+    return;
+  }
+  await writeTextAtomic(path.join(runDir, ITEMS_FILE), itemsText);
+  await writeJsonAtomic(evalFile, evalJson);
+}
+
+export async function readEvalJson(runDir: string): Promise<EvalJson> {
+  const file = path.join(runDir, EVAL_FILE);
+  try {
+    return JSON.parse(await readFile(file, "utf8")) as EvalJson;
+  } catch {
+    throw new Error(`${runDir} is not a Preflab evaluation run (no readable ${EVAL_FILE})`);
+  }
+}
+
+export async function readItems<M>(runDir: string): Promise<M[]> {
+  const out: M[] = [];
+  const file = path.join(runDir, ITEMS_FILE);
+  if (!existsSync(file)) throw new Error(`${runDir}: ${ITEMS_FILE} is missing`);
+  const rl = createInterface({ input: createReadStream(file, { encoding: "utf8" }), crlfDelay: Infinity });
+  for await (const line of rl) if (line.trim()) out.push(JSON.parse(line) as M);
+  return out;
+}

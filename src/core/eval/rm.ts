@@ -1,0 +1,236 @@
+/**
+ * In-context reward-model evaluation (paper section 3.2, Table 1). For each synthetic user
+ * (dimension d, member j) and each preference pair on its test triple (chosen = y_j, rejected =
+ * each other member), the model sees the user's feedback history and picks A or B, in both
+ * presentation orders by default. Accuracy is per dimension; random guessing is 50%.
+ */
+import { Dataset } from "../data/dataset.js";
+import { DIMENSIONS, type Dimension } from "../data/schema.js";
+import type { SyntheticUser, Triple } from "../data/types.js";
+import type { Provider, ProviderRequest } from "../providers/types.js";
+import { DEFAULT_MAX_INPUT_TOKENS, renderWithBudget } from "../templates/budget.js";
+import { templateOfKind, type Template } from "../templates/template.js";
+import { bootstrapMeanCI, mean } from "../metrics/stats.js";
+import { parseVerdict, verdictFromProbabilities, type Verdict } from "./parse.js";
+import { prepareEvalDir, templatesHash, type EvalJson } from "./plan.js";
+import { readResults, runBatch, type ResultLine, type RunItem, type RunnerOptions, type RunSummary } from "./runner.js";
+
+export type Order = "ab" | "ba";
+export type VerdictMode = "text" | "probability";
+
+export interface RmOptions {
+  dimensions?: Dimension[];
+  orders?: "both" | "ab";
+  verdict?: VerdictMode;
+  /** The first N synthetic users (after the dimension filter), each with all its pairs and orders. */
+  limit?: number;
+  template?: string;
+  historyTemplate?: string;
+  maxInputTokens?: number;
+}
+
+export interface RmItem {
+  itemId: string;
+  userId: string;
+  tripleId: string;
+  member: number;
+  dimension: Dimension;
+  rejectedMember: number;
+  order: Order;
+  /** Where the chosen (user-preferred) response is shown. */
+  chosen: Verdict;
+  historyKept: number;
+  historyDropped: number;
+}
+
+/** Appended in probability mode so the first generated token is the verdict letter. */
+export const PROBABILITY_SUFFIX = "\n\nAnswer with the single letter A or B only.";
+
+export interface RmPlan {
+  items: RunItem[];
+  meta: RmItem[];
+  evalJson: EvalJson;
+}
+
+export async function planRm(datasetDir: string, opts: RmOptions = {}): Promise<RmPlan> {
+  const ds = await Dataset.open(datasetDir);
+  const dims = opts.dimensions ?? [...DIMENSIONS];
+  const orders: Order[] = opts.orders === "ab" ? ["ab"] : ["ab", "ba"];
+  const verdict = opts.verdict ?? "text";
+  const maxTokens = opts.maxInputTokens ?? DEFAULT_MAX_INPUT_TOKENS;
+  const tpl: Template = templateOfKind(opts.template, "reward-model", "reward-model");
+  const htpl: Template = templateOfKind(opts.historyTemplate, "history", "history");
+  const triples = new Map<string, Triple>();
+  for await (const t of ds.triples()) triples.set(t.id, t);
+
+  const items: RunItem[] = [];
+  const meta: RmItem[] = [];
+  const overBudget: string[] = [];
+  let users = 0;
+  for await (const u of ds.users() as AsyncGenerator<SyntheticUser>) {
+    if (!dims.includes(u.dimension)) continue;
+    if (opts.limit !== undefined && users >= opts.limit) break;
+    users++;
+    const t = triples.get(u.tripleId);
+    if (!t) throw new Error(`${ds.dir}: user ${u.id} refers to missing triple ${u.tripleId}`);
+    const chosenText = t.members[u.member]!.response;
+    for (let k = 0; k < 3; k++) {
+      if (k === u.member) continue;
+      const rejectedText = t.members[k]!.response;
+      for (const order of orders) {
+        const [a, b] = order === "ab" ? [chosenText, rejectedText] : [rejectedText, chosenText];
+        const itemId = `${u.id}.vs${k}.${order}`;
+        const p = renderWithBudget(tpl, htpl, u.history, { instruction: t.prompt, response_a: a, response_b: b }, maxTokens);
+        if (p.overBudget) {
+          overBudget.push(itemId);
+          continue;
+        }
+        const messages = p.messages;
+        if (verdict === "probability") {
+          const last = messages.at(-1)!;
+          messages[messages.length - 1] = { ...last, content: last.content + PROBABILITY_SUFFIX };
+        }
+        const kept = u.history.slice(p.dropped);
+        const request: ProviderRequest = {
+          messages,
+          sequenceKey: u.id,
+          task: { kind: "pairwise", history: kept.map((h) => ({ prompt: h.prompt, chosen: h.chosen, rejected: h.rejected })), instruction: t.prompt, responseA: a, responseB: b },
+        };
+        if (verdict === "probability") request.probabilities = { candidates: ["A", "B"] };
+        items.push({ id: itemId, request, userKey: u.id });
+        meta.push({
+          itemId,
+          userId: u.id,
+          tripleId: u.tripleId,
+          member: u.member,
+          dimension: u.dimension,
+          rejectedMember: k,
+          order,
+          chosen: order === "ab" ? "A" : "B",
+          historyKept: p.kept,
+          historyDropped: p.dropped,
+        });
+      }
+    }
+  }
+  const templates = {
+    "reward-model": { name: tpl.name, hash: tpl.hash, file: tpl.file },
+    history: { name: htpl.name, hash: htpl.hash, file: htpl.file },
+  };
+  const evalJson: EvalJson = {
+    kind: "rm",
+    options: { dimensions: dims, orders: opts.orders ?? "both", verdict, limit: opts.limit ?? null, maxInputTokens: maxTokens },
+    dataset: { dir: ds.dir, manifestHash: ds.manifestHash },
+    templates,
+    items: items.length,
+    overBudget,
+  };
+  return { items, meta, evalJson };
+}
+
+export interface RmRunResult {
+  summary: RunSummary;
+  report: RmReport;
+}
+
+/** Plans, runs (or resumes) and scores a reward-model evaluation in `runner.runDir`. */
+export async function runRm(datasetDir: string, opts: RmOptions, provider: Provider, runner: RunnerOptions): Promise<RmRunResult> {
+  const plan = await planRm(datasetDir, opts);
+  if (plan.evalJson.options.verdict === "probability" && !provider.capabilities.tokenProbabilities) {
+    throw new Error(`provider "${provider.id}" cannot give next-token probabilities; use --verdict text`);
+  }
+  if (provider.capabilities.structuredOnly && plan.items.some((i) => !i.request.task)) throw new Error(`provider "${provider.id}" needs structured items`);
+  await prepareEvalDir(runner.runDir, plan.evalJson, plan.meta);
+  const summary = await runBatch(plan.items, provider, {
+    ...runner,
+    meta: { ...runner.meta, templateHash: templatesHash(plan.evalJson.templates), datasetManifestHash: plan.evalJson.dataset!.manifestHash },
+  });
+  const report = scoreRm(plan.meta, await readResults(runner.runDir), plan.evalJson.options.verdict as VerdictMode);
+  return { summary, report };
+}
+
+export interface RmDimensionReport {
+  /** Accuracy over parsed verdicts, as a fraction in 0..1 (mean over the orders run). */
+  accuracy: number;
+  ci: [number, number];
+  /** Parsed verdicts. */
+  n: number;
+  /** Pairs judged right in both orders, over pairs with both orders parsed (null with one order). */
+  consistentAccuracy: number | null;
+  /** Share of parsed verdicts that chose A (position bias; 0.5 is none). */
+  aRate: number;
+  unparsable: number;
+  /** Items the provider failed on (after retries), or not run yet. */
+  failed: number;
+  missing: number;
+  /** Mean P(chosen) in probability mode. */
+  meanChosenProbability?: number;
+}
+
+export interface RmReport {
+  byDimension: Partial<Record<Dimension, RmDimensionReport>>;
+  overall: RmDimensionReport;
+}
+
+export interface RmScoredItem extends RmItem {
+  verdict: Verdict | null;
+  correct: boolean | null;
+  status: "ok" | "unparsable" | "failed" | "missing";
+  pA?: number;
+}
+
+export function scoreItems(meta: RmItem[], results: Map<string, ResultLine>, mode: VerdictMode): RmScoredItem[] {
+  return meta.map((m) => {
+    const r = results.get(m.itemId);
+    if (!r) return { ...m, verdict: null, correct: null, status: "missing" };
+    if (r.error || r.text === null) return { ...m, verdict: null, correct: null, status: "failed" };
+    let verdict: Verdict | null;
+    let pA: number | undefined;
+    if (mode === "probability") {
+      const v = verdictFromProbabilities(r.tokenProbabilities);
+      verdict = v?.verdict ?? null;
+      pA = v?.pA;
+    } else verdict = parseVerdict(r.text);
+    if (!verdict) return { ...m, verdict: null, correct: null, status: "unparsable", pA };
+    return { ...m, verdict, correct: verdict === m.chosen, status: "ok", pA };
+  });
+}
+
+function summarise(items: RmScoredItem[], seed: number): RmDimensionReport {
+  const ok = items.filter((i) => i.status === "ok");
+  // One unit per preference pair (user, rejected member): the mean over its parsed orders, so a
+  // pair's two orders are resampled together in the bootstrap.
+  const byPair = new Map<string, RmScoredItem[]>();
+  for (const i of ok) {
+    const k = `${i.userId}|${i.rejectedMember}`;
+    byPair.set(k, [...(byPair.get(k) ?? []), i]);
+  }
+  const units = [...byPair.values()].map((g) => mean(g.map((i) => (i.correct ? 1 : 0))));
+  const orders = new Set(items.map((i) => i.order));
+  const accByOrder = [...orders].map((o) => ok.filter((i) => i.order === o)).filter((g) => g.length > 0).map((g) => mean(g.map((i) => (i.correct ? 1 : 0))));
+  const both = [...byPair.values()].filter((g) => g.length === 2);
+  const ci = bootstrapMeanCI(units, { seed });
+  const probs = ok.filter((i) => i.pA !== undefined).map((i) => (i.chosen === "A" ? i.pA! : 1 - i.pA!));
+  const rep: RmDimensionReport = {
+    accuracy: accByOrder.length ? mean(accByOrder) : NaN,
+    ci: [ci.lo, ci.hi],
+    n: ok.length,
+    consistentAccuracy: orders.size === 2 && both.length ? mean(both.map((g) => (g.every((i) => i.correct) ? 1 : 0))) : null,
+    aRate: ok.length ? mean(ok.map((i) => (i.verdict === "A" ? 1 : 0))) : NaN,
+    unparsable: items.filter((i) => i.status === "unparsable").length,
+    failed: items.filter((i) => i.status === "failed").length,
+    missing: items.filter((i) => i.status === "missing").length,
+  };
+  if (probs.length) rep.meanChosenProbability = mean(probs);
+  return rep;
+}
+
+export function scoreRm(meta: RmItem[], results: Map<string, ResultLine>, mode: VerdictMode, seed = 0): RmReport {
+  const scored = scoreItems(meta, results, mode);
+  const byDimension: RmReport["byDimension"] = {};
+  for (const d of DIMENSIONS) {
+    const items = scored.filter((i) => i.dimension === d);
+    if (items.length) byDimension[d] = summarise(items, seed);
+  }
+  return { byDimension, overall: summarise(scored, seed) };
+}

@@ -1,0 +1,188 @@
+/**
+ * OpenAI chat completions, through the official `openai` SDK. Also serves `openai-compatible`
+ * servers (vLLM, llama-server, Ollama, Together) by `baseUrl`.
+ *
+ * - The SDK never retries (`maxRetries: 0`): the runner (src/core/eval/runner.ts) owns retries.
+ * - Temperature: `config.temperature` when set, else a request's own `params.temperature`; with
+ *   neither, `openai` leaves it unset (the paper ran OpenAI models with default parameters) and
+ *   `openai-compatible` sends 0.9 (the paper's temperature for non-OpenAI models).
+ *   Request params override config params.
+ * - Output length: `openai` sends `max_completion_tokens` (the field every current OpenAI model
+ *   accepts, reasoning models included); `openai-compatible` sends `max_tokens`, which every
+ *   compatible server understands.
+ * - Token probabilities: `logprobs: true, top_logprobs: 20` and a few output tokens; the
+ *   probability of a candidate is the sum of exp(logprob) over the top-20 alternatives at the
+ *   answer position whose text equals the candidate after trimming whitespace (so "A" and " A"
+ *   both count); a candidate outside the top 20 gets 0. The answer position is the first
+ *   generated token, or, with `answerPrefix`, the token after the model has written the prefix
+ *   (chat completions cannot prefill; when the model never writes the prefix, every candidate
+ *   gets 0 and the caller sees an unusable verdict rather than a made-up one).
+ * - Usage: `inputTokens` is `prompt_tokens` (cached tokens included), `cachedInputTokens` is
+ *   `prompt_tokens_details.cached_tokens`.
+ */
+import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from "openai";
+import type { ChatCompletion, ChatCompletionCreateParamsNonStreaming } from "openai/resources/chat/completions";
+import type { ProviderConfig } from "./registry.js";
+import { abortError, shortMessage, statusError, transportError } from "./sdk-errors.js";
+import { ProviderError, type Provider, type ProviderCapabilities, type ProviderRequest, type ProviderResponse, type Usage } from "./types.js";
+
+/** Temperature for `openai-compatible` models when nothing else sets one (the paper's 0.9). */
+export const COMPATIBLE_DEFAULT_TEMPERATURE = 0.9;
+const TOP_LOGPROBS = 20;
+/** SDK-level timeout: a backstop only; the runner's per-request signal is the real one. */
+const SDK_TIMEOUT_MS = 10 * 60_000;
+
+export type OpenAIProviderId = "openai" | "openai-compatible";
+
+export class OpenAIProvider implements Provider {
+  readonly id: OpenAIProviderId;
+  readonly model: string;
+  readonly capabilities: ProviderCapabilities = { tokenProbabilities: true };
+  private readonly client: OpenAI;
+  private readonly config: ProviderConfig;
+
+  constructor(config: ProviderConfig, id: OpenAIProviderId = "openai") {
+    this.id = id;
+    this.config = config;
+    if (!config.model) throw new ProviderError("bad_request", `${id}: a model is required (--model)`);
+    this.model = config.model;
+    if (id === "openai" && !config.apiKey) throw new ProviderError("auth", "openai: no API key (set OPENAI_API_KEY)");
+    if (id === "openai-compatible" && !config.baseUrl) throw new ProviderError("bad_request", "openai-compatible: a base URL is required (--base-url)");
+    this.client = new OpenAI({
+      // Compatible servers often need no key; the SDK insists on one, so send a placeholder.
+      apiKey: config.apiKey || "not-needed",
+      baseURL: config.baseUrl ?? null,
+      maxRetries: 0,
+      timeout: SDK_TIMEOUT_MS,
+      organization: null,
+      project: null,
+    });
+  }
+
+  /** The chat completions body for a request (exported for tests and the Batch API exporter). */
+  buildBody(request: ProviderRequest): ChatCompletionCreateParamsNonStreaming {
+    const p = request.params ?? {};
+    const c = this.config;
+    const temperature = p.temperature ?? c.temperature ?? (this.id === "openai-compatible" ? COMPATIBLE_DEFAULT_TEMPERATURE : undefined);
+    let maxTokens = p.maxTokens ?? c.maxTokens;
+    const body: ChatCompletionCreateParamsNonStreaming = {
+      model: this.model,
+      messages: request.messages.map((m) => ({ role: m.role, content: m.content })),
+    };
+    if (temperature !== undefined) body.temperature = temperature;
+    const topP = p.topP ?? c.topP;
+    if (topP !== undefined) body.top_p = topP;
+    const seed = p.seed ?? c.seed;
+    if (seed !== undefined) body.seed = seed;
+    if (p.stop && p.stop.length > 0) body.stop = p.stop;
+    if (request.probabilities) {
+      body.logprobs = true;
+      body.top_logprobs = TOP_LOGPROBS;
+      const prefix = request.probabilities.answerPrefix?.trim() ?? "";
+      // One token answers; a prefix needs room for the model to write it first.
+      maxTokens = prefix ? Math.ceil(prefix.length / 2) + 4 : 1;
+    }
+    if (maxTokens !== undefined) {
+      if (this.id === "openai") body.max_completion_tokens = maxTokens;
+      else body.max_tokens = maxTokens;
+    }
+    return body;
+  }
+
+  async call(request: ProviderRequest, opts: { signal?: AbortSignal } = {}): Promise<Omit<ProviderResponse, "cached">> {
+    const { signal } = opts;
+    if (signal?.aborted) throw abortError(this.id, signal);
+    const body = this.buildBody(request);
+    const started = performance.now();
+    let completion: ChatCompletion;
+    try {
+      completion = (await this.client.chat.completions.create(body, { signal })) as ChatCompletion;
+    } catch (e) {
+      throw this.mapError(e, signal);
+    }
+    const latencyMs = performance.now() - started;
+    return parseCompletion(this.id, completion, request, latencyMs);
+  }
+
+  private mapError(e: unknown, signal: AbortSignal | undefined): unknown {
+    const id = this.id;
+    if (e instanceof APIUserAbortError) return abortError(id, signal, e);
+    if (e instanceof APIConnectionTimeoutError) return signal?.aborted ? abortError(id, signal, e) : new ProviderError("timeout", `${id}: request timed out`, { cause: e });
+    if (e instanceof APIConnectionError) {
+      if (signal?.aborted) return abortError(id, signal, e);
+      const cause = e.cause instanceof Error ? `: ${e.cause.message}` : "";
+      return new ProviderError("network", `${id}: connection failed${shortMessage(cause)}`, { cause: e });
+    }
+    if (e instanceof APIError && typeof e.status === "number") return statusError(id, e.status, e.headers, e.message, e);
+    return transportError(id, e, signal);
+  }
+}
+
+/** Reads a chat completion body into a ProviderResponse; throws `malformed` when it is not one. */
+export function parseCompletion(id: string, completion: unknown, request: ProviderRequest, latencyMs: number): Omit<ProviderResponse, "cached"> {
+  if (typeof completion !== "object" || completion === null) {
+    throw new ProviderError("malformed", `${id}: response is not a JSON object: ${shortMessage(String(completion))}`);
+  }
+  const c = completion as Partial<ChatCompletion>;
+  const choice = Array.isArray(c.choices) ? c.choices[0] : undefined;
+  if (!choice || typeof choice !== "object" || typeof choice.message !== "object" || choice.message === null) {
+    throw new ProviderError("malformed", `${id}: response has no choices[0].message`);
+  }
+  const content = choice.message.content;
+  if (content !== null && content !== undefined && typeof content !== "string") {
+    throw new ProviderError("malformed", `${id}: choices[0].message.content is not a string`);
+  }
+  const u = c.usage;
+  const usage: Usage = {
+    inputTokens: num(u?.prompt_tokens),
+    outputTokens: num(u?.completion_tokens),
+    cachedInputTokens: num(u?.prompt_tokens_details?.cached_tokens),
+    cacheWriteTokens: 0,
+  };
+  const out: Omit<ProviderResponse, "cached"> = { text: content ?? "", usage, latencyMs };
+  if (typeof choice.finish_reason === "string") out.finishReason = choice.finish_reason;
+  if (request.probabilities) {
+    out.tokenProbabilities = candidateProbabilities(id, choice.logprobs?.content, request.probabilities.candidates, request.probabilities.answerPrefix);
+  }
+  return out;
+}
+
+type TokenLogprob = { token: string; logprob: number; top_logprobs?: { token: string; logprob: number }[] };
+
+/** Probability of each candidate at the answer position (see the file comment). */
+export function candidateProbabilities(id: string, content: TokenLogprob[] | null | undefined, candidates: string[], answerPrefix?: string): Record<string, number> {
+  if (!Array.isArray(content) || content.length === 0) {
+    throw new ProviderError("malformed", `${id}: logprobs were requested but the response has no logprobs.content`);
+  }
+  const out: Record<string, number> = {};
+  for (const cand of candidates) out[cand] = 0;
+  const position = answerPosition(content, answerPrefix);
+  if (position === undefined) return out;
+  const entry = content[position];
+  const alternatives = entry?.top_logprobs && entry.top_logprobs.length > 0 ? entry.top_logprobs : entry ? [entry] : [];
+  const wanted = new Map(candidates.map((c) => [c.trim(), c]));
+  for (const alt of alternatives) {
+    if (typeof alt?.token !== "string" || typeof alt.logprob !== "number") continue;
+    const cand = wanted.get(alt.token.trim());
+    if (cand !== undefined) out[cand] = (out[cand] ?? 0) + Math.exp(alt.logprob);
+  }
+  for (const cand of candidates) out[cand] = Math.min(1, out[cand] ?? 0);
+  return out;
+}
+
+/** Index of the token after the generated `answerPrefix` (0 without one); undefined if never written. */
+function answerPosition(content: TokenLogprob[], answerPrefix: string | undefined): number | undefined {
+  const prefix = answerPrefix?.replace(/\s+/g, "") ?? "";
+  if (!prefix) return 0;
+  let written = "";
+  for (let i = 0; i < content.length; i++) {
+    written += (content[i]?.token ?? "").replace(/\s+/g, "");
+    if (written === prefix) return i + 1 < content.length ? i + 1 : undefined;
+    if (!prefix.startsWith(written)) return undefined;
+  }
+  return undefined;
+}
+
+function num(v: unknown): number {
+  return typeof v === "number" && Number.isFinite(v) ? v : 0;
+}
