@@ -249,3 +249,30 @@ test("CLI end to end on the sample: build, users, show, rm, report, compare, err
   const h = await cli(["rm", "--help"]);
   assert.match(h.out, /--verdict text\|probability/);
 });
+
+test("reward model with probability verdicts on a local GGUF through node-llama-cpp", async () => {
+  const { writeTinyGguf } = await import("../../scripts/make-gguf.js");
+  const model = path.join(dir, "tiny-llama3.gguf");
+  await writeTinyGguf(model, { layers: 2, embd: 64, chatTemplate: "llama3", contextLength: 8192 });
+  const provider = await createProvider({ provider: "llamacpp", modelPath: model, gpu: false, threads: 1, contextSize: 8192 });
+  try {
+    const runDir = path.join(dir, "rm-llama");
+    // A small input budget: the oldest history pairs are dropped so the prompt fits the tiny context.
+    const { report, summary } = await runRm(ds, { limit: 1, verdict: "probability", maxInputTokens: 2500 }, provider, runner(runDir, provider));
+    assert.equal(summary.totals.failed, 0, JSON.stringify(summary.failures[0]));
+    assert.equal(report.overall.n, 4, "every item has a verdict read from P(A) vs P(B)");
+    assert.equal(report.overall.unparsable, 0);
+    assert.ok(report.overall.meanChosenProbability! > 0 && report.overall.meanChosenProbability! < 1);
+    const results = [...(await readResults(runDir)).values()];
+    for (const r of results) {
+      assert.ok(r.tokenProbabilities!.A! > 0 && r.tokenProbabilities!.B! > 0);
+      assert.ok(r.tokenProbabilities!.A! + r.tokenProbabilities!.B! <= 1 + 1e-9);
+    }
+    // Items of one user share its history prefix: later prompts reuse the KV cache.
+    assert.ok(results.some((r) => r.usage.cachedInputTokens > 0));
+    const items = readFileSync(path.join(runDir, "items.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { historyDropped: number; historyKept: number });
+    assert.ok(items.every((i) => i.historyDropped > 0 && i.historyKept + i.historyDropped === 10));
+  } finally {
+    await provider.dispose?.();
+  }
+});
