@@ -1,0 +1,22 @@
+// `npm run bench`: every performance budget, measured and printed (never asserted in unit tests).
+// Each benchmark runs in its own process, one after the other, so they do not disturb each other.
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+
+const benches = [
+  ["dataset build (issue 2)", "scripts/bench-build.ts"],
+  ["batch runner overhead (issue 3)", "scripts/bench-runner.ts"],
+  ["llama.cpp verdicts and prefix reuse (issue 3)", "scripts/bench-llama.ts"],
+  ["webview render (issue 5)", "scripts/bench-webview.ts"],
+].filter(([, file]) => existsSync(file));
+
+let failed = 0;
+for (const [name, file] of benches) {
+  console.log(`\n=== ${name}: ${file}`);
+  const r = spawnSync(process.execPath, ["--import", "tsx", file], { stdio: "inherit" });
+  if (r.status !== 0) {
+    failed++;
+    console.log(`(exited ${r.status})`);
+  }
+}
+process.exit(failed ? 1 : 0);
