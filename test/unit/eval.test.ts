@@ -95,6 +95,7 @@ test("reward-model run: verdicts parsed, unparsable counted, faults retried, acc
   const run = readFileSync(path.join(runDir, "run.json"), "utf8");
   assert.match(run, /"templateHash": "[0-9a-f]{64}"/);
   assert.match(run, /"datasetManifestHash": "[0-9a-f]{64}"/);
+  assert.match(run, /"seed": 0/, "the dataset's build seed is the run's seed");
   for (const f of ["run.json", "results.jsonl", "eval.json", "items.jsonl"]) assert.ok(!readFileSync(path.join(runDir, f), "utf8").includes("sk-test-key"), f);
   assert.match(lastUser(api.requests.at(-1)!.body as ChatBody), /# START OF EXAMPLES\nExample 1:\n## Instruction\n/);
 });

@@ -11,7 +11,7 @@ import type { SyntheticUser, Triple } from "../data/types.js";
 import type { GenerationParams, Provider } from "../providers/types.js";
 import { DEFAULT_MAX_INPUT_TOKENS, renderWithBudget } from "../templates/budget.js";
 import { renderMessages, templateOfKind } from "../templates/template.js";
-import { prepareEvalDir, templatesHash, type EvalJson } from "./plan.js";
+import { evalRunMeta, prepareEvalDir, type EvalJson } from "./plan.js";
 import { runBatch, type RunItem, type RunnerOptions, type RunSummary } from "./runner.js";
 
 export type HistoryChoice = "with" | "without" | "both";
@@ -99,7 +99,7 @@ export async function planGeneration(datasetDir: string, opts: GenerateOptions =
   const evalJson: EvalJson = {
     kind: "generate",
     options: { dimensions: dims, history: which, limit: opts.limit ?? null, maxInputTokens: maxTokens, params },
-    dataset: { dir: ds.dir, manifestHash: ds.manifestHash },
+    dataset: { dir: ds.dir, manifestHash: ds.manifestHash, seed: ds.manifest.seed },
     templates: {
       generation: { name: tpl.name, hash: tpl.hash, file: tpl.file },
       "generation-plain": { name: plain.name, hash: plain.hash, file: plain.file },
@@ -116,7 +116,7 @@ export async function runGeneration(datasetDir: string, opts: GenerateOptions, p
   await prepareEvalDir(runner.runDir, plan.evalJson, plan.meta);
   return runBatch(plan.items, provider, {
     ...runner,
-    meta: { ...runner.meta, templateHash: templatesHash(plan.evalJson.templates), datasetManifestHash: plan.evalJson.dataset!.manifestHash },
+    meta: evalRunMeta(runner.meta, plan.evalJson),
   });
 }
 

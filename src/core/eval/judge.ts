@@ -20,7 +20,7 @@ import type { GenerationParams, Provider, ProviderRequest } from "../providers/t
 import { renderMessages, templateOfKind } from "../templates/template.js";
 import { bootstrapMeanCI, mean, pairedBootstrap } from "../metrics/stats.js";
 import { parseJudgeScore } from "./parse.js";
-import { prepareEvalDir, readEvalJson, readItems, templatesHash, type EvalJson } from "./plan.js";
+import { evalRunMeta, prepareEvalDir, readEvalJson, readItems, type EvalJson } from "./plan.js";
 import { readResults, readRunJson, runBatch, type ResultLine, type RunItem, type RunnerOptions, type RunSummary } from "./runner.js";
 import { selectUsers, type GenItem } from "./generation.js";
 import { createHash } from "node:crypto";
@@ -160,7 +160,7 @@ export async function runJudge(genRunDir: string, opts: JudgeOptions, provider: 
   await prepareEvalDir(judgeDir, plan.evalJson, plan.meta);
   const callsDir = path.join(judgeDir, CALLS_DIR);
   const maxRetries = opts.maxParseRetries ?? 2;
-  const meta = { ...runner.meta, templateHash: templatesHash(plan.evalJson.templates), datasetManifestHash: plan.evalJson.dataset!.manifestHash };
+  const meta = evalRunMeta(runner.meta, plan.evalJson);
   // Round 0 asks every item once; each later round asks again (a new sample) for outputs without a score.
   let batch: RunItem[] = [...plan.items];
   let summary: RunSummary | undefined;

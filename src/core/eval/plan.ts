@@ -20,13 +20,23 @@ export interface EvalJson {
   kind: EvalKind;
   /** Options that define the items; a resume must match them. */
   options: Record<string, unknown>;
-  dataset?: { dir: string; manifestHash: string };
+  /** The dataset and its build seed (recorded as the run's seed unless a sampling seed is set). */
+  dataset?: { dir: string; manifestHash: string; seed?: number };
   templates?: Record<string, { name: string; hash: string; file: string }>;
   /** For a judge run: the generation run it judges. */
   source?: { runDir: string; runHash: string };
   items: number;
   /** Items left out because even without any history they exceed the input budget. */
   overBudget?: string[];
+}
+
+/** Provenance every evaluation adds to its run.json: template hash, dataset manifest hash and seed. */
+export function evalRunMeta<M extends { seed?: number }>(meta: M, evalJson: EvalJson): M & { templateHash: string; datasetManifestHash?: string; seed?: number } {
+  const out: M & { templateHash: string; datasetManifestHash?: string; seed?: number } = { ...meta, templateHash: templatesHash(evalJson.templates) };
+  if (evalJson.dataset) out.datasetManifestHash = evalJson.dataset.manifestHash;
+  const seed = meta.seed ?? evalJson.dataset?.seed;
+  if (seed !== undefined) out.seed = seed;
+  return out;
 }
 
 /** Combined hash of the templates a run uses (recorded as the run's templateHash). */

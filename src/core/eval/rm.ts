@@ -12,7 +12,7 @@ import { DEFAULT_MAX_INPUT_TOKENS, renderWithBudget } from "../templates/budget.
 import { templateOfKind, type Template } from "../templates/template.js";
 import { bootstrapMeanCI, mean } from "../metrics/stats.js";
 import { parseVerdict, verdictFromProbabilities, type Verdict } from "./parse.js";
-import { prepareEvalDir, templatesHash, type EvalJson } from "./plan.js";
+import { evalRunMeta, prepareEvalDir, type EvalJson } from "./plan.js";
 import { readResults, runBatch, type ResultLine, type RunItem, type RunnerOptions, type RunSummary } from "./runner.js";
 
 export type Order = "ab" | "ba";
@@ -120,7 +120,7 @@ export async function planRm(datasetDir: string, opts: RmOptions = {}): Promise<
   const evalJson: EvalJson = {
     kind: "rm",
     options: { dimensions: dims, orders: opts.orders ?? "both", verdict, limit: opts.limit ?? null, maxInputTokens: maxTokens },
-    dataset: { dir: ds.dir, manifestHash: ds.manifestHash },
+    dataset: { dir: ds.dir, manifestHash: ds.manifestHash, seed: ds.manifest.seed },
     templates,
     items: items.length,
     overBudget,
@@ -143,7 +143,7 @@ export async function runRm(datasetDir: string, opts: RmOptions, provider: Provi
   await prepareEvalDir(runner.runDir, plan.evalJson, plan.meta);
   const summary = await runBatch(plan.items, provider, {
     ...runner,
-    meta: { ...runner.meta, templateHash: templatesHash(plan.evalJson.templates), datasetManifestHash: plan.evalJson.dataset!.manifestHash },
+    meta: evalRunMeta(runner.meta, plan.evalJson),
   });
   const report = scoreRm(plan.meta, await readResults(runner.runDir), plan.evalJson.options.verdict as VerdictMode);
   return { summary, report };
