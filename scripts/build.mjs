@@ -12,6 +12,14 @@ const entries = [
 if (existsSync("src/extension/extension.ts")) {
   entries.push({ entryPoints: ["src/extension/extension.ts"], outfile: "dist/extension.js", format: "cjs" });
 }
+if (existsSync("src/server/server.ts")) {
+  // The .ptpl template language server, started by the extension as its own process.
+  entries.push({ entryPoints: ["src/server/server.ts"], outfile: "dist/server.js", format: "cjs" });
+}
+if (existsSync("webview-ui/triple.ts")) {
+  // The two webviews (browser IIFE bundles + their CSS): dist/webview/{triple,dashboard}.{js,css}.
+  entries.push({ entryPoints: ["webview-ui/triple.ts", "webview-ui/dashboard.ts"], outdir: "dist/webview", format: "iife", platform: "browser", target: "es2022", external: [], minify: true });
+}
 await Promise.all(entries.map((e) => build({ ...common, ...e })));
 
 // Built-in prompt templates ship as .ptpl files beside the bundles (see src/core/templates/template.ts).

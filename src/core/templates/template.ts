@@ -21,7 +21,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
-import { parseDocument } from "yaml";
+import { isMap, isScalar, parseDocument, type Node as YamlNode } from "yaml";
 import { z } from "zod";
 import type { ChatMessage, Role } from "../providers/types.js";
 import { isTemplateKind, KINDS, TEMPLATE_KINDS, type TemplateKind } from "./kinds.js";
@@ -85,6 +85,17 @@ export interface Template {
   hash: string;
 }
 
+/** Where a front-matter key (and its value) sits in the template text (for the language server). */
+export interface FrontMatterKey {
+  /** Key path: ["kind"], ["defaults", "temperature"]. */
+  path: string[];
+  start: Position;
+  end: Position;
+  /** The value's range, when the key has one. */
+  valueStart?: Position;
+  valueEnd?: Position;
+}
+
 export interface ParseResult {
   template?: Template;
   diagnostics: Diagnostic[];
@@ -93,6 +104,10 @@ export interface ParseResult {
   frontMatter?: Record<string, unknown>;
   /** Line where the body starts. */
   bodyLine: number;
+  /** Front-matter keys with their positions (empty when the front matter is missing or not YAML). */
+  frontMatterKeys: FrontMatterKey[];
+  /** Line of the closing "---" of the front matter; undefined when there is none. */
+  frontMatterEnd?: number;
 }
 
 export class TemplateError extends Error {
@@ -130,6 +145,8 @@ export function parseTemplate(text: string, file = "<template>"): ParseResult {
   let bodyLine = 0;
   let frontMatter: Record<string, unknown> | undefined;
   let fm: FrontMatter | undefined;
+  let frontMatterEnd: number | undefined;
+  const frontMatterKeys: FrontMatterKey[] = [];
   if (lines[0] === "---") {
     const close = lines.indexOf("---", 1);
     if (close < 0) {
@@ -137,7 +154,30 @@ export function parseTemplate(text: string, file = "<template>"): ParseResult {
       bodyLine = lines.length;
     } else {
       bodyLine = close + 1;
-      const doc = parseDocument(lines.slice(1, close).join("\n"));
+      frontMatterEnd = close;
+      const fmLines = lines.slice(1, close);
+      const doc = parseDocument(fmLines.join("\n"));
+      // Offsets in the front-matter text -> positions in the template (it starts on line 1).
+      const fmPos = (offset: number): Position => {
+        const p = posAt(fmLines.length ? fmLines : [""], offset);
+        return { line: p.line + 1, col: p.col };
+      };
+      const walk = (node: unknown, prefix: string[]) => {
+        if (!isMap(node)) return;
+        for (const pair of node.items) {
+          const key = pair.key as YamlNode | null;
+          if (!isScalar(key) || !key.range) continue;
+          const entry: FrontMatterKey = { path: [...prefix, String(key.value)], start: fmPos(key.range[0]), end: fmPos(key.range[1]) };
+          const value = pair.value as YamlNode | null;
+          if (value?.range && value.range[1] > value.range[0]) {
+            entry.valueStart = fmPos(value.range[0]);
+            entry.valueEnd = fmPos(value.range[1]);
+          }
+          frontMatterKeys.push(entry);
+          walk(value, entry.path);
+        }
+      };
+      walk(doc.contents, []);
       for (const e of doc.errors) {
         const at = e.linePos?.[0];
         diag("error", "front-matter-yaml", `front matter: ${e.message.split("\n")[0]}`, { line: (at?.line ?? 1) , col: Math.max(0, (at?.col ?? 1) - 1) });
@@ -149,11 +189,18 @@ export function parseTemplate(text: string, file = "<template>"): ParseResult {
         if (res.success) fm = res.data;
         else {
           for (const issue of res.error.issues) {
-            const key = String(issue.path[0] ?? "");
-            const keyLine = key ? lines.slice(1, close).findIndex((l) => l.startsWith(`${key}:`)) : -1;
-            const line = keyLine >= 0 ? keyLine + 1 : 0;
+            const issuePath = issue.path.map(String);
+            const key = issuePath[0] ?? "";
             const missing = issue.code === "invalid_type" && frontMatter[key] === undefined;
-            diag("error", "front-matter-schema", `front matter: ${issue.path.join(".") || "(root)"}: ${missing ? "required" : issue.message}`, { line, col: 0 });
+            // The range: the offending value (or an unrecognized key), else the nearest key found, else the opening "---".
+            const unrecognized = issue.code === "unrecognized_keys" ? issue.keys[0] : undefined;
+            const exact = unrecognized !== undefined ? [...issuePath, unrecognized] : issuePath;
+            let at: FrontMatterKey | undefined;
+            for (let n = exact.length; n > 0 && !at; n--) at = frontMatterKeys.find((k) => k.path.join("\0") === exact.slice(0, n).join("\0"));
+            const useValue = at && unrecognized === undefined && at.path.length === exact.length && at.valueStart && at.valueEnd;
+            const start = at ? (useValue ? at.valueStart! : at.start) : { line: 0, col: 0 };
+            const end = at ? (useValue ? at.valueEnd! : at.end) : { line: 0, col: 3 };
+            diag("error", "front-matter-schema", `front matter: ${issuePath.join(".") || "(root)"}: ${missing ? "required" : issue.message}`, start, end);
           }
         }
       }
@@ -269,7 +316,7 @@ export function parseTemplate(text: string, file = "<template>"): ParseResult {
           hash: createHash("sha256").update(src).digest("hex"),
         }
       : undefined;
-  return { template, diagnostics, placeholders, frontMatter, bodyLine };
+  return { template, diagnostics, placeholders, frontMatter, bodyLine, frontMatterKeys, frontMatterEnd };
 }
 
 export function parseTemplateOrThrow(text: string, file: string): Template {
