@@ -1,0 +1,35 @@
+/**
+ * The webview side of the host channel: a typed wrapper over `acquireVsCodeApi()` (which may be
+ * called once per page), plus a typed listener for host messages.
+ */
+
+interface VsCodeApi<S> {
+  postMessage(message: unknown): void;
+  getState(): S | undefined;
+  setState(state: S): S;
+}
+
+declare function acquireVsCodeApi<S>(): VsCodeApi<S>;
+
+export interface HostChannel<In, Out, S> {
+  post(message: Out): void;
+  getState(): S | undefined;
+  /** Merges `patch` into the saved state. */
+  patchState(patch: Partial<S>): void;
+  onMessage(handler: (message: In) => void): void;
+}
+
+export function connect<In extends { type: string }, Out, S extends object>(): HostChannel<In, Out, S> {
+  const api = acquireVsCodeApi<S>();
+  return {
+    post: (m) => api.postMessage(m),
+    getState: () => api.getState(),
+    patchState: (patch) => api.setState({ ...(api.getState() ?? ({} as S)), ...patch }),
+    onMessage(handler) {
+      window.addEventListener("message", (ev: MessageEvent) => {
+        const data: unknown = ev.data;
+        if (data && typeof data === "object" && typeof (data as { type?: unknown }).type === "string") handler(data as In);
+      });
+    },
+  };
+}
