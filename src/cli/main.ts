@@ -6,6 +6,7 @@ import { showCommand } from "./commands/show.js";
 import { runPromptsCommand } from "./commands/run-prompts.js";
 import { generateCommand, judgeCommand, rmCommand } from "./commands/eval.js";
 import { compareCommand, reportCommand } from "./commands/report.js";
+import { exportCommand, finetuneCommand, rsCommand } from "./commands/finetune.js";
 
 export const commands: CliCommand[] = [
   buildCommand,
@@ -17,6 +18,7 @@ export const commands: CliCommand[] = [
   judgeCommand,
   reportCommand,
   compareCommand,
+  exportCommand, rsCommand, finetuneCommand,
 ];
 
 const defaultIO: CliIO = {

@@ -18,6 +18,12 @@
  *   128-token steps). Anthropic prompt caching honours `cache_control` breakpoints (<= 4).
  * - `instant: true` answers chat completions with one precomputed body and records nothing, for
  *   benchmarks.
+ * - Files and fine-tuning (OpenAI): POST /v1/files (multipart, purpose `fine-tune` etc.), GET
+ *   /v1/files/:id, POST /v1/fine_tuning/jobs, GET /v1/fine_tuning/jobs(/:id(/events)), POST
+ *   /v1/fine_tuning/jobs/:id/cancel, with the real object shapes. A job starts in the first status
+ *   of `api.fineTuning.progress` and moves one step per GET of the job (default validating_files ->
+ *   running -> succeeded, with `fine_tuned_model` set on success); a training file whose lines do
+ *   not fit the job's method fails validation, as the real service does.
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -163,6 +169,7 @@ export class FakeApiServer {
     });
     this.route("POST", "/v1/chat/completions", (ctx) => this.handleChat(ctx), { dialect: "openai" });
     this.route("POST", "/v1/messages", (ctx) => this.handleMessages(ctx), { dialect: "anthropic" });
+    this.installFineTuning();
   }
 
   static async start(opts: FakeApiOptions = {}): Promise<FakeApiServer> {
@@ -303,6 +310,192 @@ export class FakeApiServer {
     }
   }
 
+  // --- OpenAI files and fine-tuning -------------------------------------------------------------
+
+  /** Uploaded files and fine-tuning jobs; `progress` is the status sequence a job walks through, one step per GET. */
+  readonly fineTuning: {
+    files: Map<string, { object: FakeFileObject; content: string }>;
+    jobs: Map<string, FakeFineTuningJob>;
+    progress: FineTuningStatus[];
+  } = { files: new Map(), jobs: new Map(), progress: ["validating_files", "running", "succeeded"] };
+  private ftSeq = 0;
+
+  private installFineTuning(): void {
+    const auth = (ctx: RouteContext): boolean => {
+      if (ctx.recorded.headers.authorization?.startsWith("Bearer ")) return true;
+      sendError(ctx.res, "openai", 401, "You didn't provide an API key.");
+      return false;
+    };
+    this.route("POST", "/v1/files", (ctx) => {
+      if (!auth(ctx)) return;
+      const parts = parseMultipart(ctx.recorded);
+      if (!parts) return sendError(ctx.res, "openai", 400, "Expected a multipart/form-data body");
+      const purpose = parts.find((p) => p.name === "purpose")?.data;
+      const file = parts.find((p) => p.name === "file");
+      if (!file || file.filename === undefined) return sendError(ctx.res, "openai", 400, "'file' is a required property");
+      if (!purpose || !["assistants", "batch", "fine-tune", "vision", "user_data", "evals"].includes(purpose)) {
+        return sendError(ctx.res, "openai", 400, `'${purpose ?? ""}' is not one of ['assistants', 'batch', 'fine-tune', 'vision', 'user_data', 'evals'] - 'purpose'`);
+      }
+      if (purpose === "fine-tune") {
+        const lines = file.data.split("\n").filter((l) => l.trim());
+        if (lines.length === 0) return sendError(ctx.res, "openai", 400, "Invalid file format for Fine-Tuning API. Must be .jsonl");
+        for (const [i, l] of lines.entries()) {
+          try {
+            JSON.parse(l);
+          } catch {
+            return sendError(ctx.res, "openai", 400, `Invalid file format for Fine-Tuning API. Must be .jsonl (line ${i + 1} is not JSON)`);
+          }
+        }
+      }
+      const id = `file-${(++this.ftSeq).toString(36).padStart(6, "0")}${Math.random().toString(36).slice(2, 12)}`;
+      const object: FakeFileObject = {
+        object: "file",
+        id,
+        purpose,
+        filename: file.filename,
+        bytes: Buffer.byteLength(file.data),
+        created_at: Math.floor(Date.now() / 1000),
+        expires_at: null,
+        status: "processed",
+        status_details: null,
+      };
+      this.fineTuning.files.set(id, { object, content: file.data });
+      sendJson(ctx.res, 200, object);
+    });
+    this.route("GET", "/v1/files/:id", (ctx) => {
+      if (!auth(ctx)) return;
+      const f = this.fineTuning.files.get(ctx.params.id!);
+      if (!f) return sendError(ctx.res, "openai", 404, `No such File object: ${ctx.params.id}`);
+      sendJson(ctx.res, 200, f.object);
+    });
+    this.route("POST", "/v1/fine_tuning/jobs", (ctx) => {
+      if (!auth(ctx)) return;
+      const body = ctx.recorded.body as Record<string, unknown> | undefined;
+      if (!body || typeof body !== "object") return sendError(ctx.res, "openai", 400, "We could not parse the JSON body of your request.");
+      if (typeof body.model !== "string") return sendError(ctx.res, "openai", 400, "Missing required parameter: 'model'.");
+      if (typeof body.training_file !== "string") return sendError(ctx.res, "openai", 400, "Missing required parameter: 'training_file'.");
+      const train = this.fineTuning.files.get(body.training_file);
+      if (!train) return sendError(ctx.res, "openai", 400, `invalid training_file: ${body.training_file}`);
+      if (train.object.purpose !== "fine-tune") return sendError(ctx.res, "openai", 400, `File ${body.training_file} has purpose '${train.object.purpose}', expected 'fine-tune'`);
+      if (body.validation_file != null && (typeof body.validation_file !== "string" || !this.fineTuning.files.has(body.validation_file))) {
+        return sendError(ctx.res, "openai", 400, `invalid validation_file: ${String(body.validation_file)}`);
+      }
+      const method = (body.method ?? { type: "supervised", supervised: {} }) as { type?: string; [k: string]: unknown };
+      if (!["supervised", "dpo", "reinforcement"].includes(method.type ?? "")) return sendError(ctx.res, "openai", 400, `Invalid method type: '${String(method.type)}'`);
+      const hp = ((method[method.type!] as { hyperparameters?: Record<string, unknown> } | undefined)?.hyperparameters ?? {}) as Record<string, unknown>;
+      if (method.type !== "dpo" && hp.beta !== undefined) return sendError(ctx.res, "openai", 400, "beta is only supported for the dpo method");
+      if (body.suffix !== undefined && (typeof body.suffix !== "string" || body.suffix.length > 64)) return sendError(ctx.res, "openai", 400, "suffix must be a string of at most 64 characters");
+      const id = `ftjob-${(++this.ftSeq).toString(36).padStart(6, "0")}${Math.random().toString(36).slice(2, 14)}`;
+      const now = Math.floor(Date.now() / 1000);
+      const job: FakeFineTuningJob = {
+        object: "fine_tuning.job",
+        id,
+        model: body.model,
+        created_at: now,
+        finished_at: null,
+        fine_tuned_model: null,
+        organization_id: "org-fake",
+        result_files: [],
+        status: this.fineTuning.progress[0] ?? "validating_files",
+        validation_file: (body.validation_file as string | undefined) ?? null,
+        training_file: body.training_file,
+        hyperparameters: { n_epochs: hp.n_epochs ?? "auto", batch_size: hp.batch_size ?? "auto", learning_rate_multiplier: hp.learning_rate_multiplier ?? "auto" },
+        trained_tokens: null,
+        error: null,
+        user_provided_suffix: (body.suffix as string | undefined) ?? null,
+        seed: typeof body.seed === "number" ? body.seed : 42,
+        estimated_finish: null,
+        integrations: [],
+        metadata: (body.metadata as Record<string, string> | undefined) ?? null,
+        method: { type: method.type as FakeFineTuningJob["method"]["type"], [method.type!]: { hyperparameters: { ...hp } } },
+        polls: 0,
+        events: [],
+      };
+      this.ftEvent(job, "info", `Created fine-tuning job: ${id}`);
+      this.ftEvent(job, "info", `Validating training file: ${body.training_file}`);
+      this.fineTuning.jobs.set(id, job);
+      sendJson(ctx.res, 200, publicJob(job));
+    });
+    this.route("GET", "/v1/fine_tuning/jobs", (ctx) => {
+      if (!auth(ctx)) return;
+      const all = [...this.fineTuning.jobs.values()].reverse();
+      sendJson(ctx.res, 200, page(all.map(publicJob), ctx.recorded.query));
+    });
+    this.route("GET", "/v1/fine_tuning/jobs/:id", (ctx) => {
+      if (!auth(ctx)) return;
+      const job = this.fineTuning.jobs.get(ctx.params.id!);
+      if (!job) return sendError(ctx.res, "openai", 404, `Could not find fine-tune: ${ctx.params.id}`);
+      this.ftAdvance(job);
+      sendJson(ctx.res, 200, publicJob(job));
+    });
+    this.route("GET", "/v1/fine_tuning/jobs/:id/events", (ctx) => {
+      if (!auth(ctx)) return;
+      const job = this.fineTuning.jobs.get(ctx.params.id!);
+      if (!job) return sendError(ctx.res, "openai", 404, `Could not find fine-tune: ${ctx.params.id}`);
+      sendJson(ctx.res, 200, page([...job.events].reverse(), ctx.recorded.query));
+    });
+    this.route("POST", "/v1/fine_tuning/jobs/:id/cancel", (ctx) => {
+      if (!auth(ctx)) return;
+      const job = this.fineTuning.jobs.get(ctx.params.id!);
+      if (!job) return sendError(ctx.res, "openai", 404, `Could not find fine-tune: ${ctx.params.id}`);
+      if (["succeeded", "failed", "cancelled"].includes(job.status)) return sendError(ctx.res, "openai", 400, `Job has already completed: ${job.id}`);
+      job.status = "cancelled";
+      job.finished_at = Math.floor(Date.now() / 1000);
+      this.ftEvent(job, "info", "Fine-tuning job cancelled");
+      sendJson(ctx.res, 200, publicJob(job));
+    });
+  }
+
+  private ftEvent(job: FakeFineTuningJob, level: "info" | "warn" | "error", message: string, data?: unknown): void {
+    job.events.push({
+      object: "fine_tuning.job.event",
+      id: `ftevent-${(++this.ftSeq).toString(36).padStart(6, "0")}`,
+      created_at: Math.floor(Date.now() / 1000),
+      level,
+      message,
+      data: data ?? {},
+      type: data ? "metrics" : "message",
+    });
+  }
+
+  /** One step along `fineTuning.progress` per GET of a job that has not ended. */
+  private ftAdvance(job: FakeFineTuningJob): void {
+    if (["succeeded", "failed", "cancelled"].includes(job.status)) return;
+    job.polls++;
+    const next = this.fineTuning.progress[Math.min(job.polls, this.fineTuning.progress.length - 1)] ?? job.status;
+    if (next === job.status) return;
+    if (job.status === "validating_files") {
+      const bad = validateTrainingFile(this.fineTuning.files.get(job.training_file)!.content, job.method.type);
+      if (bad) {
+        job.status = "failed";
+        job.finished_at = Math.floor(Date.now() / 1000);
+        job.error = { code: "invalid_training_file", message: bad, param: "training_file" };
+        this.ftEvent(job, "error", `Training file validation failed: ${bad}`);
+        return;
+      }
+      this.ftEvent(job, "info", "Files validated, moving job to queued state");
+    }
+    job.status = next;
+    const auto = (v: unknown, d: number) => (v === "auto" ? d : v);
+    if (next === "running") {
+      job.hyperparameters = { n_epochs: auto(job.hyperparameters.n_epochs, 3), batch_size: auto(job.hyperparameters.batch_size, 1), learning_rate_multiplier: auto(job.hyperparameters.learning_rate_multiplier, 1.8) };
+      this.ftEvent(job, "info", "Fine-tuning job started");
+      this.ftEvent(job, "info", "Step 1/2: training loss=0.6931", { step: 1, train_loss: 0.6931, total_steps: 2 });
+      this.ftEvent(job, "info", "Step 2/2: training loss=0.4055", { step: 2, train_loss: 0.4055, total_steps: 2 });
+    } else if (next === "succeeded") {
+      job.fine_tuned_model = `ft:${job.model}:fake-org:${job.user_provided_suffix ?? ""}:${job.id.slice(-8)}`;
+      job.finished_at = Math.floor(Date.now() / 1000);
+      job.trained_tokens = Math.max(1, estimateTokens(this.fineTuning.files.get(job.training_file)!.content.length));
+      job.result_files = [`file-result${job.id.slice(-8)}`];
+      this.ftEvent(job, "info", `New fine-tuned model created: ${job.fine_tuned_model}`);
+      this.ftEvent(job, "info", "The job has successfully completed");
+    } else if (next === "failed") {
+      job.finished_at = Math.floor(Date.now() / 1000);
+      job.error = { code: "server_error", message: "The job failed due to an internal error.", param: null };
+      this.ftEvent(job, "error", "The job failed due to an internal error.");
+    }
+  }
+
   // --- OpenAI chat completions ------------------------------------------------------------------
 
   private async handleChat({ res, recorded }: RouteContext): Promise<void> {
@@ -410,6 +603,112 @@ export class FakeApiServer {
       },
     });
   }
+}
+
+// --- files and fine-tuning: shapes and helpers ------------------------------------------------------
+
+export type FineTuningStatus = "validating_files" | "queued" | "running" | "succeeded" | "failed" | "cancelled";
+
+export interface FakeFileObject {
+  object: "file";
+  id: string;
+  purpose: string;
+  filename: string;
+  bytes: number;
+  created_at: number;
+  expires_at: number | null;
+  status: "uploaded" | "processed" | "error";
+  status_details: string | null;
+}
+
+export interface FakeFineTuningEvent {
+  object: "fine_tuning.job.event";
+  id: string;
+  created_at: number;
+  level: "info" | "warn" | "error";
+  message: string;
+  data: unknown;
+  type: "message" | "metrics";
+}
+
+export interface FakeFineTuningJob {
+  object: "fine_tuning.job";
+  id: string;
+  model: string;
+  created_at: number;
+  finished_at: number | null;
+  fine_tuned_model: string | null;
+  organization_id: string;
+  result_files: string[];
+  status: FineTuningStatus;
+  validation_file: string | null;
+  training_file: string;
+  hyperparameters: Record<string, unknown>;
+  trained_tokens: number | null;
+  error: { code: string; message: string; param: string | null } | null;
+  user_provided_suffix: string | null;
+  seed: number;
+  estimated_finish: number | null;
+  integrations: unknown[];
+  metadata: Record<string, string> | null;
+  method: { type: "supervised" | "dpo" | "reinforcement"; [k: string]: unknown };
+  /** Not on the wire: GETs so far, and the job's events (oldest first). */
+  polls: number;
+  events: FakeFineTuningEvent[];
+}
+
+function publicJob(job: FakeFineTuningJob): Omit<FakeFineTuningJob, "polls" | "events"> {
+  const { polls: _p, events: _e, ...rest } = job;
+  return rest;
+}
+
+/** A cursor page as the API lists it: `after` is the id of the last item of the previous page. */
+function page<T extends { id: string }>(items: T[], query: URLSearchParams): { object: "list"; data: T[]; has_more: boolean } {
+  const limit = Math.max(1, Math.min(100, Number(query.get("limit") ?? 20) || 20));
+  const after = query.get("after");
+  const start = after ? items.findIndex((i) => i.id === after) + 1 : 0;
+  return { object: "list", data: items.slice(start, start + limit), has_more: start + limit < items.length };
+}
+
+/** The first problem with a fine-tuning file for a method (chat lines for supervised, preference lines for dpo), or null. */
+export function validateTrainingFile(content: string, method: string): string | null {
+  const lines = content.split("\n").filter((l) => l.trim());
+  for (const [i, l] of lines.entries()) {
+    const o = JSON.parse(l) as Record<string, unknown>;
+    const msgs = (v: unknown) => Array.isArray(v) && v.length > 0 && v.every((m) => m && typeof m === "object" && typeof (m as { role?: unknown }).role === "string" && typeof (m as { content?: unknown }).content === "string");
+    if (method === "dpo") {
+      const input = o.input as { messages?: unknown } | undefined;
+      if (!input || !msgs(input.messages) || !msgs(o.preferred_output) || !msgs(o.non_preferred_output)) return `line ${i + 1}: a DPO example needs input.messages, preferred_output and non_preferred_output`;
+    } else if (method === "supervised") {
+      if (!msgs(o.messages)) return `line ${i + 1}: a supervised example needs a non-empty 'messages' array`;
+      const last = (o.messages as { role: string }[]).at(-1)!;
+      if (last.role !== "assistant") return `line ${i + 1}: the last message must be from the assistant`;
+    }
+  }
+  return null;
+}
+
+/** The parts of a multipart/form-data body (text content; enough for JSONL uploads). */
+export function parseMultipart(req: RecordedRequest): { name: string; filename?: string; contentType?: string; data: string }[] | null {
+  const ct = String(req.headers["content-type"] ?? "");
+  const m = /boundary=(?:"([^"]+)"|([^;]+))/i.exec(ct);
+  if (!/^multipart\/form-data/i.test(ct) || !m) return null;
+  const boundary = `--${m[1] ?? m[2]}`;
+  const parts: { name: string; filename?: string; contentType?: string; data: string }[] = [];
+  for (const chunk of req.rawBody.split(boundary).slice(1)) {
+    if (chunk.startsWith("--")) break;
+    const body = chunk.replace(/^\r\n/, "");
+    const split = body.indexOf("\r\n\r\n");
+    if (split < 0) continue;
+    const head = body.slice(0, split);
+    const data = body.slice(split + 4).replace(/\r\n$/, "");
+    const name = /name="([^"]*)"/i.exec(head)?.[1];
+    if (name === undefined) continue;
+    const filename = /filename="([^"]*)"/i.exec(head)?.[1];
+    const contentType = /content-type:\s*([^\r\n]+)/i.exec(head)?.[1];
+    parts.push({ name, data, ...(filename !== undefined ? { filename } : {}), ...(contentType ? { contentType } : {}) });
+  }
+  return parts;
 }
 
 // --- wire helpers -------------------------------------------------------------------------------

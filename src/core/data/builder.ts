@@ -233,17 +233,167 @@ class Bucket {
   }
 }
 
-interface PairMeta {
+export interface PairMeta {
   triple: number; // train triple index
   chosenRow: number; // global train row index (into rowDocs)
   rejectedRow: number;
 }
 
-interface RetrievalQuery {
+export interface RetrievalQuery {
   key: string; // tie-break stream
   dimension: Dimension;
   entry: PreferenceEntry;
   excludePrompts: Set<string>;
+  /** Train triples (by index) never to draw from, e.g. a train example's own instruction. */
+  excludeTriples?: Set<number>;
+}
+
+/**
+ * The history retrieval of the builder, as a reusable index over train rows and pairs (the
+ * fine-tuning exporters retrieve train examples' histories with it, src/core/finetune):
+ * candidates are the pairs whose chosen side has the query's subdimension on the dimension and
+ * whose rejected side states a different preference there; they are ranked by TF-IDF cosine of
+ * `preference + description` texts (idf over all registered rows), ties broken by a seeded hash;
+ * at most one pair per train instruction, never an excluded instruction.
+ *
+ * Register rows (`addRow`, three per triple, contiguously), triples (`addTriple`) and pairs
+ * (`addPair`) first; the candidate buckets are built on the first `retrieve`.
+ */
+export class HistoryIndex {
+  private readonly terms = new Interner();
+  private readonly corpora = Object.fromEntries(DIMENSIONS.map((d) => [d, new DimensionCorpus(this.terms)])) as Record<Dimension, DimensionCorpus>;
+  private readonly subdims = Object.fromEntries(DIMENSIONS.map((d) => [d, new Interner()])) as Record<Dimension, Interner>;
+  private readonly prefs = new Interner(); // normalised preference phrase, to tell a pair's sides apart
+  private readonly rowSub = Object.fromEntries(DIMENSIONS.map((d) => [d, new Grow(new Int32Array(1024))])) as Record<Dimension, Grow<Int32Array>>;
+  private readonly rowPref = Object.fromEntries(DIMENSIONS.map((d) => [d, new Grow(new Int32Array(1024))])) as Record<Dimension, Grow<Int32Array>>;
+  readonly pairs: PairMeta[] = [];
+  /** Per train triple: its prompt when retrieval must be able to exclude it by text, else "". */
+  private readonly triplePrompts: string[] = [];
+  private rowCount = 0;
+  private buckets?: Record<Dimension, Map<number, Bucket>>;
+
+  constructor(
+    readonly seed: number,
+    readonly historySize: number,
+  ) {}
+
+  get rows(): number {
+    return this.rowCount;
+  }
+  get triples(): number {
+    return this.triplePrompts.length;
+  }
+
+  /** Registers one train row (its preference entry on every dimension); returns its row index. */
+  addRow(preferenceSet: PreferenceEntry[]): number {
+    for (const d of DIMENSIONS) {
+      const e = preferenceSet.find((p) => p.dimension === d)!;
+      this.corpora[d].add(e); // document index == row index
+      this.rowSub[d].push(this.subdims[d].id(norm(e.subdimension)));
+      this.rowPref[d].push(this.prefs.id(norm(e.preference)));
+    }
+    return this.rowCount++;
+  }
+
+  /** Registers a train triple; `exclusionPrompt` is its prompt if queries may exclude it by text, else "". */
+  addTriple(exclusionPrompt: string): number {
+    this.triplePrompts.push(exclusionPrompt);
+    return this.triplePrompts.length - 1;
+  }
+
+  addPair(meta: PairMeta): number {
+    this.buckets = undefined;
+    this.pairs.push(meta);
+    return this.pairs.length - 1;
+  }
+
+  /** Whether pair `p` expresses dimension `d`: its sides state different preferences there. */
+  expresses(p: number, d: Dimension): boolean {
+    const meta = this.pairs[p]!;
+    return this.rowPref[d].get(meta.chosenRow) !== this.rowPref[d].get(meta.rejectedRow);
+  }
+
+  // Candidate pairs per (dimension, subdimension of the chosen side). A pair whose rejected side
+  // states the same preference on that dimension does not express it, so it is left out.
+  private bucketsFor(): Record<Dimension, Map<number, Bucket>> {
+    if (this.buckets) return this.buckets;
+    const buckets = Object.fromEntries(DIMENSIONS.map((d) => [d, new Map<number, Bucket>()])) as Record<Dimension, Map<number, Bucket>>;
+    const { rowPref, rowSub } = this;
+    this.pairs.forEach((p, i) => {
+      for (const d of DIMENSIONS) {
+        if (rowPref[d].get(p.chosenRow) === rowPref[d].get(p.rejectedRow)) continue;
+        const s = rowSub[d].get(p.chosenRow);
+        let b = buckets[d].get(s);
+        if (!b) buckets[d].set(s, (b = new Bucket()));
+        b.pairs.push(i);
+      }
+    });
+    this.buckets = buckets;
+    return buckets;
+  }
+
+  /** The `historySize` best pairs for a query, most similar first. */
+  retrieve(q: RetrievalQuery): { pair: number; score: number }[] {
+    const { seed, historySize, pairs } = this;
+    const trainTriplePrompts = this.triplePrompts;
+    const buckets = this.bucketsFor();
+    const sub = this.subdims[q.dimension].ids.get(norm(q.entry.subdimension));
+    const bucket = sub === undefined ? undefined : buckets[q.dimension].get(sub);
+    if (!bucket) return [];
+    const corpus = this.corpora[q.dimension];
+    const index = bucket.build(corpus, (p) => pairs[p]!.chosenRow);
+    const n = bucket.pairs.length;
+    const score = new Float64Array(n);
+    for (const [t, w] of corpus.query(prefText(q.entry))) {
+      const post = index.postings.get(t);
+      if (!post) continue;
+      for (let i = 0; i < post.at.length; i++) score[post.at[i]!]! += w * post.w[i]!;
+    }
+    // Scores are compared at 1e-6 so that equal texts tie exactly; ties go to the seeded RNG.
+    for (let i = 0; i < n; i++) score[i] = Math.round(score[i]! * 1e6) / 1e6;
+    const salt = new Rng(seed, `history:${q.key}`).int(0x7fffffff);
+    const tie = (i: number) => mix32(salt ^ Math.imul(bucket.pairs[i]!, 0x9e3779b1));
+    const better = (a: number, b: number) => score[a]! - score[b]! || tie(b) - tie(a) || bucket.pairs[b]! - bucket.pairs[a]!;
+    const pick = (order: number[]) => {
+      const chosen: { pair: number; score: number }[] = [];
+      const usedTriples = new Set<number>();
+      for (const i of order) {
+        const meta = pairs[bucket.pairs[i]!]!;
+        if (usedTriples.has(meta.triple)) continue; // at most one pair per train instruction
+        if (q.excludeTriples?.has(meta.triple)) continue; // e.g. a train example's own instruction
+        const tp = trainTriplePrompts[meta.triple]!;
+        if (tp && q.excludePrompts.has(tp)) continue; // never the instruction being evaluated
+        usedTriples.add(meta.triple);
+        chosen.push({ pair: bucket.pairs[i]!, score: score[i]! });
+        if (chosen.length === historySize) break;
+      }
+      return chosen;
+    };
+    // Bounded top-k selection (k leaves room for exclusions); a full sort only if they eat it.
+    const limit = Math.min(n, historySize * 4 + 16);
+    const top: number[] = [];
+    for (let i = 0; i < limit; i++) top.push(i);
+    top.sort((a, b) => better(b, a));
+    let floor = limit > 0 ? score[top[limit - 1]!]! : 0;
+    for (let i = limit; i < n; i++) {
+      if (score[i]! < floor || better(i, top[limit - 1]!) <= 0) continue;
+      let lo = 0;
+      let hi = limit - 1;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (better(i, top[mid]!) > 0) hi = mid;
+        else lo = mid + 1;
+      }
+      top.splice(lo, 0, i);
+      top.pop();
+      floor = score[top[limit - 1]!]!;
+    }
+    let chosen = pick(top);
+    if (chosen.length < historySize && limit < n) {
+      chosen = pick(Array.from({ length: n }, (_, i) => i).sort((a, b) => better(b, a)));
+    }
+    return chosen;
+  }
 }
 
 async function assertWritableTarget(out: string, force: boolean | undefined): Promise<void> {
@@ -357,27 +507,19 @@ async function buildInto(dir: string, ctx: BuildContext): Promise<Manifest> {
   }
 
   // ---- Train pass 2: validate, emit pairs as each triple completes.
-  const terms = new Interner();
-  const corpora = Object.fromEntries(DIMENSIONS.map((d) => [d, new DimensionCorpus(terms)])) as Record<Dimension, DimensionCorpus>;
-  const subdims = Object.fromEntries(DIMENSIONS.map((d) => [d, new Interner()])) as Record<Dimension, Interner>;
-  const prefs = new Interner(); // normalised preference phrase, to tell a pair's sides apart
-  const rowSub = Object.fromEntries(DIMENSIONS.map((d) => [d, new Grow(new Int32Array(1024))])) as Record<Dimension, Grow<Int32Array>>;
-  const rowPref = Object.fromEntries(DIMENSIONS.map((d) => [d, new Grow(new Int32Array(1024))])) as Record<Dimension, Grow<Int32Array>>;
-  const pairs: PairMeta[] = [];
+  const index = new HistoryIndex(seed, historySize);
   const pairOffsets = new Grow(new Float64Array(1024));
   const pairLengths = new Grow(new Int32Array(1024));
-  const trainTriplePrompts: string[] = []; // only needed for exclusion checks against test prompts
   const pending = new Map<string, TrainRow[]>();
   const pairsWriter = await LineWriter.open(path.join(dir, DATASET_FILES.pairs));
   let trainRows = 0;
   let skippedTrainGroups = 0;
   let skippedTrainRows = 0;
-  let rowIndex = 0;
 
   const emitTriple = async (prompt: string, rows: TrainRow[], firstRow: number) => {
-    const tIdx = trainTriplePrompts.length;
     const tid = tripleId("train", prompt);
-    trainTriplePrompts.push(testPrompts.has(prompt) ? prompt : "");
+    // The prompt is only needed for exclusion checks against test prompts.
+    const tIdx = index.addTriple(testPrompts.has(prompt) ? prompt : "");
     const rng = new Rng(seed, `pairs:${tid}`);
     // Each response and preference set goes into several lines: serialise it once.
     const promptJson = JSON.stringify(prompt);
@@ -394,7 +536,7 @@ async function buildInto(dir: string, ctx: BuildContext): Promise<Manifest> {
         const [at, len] = await pairsWriter.write(line);
         pairOffsets.push(at);
         pairLengths.push(len);
-        pairs.push({ triple: tIdx, chosenRow: firstRow + j, rejectedRow: firstRow + k });
+        index.addPair({ triple: tIdx, chosenRow: firstRow + j, rejectedRow: firstRow + k });
       }
     }
   };
@@ -415,16 +557,8 @@ async function buildInto(dir: string, ctx: BuildContext): Promise<Manifest> {
         if (g.length === 3) {
           pending.delete(row.prompt);
           // Register the three rows contiguously so pairs can address them by index.
-          const first = rowIndex;
-          for (const r of g) {
-            for (const d of DIMENSIONS) {
-              const e = r.preference_set.find((p) => p.dimension === d)!;
-              corpora[d].add(e); // document index == row index
-              rowSub[d].push(subdims[d].id(norm(e.subdimension)));
-              rowPref[d].push(prefs.id(norm(e.preference)));
-            }
-            rowIndex++;
-          }
+          const first = index.rows;
+          for (const r of g) index.addRow(r.preference_set);
           await emitTriple(row.prompt, g, first);
         }
         if ((trainRows + rows) % 20000 === 0) progress({ phase: "building pairs", done: trainRows + rows, total: seen });
@@ -443,77 +577,6 @@ async function buildInto(dir: string, ctx: BuildContext): Promise<Manifest> {
     }
   }
   groupSize.clear();
-
-  // ---- Buckets: candidate pairs per (dimension, subdimension of the chosen side). A pair whose
-  // rejected side states the same preference on that dimension does not express it, so it is left out.
-  const buckets = Object.fromEntries(DIMENSIONS.map((d) => [d, new Map<number, Bucket>()])) as Record<Dimension, Map<number, Bucket>>;
-  pairs.forEach((p, i) => {
-    for (const d of DIMENSIONS) {
-      if (rowPref[d].get(p.chosenRow) === rowPref[d].get(p.rejectedRow)) continue;
-      const s = rowSub[d].get(p.chosenRow);
-      let b = buckets[d].get(s);
-      if (!b) buckets[d].set(s, (b = new Bucket()));
-      b.pairs.push(i);
-    }
-  });
-
-  const retrieve = (q: RetrievalQuery): { pair: number; score: number }[] => {
-    const sub = subdims[q.dimension].ids.get(norm(q.entry.subdimension));
-    const bucket = sub === undefined ? undefined : buckets[q.dimension].get(sub);
-    if (!bucket) return [];
-    const corpus = corpora[q.dimension];
-    const index = bucket.build(corpus, (p) => pairs[p]!.chosenRow);
-    const n = bucket.pairs.length;
-    const score = new Float64Array(n);
-    for (const [t, w] of corpus.query(prefText(q.entry))) {
-      const post = index.postings.get(t);
-      if (!post) continue;
-      for (let i = 0; i < post.at.length; i++) score[post.at[i]!]! += w * post.w[i]!;
-    }
-    // Scores are compared at 1e-6 so that equal texts tie exactly; ties go to the seeded RNG.
-    for (let i = 0; i < n; i++) score[i] = Math.round(score[i]! * 1e6) / 1e6;
-    const salt = new Rng(seed, `history:${q.key}`).int(0x7fffffff);
-    const tie = (i: number) => mix32(salt ^ Math.imul(bucket.pairs[i]!, 0x9e3779b1));
-    const better = (a: number, b: number) => score[a]! - score[b]! || tie(b) - tie(a) || bucket.pairs[b]! - bucket.pairs[a]!;
-    const pick = (order: number[]) => {
-      const chosen: { pair: number; score: number }[] = [];
-      const usedTriples = new Set<number>();
-      for (const i of order) {
-        const meta = pairs[bucket.pairs[i]!]!;
-        if (usedTriples.has(meta.triple)) continue; // at most one pair per train instruction
-        const tp = trainTriplePrompts[meta.triple]!;
-        if (tp && q.excludePrompts.has(tp)) continue; // never the instruction being evaluated
-        usedTriples.add(meta.triple);
-        chosen.push({ pair: bucket.pairs[i]!, score: score[i]! });
-        if (chosen.length === historySize) break;
-      }
-      return chosen;
-    };
-    // Bounded top-k selection (k leaves room for exclusions); a full sort only if they eat it.
-    const limit = Math.min(n, historySize * 4 + 16);
-    const top: number[] = [];
-    for (let i = 0; i < limit; i++) top.push(i);
-    top.sort((a, b) => better(b, a));
-    let floor = limit > 0 ? score[top[limit - 1]!]! : 0;
-    for (let i = limit; i < n; i++) {
-      if (score[i]! < floor || better(i, top[limit - 1]!) <= 0) continue;
-      let lo = 0;
-      let hi = limit - 1;
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        if (better(i, top[mid]!) > 0) hi = mid;
-        else lo = mid + 1;
-      }
-      top.splice(lo, 0, i);
-      top.pop();
-      floor = score[top[limit - 1]!]!;
-    }
-    let chosen = pick(top);
-    if (chosen.length < historySize && limit < n) {
-      chosen = pick(Array.from({ length: n }, (_, i) => i).sort((a, b) => better(b, a)));
-    }
-    return chosen;
-  };
 
   // ---- Users and their histories.
   const pairsFile = await open(path.join(dir, DATASET_FILES.pairs), "r");
@@ -549,7 +612,7 @@ async function buildInto(dir: string, ctx: BuildContext): Promise<Manifest> {
           const historyFor = async (q: RetrievalQuery) => {
             // Chronological order: the most similar pair is the most recent, right before the new
             // instruction; a token budget drops the oldest (least similar) first.
-            const picked = retrieve(q).reverse();
+            const picked = index.retrieve(q).reverse();
             const history: HistoryEntry[] = [];
             for (const { pair, score } of picked) {
               const p = await readPair(pair);
@@ -610,9 +673,9 @@ async function buildInto(dir: string, ctx: BuildContext): Promise<Manifest> {
     counts: {
       trainRows,
       testRows,
-      trainTriples: trainTriplePrompts.length,
+      trainTriples: index.triples,
       testTriples: triples.length,
-      trainPairs: pairs.length,
+      trainPairs: index.pairs.length,
       users,
     },
     skipped: {

@@ -1,0 +1,553 @@
+/**
+ * `preflab export`, `preflab rs` and `preflab finetune launch|status|cancel|logs|list|models|register`:
+ * fine-tuning data, rejection sampling by a personalized reward model, and remote training jobs.
+ */
+import path from "node:path";
+import { DIMENSIONS, type Dimension } from "../../core/data/schema.js";
+import { exportFinetuneData, formatExportReport } from "../../core/finetune/export.js";
+import { parseSplit, type PartChoice, type PerPair } from "../../core/finetune/examples.js";
+import { EXPORT_FORMATS, EXPORT_TARGETS, type ExportFormat, type ExportTarget } from "../../core/finetune/formats.js";
+import { formatRsReport, runRejectionSampling, DEFAULT_KEEP, type RsOptions } from "../../core/finetune/rs.js";
+import { SCALAR_DEFAULTS, SCALAR_REWARD_ID, ScalarRewardProvider } from "../../core/finetune/scalar-reward.js";
+import { isActive, listJobs, loadJob, type JobBackend, type JobMethod, type JobRecord } from "../../core/finetune/jobs.js";
+import { listModels, providerFlags } from "../../core/finetune/models.js";
+import { cancelJob, JOB_BACKENDS, JOB_METHODS, jobLogs, launchJob, refreshJob, registerServedModel, serveHint, type LaunchOptions } from "../../core/finetune/launch.js";
+import { OPEN_WEIGHT_PRESETS } from "../../core/finetune/trl.js";
+import { PROVIDER_IDS } from "../../core/providers/registry.js";
+import { choiceOption, intOption, numberOption, parse, table, UsageError, type CliCommand, type CliIO } from "../command.js";
+import { providerOptionSpec, providerOptionsHelp, resolveProviderOptions, runMetaFor } from "../provider-options.js";
+import { formatSummary, runWithProvider } from "../batch.js";
+
+type Values = Record<string, string | boolean | undefined>;
+const str = (v: Values, k: string): string | undefined => (typeof v[k] === "string" ? (v[k] as string) : undefined);
+
+function dimensionsOption(value: string | undefined): Dimension[] | undefined {
+  if (value === undefined) return undefined;
+  const dims = value.split(",").map((s) => s.trim()).filter(Boolean);
+  for (const d of dims) if (!(DIMENSIONS as readonly string[]).includes(d)) throw new UsageError(`--dimensions: unknown dimension "${d}" (${DIMENSIONS.join(", ")})`);
+  if (dims.length === 0) throw new UsageError("--dimensions needs at least one dimension");
+  return dims as Dimension[];
+}
+
+function splitOption(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  try {
+    return parseSplit(value);
+  } catch (e) {
+    throw new UsageError(`--split: ${(e as Error).message}`);
+  }
+}
+
+function fraction(value: string | undefined, name: string, fallback: number): number {
+  const n = numberOption(value, name, fallback);
+  if (!(n > 0 && n <= 1)) throw new UsageError(`--${name} must be a fraction in (0, 1], got "${value}"`);
+  return n;
+}
+
+const exampleSpec = {
+  split: { type: "string" },
+  part: { type: "string" },
+  seed: { type: "string" },
+  dimensions: { type: "string" },
+  "per-pair": { type: "string" },
+  "history-size": { type: "string" },
+  "max-input-tokens": { type: "string" },
+  template: { type: "string" },
+  "history-template": { type: "string" },
+  out: { type: "string" },
+  json: { type: "boolean" },
+} as const;
+
+const EXAMPLE_HELP = `Examples (one per train pair, or per pair and dimension; input = feedback history + instruction):
+  --split F                  fraction of train instructions in part a, the rest is part b
+                             (default 1/3, as in the paper: SFT and the reward model on a, DPO on b);
+                             "0.25" or "1/3"; seeded, by instruction
+  --seed N                   seed for the split, the dimension per pair and history tie-breaks
+                             (default: the dataset's seed)
+  --dimensions d1,d2         dimensions a pair may teach (default all four: ${DIMENSIONS.join(", ")})
+  --per-pair one|all         one (seeded) dimension the pair expresses (default), or one example per
+                             expressed dimension
+  --history-size N           pairs per history (default: the dataset's, T=10)
+  --max-input-tokens N       prompt budget; the oldest history pairs are dropped to fit, as in the
+                             evaluations; an example over it without any history is left out (default 12800)
+  --template FILE            generation template (.ptpl) for the prompt; default the paper's B.2
+  --history-template FILE    history template; default the paper's B.3
+Histories are retrieved from the dataset's train pairs with the builder's rule (same subdimension,
+ranked by preference-text similarity), never from the example's own instruction.`;
+
+function exampleOptions(values: Values) {
+  return {
+    split: splitOption(str(values, "split")),
+    seed: str(values, "seed") === undefined ? undefined : intOption(str(values, "seed"), "seed", 0, 0),
+    dimensions: dimensionsOption(str(values, "dimensions")),
+    perPair: str(values, "per-pair") === undefined ? undefined : choiceOption(str(values, "per-pair"), "per-pair", ["one", "all"] as const, "one" as PerPair),
+    historySize: str(values, "history-size") === undefined ? undefined : intOption(str(values, "history-size"), "history-size", 10, 1),
+    maxInputTokens: intOption(str(values, "max-input-tokens"), "max-input-tokens", 12_800, 1),
+    template: str(values, "template"),
+    historyTemplate: str(values, "history-template"),
+  };
+}
+
+// ------------------------------------------------------------------------------------------------ export
+
+const EXPORT_HELP = `Usage: preflab export DATASET_DIR --format sft|dpo|rm --target openai|trl --out DIR [options]
+
+Exports fine-tuning data from a built dataset's train pairs (paper section 4 / Appendix A):
+  sft  openai: {"messages": [...]}            trl: {"messages": [...]}
+  dpo  openai: {"input": {"messages"}, "preferred_output", "non_preferred_output"}
+       trl:    {"prompt", "chosen", "rejected"} (conversational)
+  rm   trl:    {"chosen", "rejected"} with the prompt inside each (RewardTrainer, Bradley-Terry)
+DIR gets train.jsonl, examples.jsonl (ids, part, history kept/dropped, tokens per line) and
+export.json (counts, history pairs dropped by the budget, examples over budget). Written atomically.
+
+Options:
+  --format sft|dpo|rm        what to export (required)
+  --target openai|trl        line format (required; rm is trl only)
+  --out DIR                  output folder (required)
+  --part a|b|all             default: a for sft and rm, b for dpo
+  --keep-from RS_DIR         only the examples \`preflab rs\` kept there (same example options)
+  --force                    replace DIR if it exists
+  --json                     print export.json
+${EXAMPLE_HELP}
+`;
+
+export const exportCommand: CliCommand = {
+  name: "export",
+  summary: "fine-tuning data (SFT / DPO / reward model) with feedback histories",
+  help: EXPORT_HELP,
+  async run(argv, io) {
+    const { values, positionals } = parse(argv, { ...exampleSpec, format: { type: "string" }, target: { type: "string" }, "keep-from": { type: "string" }, force: { type: "boolean" } });
+    if (positionals.length !== 1) throw new UsageError("expected one dataset directory");
+    if (!values.format) throw new UsageError(`--format is required (${EXPORT_FORMATS.join(", ")})`);
+    if (!values.target) throw new UsageError(`--target is required (${EXPORT_TARGETS.join(", ")})`);
+    if (!values.out) throw new UsageError("--out is required");
+    const format = choiceOption(values.format as string, "format", EXPORT_FORMATS, "sft" as ExportFormat);
+    const target = choiceOption(values.target as string, "target", EXPORT_TARGETS, "trl" as ExportTarget);
+    if (format === "rm" && target === "openai") throw new UsageError("--format rm needs --target trl (OpenAI fine-tuning has no reward-model method)");
+    const part = values.part === undefined ? undefined : choiceOption(values.part as string, "part", ["a", "b", "all"] as const, "all" as PartChoice);
+    const out = path.resolve(values.out as string);
+    const report = await exportFinetuneData(positionals[0]!, {
+      ...exampleOptions(values),
+      part,
+      format,
+      target,
+      out,
+      keepFrom: values["keep-from"] as string | undefined,
+      force: values.force === true,
+    });
+    io.out(values.json ? JSON.stringify(report, null, 2) + "\n" : formatExportReport(report, out));
+    return 0;
+  },
+};
+
+// ------------------------------------------------------------------------------------------------ rs
+
+const RS_HELP = `Usage: preflab rs DATASET_DIR --rm-provider ID --out DIR [options]
+
+Rejection sampling (paper section 4.3): scores every train example with a personalized reward
+model and keeps the top p by reward margin, per split part. Resumable: rerun the same command.
+  probability providers (baseline, openai, llamacpp): the reward-model prompt (B.1) in both orders;
+    reward(chosen) = mean P(chosen) over the orders, margin = reward(chosen) - reward(rejected)
+  --rm-provider ${SCALAR_REWARD_ID}: a served Bradley-Terry reward model (vLLM pooling/classify);
+    margin = r(history + instruction + chosen) - r(... + rejected)
+DIR gets run/ (the batch run), scores.jsonl (per example: rewards, margin, kept), rs.json (report:
+kept / dropped counts, margin quantiles and histogram). Then: preflab export ... --keep-from DIR.
+
+Options:
+  --out DIR                  output folder (created; reused to resume)
+  --keep P                   fraction kept (default ${DEFAULT_KEEP})
+  --part a|b|all             parts to score (default all; each part keeps its own top p)
+  --rm-template FILE         reward-model template (probability mode); default the paper's B.1
+  --json                     print rs.json
+${EXAMPLE_HELP}
+Scalar reward endpoint (--rm-provider ${SCALAR_REWARD_ID}, with --rm-base-url and --rm-model):
+  --rm-path PATH             endpoint path (default ${SCALAR_DEFAULTS.path}); e.g. /pooling
+  --rm-score-path P          JSON path of the score (default ${SCALAR_DEFAULTS.scorePath}; /pooling: data.0.data.0)
+  --rm-input messages|text   chat messages (default; the server applies the chat template) or plain text
+  key (optional): OPENAI_COMPATIBLE_API_KEY, sent as a Bearer token
+${providerOptionsHelp("rm-").replace(`${PROVIDER_IDS.join(" | ")}`, `${PROVIDER_IDS.join(" | ")} | ${SCALAR_REWARD_ID}`)}
+`;
+
+export const rsCommand: CliCommand = {
+  name: "rs",
+  summary: "rejection sampling of train data by a personalized reward model",
+  help: RS_HELP,
+  async run(argv, io) {
+    const { values: parsed, positionals } = parse(argv, {
+      ...exampleSpec,
+      keep: { type: "string" },
+      "rm-template": { type: "string" },
+      "rm-path": { type: "string" },
+      "rm-score-path": { type: "string" },
+      "rm-input": { type: "string" },
+      ...providerOptionSpec("rm-"),
+    });
+    const values = parsed as Values;
+    if (positionals.length !== 1) throw new UsageError("expected one dataset directory");
+    if (!values.out) throw new UsageError("--out is required");
+    const scalar = values["rm-provider"] === SCALAR_REWARD_ID;
+    for (const k of ["rm-path", "rm-score-path", "rm-input"]) if (!scalar && values[k] !== undefined) throw new UsageError(`--${k} applies to --rm-provider ${SCALAR_REWARD_ID} only`);
+    const resolved = resolveProviderOptions(scalar ? { ...values, "rm-provider": "openai-compatible" } : values, { prefix: "rm-" });
+    const part = values.part === undefined ? "all" : choiceOption(values.part as string, "part", ["a", "b", "all"] as const, "all" as PartChoice);
+    const ex = exampleOptions(values);
+    const opts: RsOptions = {
+      ...ex,
+      part,
+      out: path.resolve(values.out as string),
+      keep: fraction(values.keep as string | undefined, "keep", DEFAULT_KEEP),
+      rmTemplate: values["rm-template"] as string | undefined,
+    };
+    const scalarProvider = scalar
+      ? new ScalarRewardProvider({
+          baseUrl: resolved.config.baseUrl!,
+          model: resolved.config.model!,
+          apiKey: resolved.config.apiKey,
+          path: values["rm-path"] as string | undefined,
+          scorePath: values["rm-score-path"] as string | undefined,
+          input: values["rm-input"] === undefined ? undefined : choiceOption(values["rm-input"] as string, "rm-input", ["messages", "text"] as const, "messages"),
+        })
+      : undefined;
+    const { report, summary } = await runWithProvider("rs", resolved, io, (provider, runner) => {
+      const p = scalarProvider ?? provider;
+      return runRejectionSampling(positionals[0]!, opts, p, { ...runner, meta: runMetaFor(resolved.config, p) });
+    });
+    io.err(formatSummary("rs scoring", summary, resolved.config.pricing !== undefined));
+    if (summary.status === "cancelled") return 130;
+    io.out(values.json ? JSON.stringify(report, null, 2) + "\n" : formatRsReport(report));
+    const unscored = report.counts.failed + report.counts.missing;
+    if (unscored > 0) {
+      io.err(`rs: ${unscored} example(s) have no margin (failed requests) and were not kept; rerun the same command to retry them\n`);
+      return 1;
+    }
+    io.err(`rs: next: preflab export ${positionals[0]} --format sft|dpo --target openai|trl --out DIR --keep-from ${opts.out}\n`);
+    return 0;
+  },
+};
+
+// ------------------------------------------------------------------------------------------------ finetune
+
+const FINETUNE_HELP = `Usage: preflab finetune <launch|status|cancel|logs|list|models|register> [options]
+
+Remote fine-tuning jobs: OpenAI fine-tuning for hosted models; TRL (SFTTrainer, DPOTrainer,
+RewardTrainer) on a GPU cluster through SkyPilot or Slurm for open-weight models. Jobs are
+recorded in .preflab/finetune/jobs/<id>.json under --root (default: the current folder), so
+status, logs and cancel work later; a job that succeeds registers its model in
+.preflab/models.json, usable by evaluations with the flags \`preflab finetune models\` prints.
+JOB is a job id (or a unique prefix), the backend's job id, or the job name.
+
+preflab finetune launch --backend openai|skypilot|slurm --model M --train FILE|EXPORT_DIR [options]
+  --method sft|dpo|rm        default: the export folder's; required with a plain file
+  --name NAME                job name (default: method-model-xxxxxx)
+  --validation FILE          validation JSONL (OpenAI)
+  --epochs N                 default: API auto (OpenAI); paper: 1 (SFT, DPO), 3 (RM)
+  --batch-size N             OpenAI batch size; open-weight: effective batch (paper: 32 SFT, 64 DPO, 256 RM)
+  --lr-multiplier X          OpenAI learning-rate multiplier
+  --learning-rate X          open-weight learning rate (default 5e-6, the paper's)
+  --beta X                   DPO beta (OpenAI: auto; TRL: 0.1)
+  --seed N
+  --wait                     poll until the job ends, printing its events / status
+ OpenAI (key from OPENAI_API_KEY):
+  --suffix S                 suffix of the fine-tuned model name
+  --base-url URL             API base URL (default the OpenAI API)
+ Open-weight (--model: a Hugging Face id, or ${Object.keys(OPEN_WEIGHT_PRESETS).join(" / ")}):
+  --per-device-batch N       default 1 (accumulation makes up the effective batch)
+  --max-prompt-length N      default 12800; --max-length N: prompt + response (default + 4096)
+  --serve-base-url URL       where the result will be served (vLLM, openai-compatible): registered on success
+  --served-model-name NAME   the served model's name (default: the job name)
+ SkyPilot (runs \`sky launch\`; HF_TOKEN passed by name when set):
+  --cluster NAME             default preflab-xxxxxx;  --accelerators A100:4 (default);  --infra aws|gcp|k8s...
+  --output-bucket URL        bucket mounted as the output folder (weights outlive the cluster)
+  --autodown-minutes N       tear the cluster down after N idle minutes;  --disk-size GB
+ Slurm (runs \`ssh HOST sbatch ...\`; files copied over ssh):
+  --host HOST                ssh destination (required), e.g. user@login.cluster
+  --remote-dir DIR           job folder on the cluster (default preflab-jobs/<id>, under the remote home)
+  --gpus N                   default 4;  --cpus-per-task N;  --time 24:00:00;  --partition P;  --account A
+  --setup-file FILE          shell lines run before training (module load, venv activation)
+
+preflab finetune status [JOB] [--watch] [--interval S] [--json]
+  Refreshes active jobs from their backends and prints them (all jobs without JOB).
+preflab finetune cancel JOB
+preflab finetune logs JOB [--follow]
+  OpenAI: the job's events; SkyPilot: sky logs; Slurm: the job's output file (tail -F with --follow).
+preflab finetune list [--json]            the job records, without asking the backends
+preflab finetune models [--json]          trained models in .preflab/models.json, with eval flags
+preflab finetune register JOB --base-url URL [--model NAME] [--name NAME]
+  Registers where an open-weight job's result is served (openai-compatible; scalar-reward for an RM).
+
+Common: --root DIR (workspace holding .preflab; default the current folder)
+`;
+
+const num = (v: Values, k: string): number | undefined => (str(v, k) === undefined ? undefined : numberOption(str(v, k), k, 0));
+const int = (v: Values, k: string, min = 1): number | undefined => (str(v, k) === undefined ? undefined : intOption(str(v, k), k, 0, min));
+
+function jobRow(j: JobRecord): string[] {
+  return [j.id, j.name, j.backend, j.method, j.status, j.remoteStatus ?? "", j.registeredModel ?? j.artifact ?? j.baseModel];
+}
+
+function printJobs(jobs: JobRecord[], io: CliIO): void {
+  if (jobs.length === 0) {
+    io.out("no fine-tuning jobs\n");
+    return;
+  }
+  io.out(table(["job", "name", "backend", "method", "status", "remote", "model"], jobs.map(jobRow)));
+}
+
+function printJob(j: JobRecord, io: CliIO): void {
+  const lines = [
+    `job        ${j.id} (${j.name})`,
+    `backend    ${j.backend}${j.remoteId ? ` (remote id ${j.remoteId})` : ""}`,
+    `method     ${j.method} on ${j.baseModel}`,
+    `status     ${j.status}${j.remoteStatus ? ` (${j.remoteStatus})` : ""}`,
+  ];
+  if (j.error) lines.push(`error      ${j.error}`);
+  if (j.artifact) lines.push(`artifact   ${j.artifact}`);
+  if (j.registeredModel) lines.push(`model      registered as "${j.registeredModel}" (preflab finetune models)`);
+  else if (j.status === "succeeded") {
+    const hint = serveHint(j);
+    if (hint) lines.push(`next       ${hint}`);
+  }
+  io.out(lines.join("\n") + "\n");
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => (clearTimeout(t), resolve()), { once: true });
+  });
+
+/** Ctrl-C stops watching (never the job). */
+function watchSignal(): { signal: AbortSignal; done: () => void } {
+  const ac = new AbortController();
+  const on = () => ac.abort();
+  process.once("SIGINT", on);
+  return { signal: ac.signal, done: () => process.removeListener("SIGINT", on) };
+}
+
+async function launch(values: Values, root: string, io: CliIO): Promise<number> {
+  const backend = choiceOption(str(values, "backend"), "backend", JOB_BACKENDS, "openai" as JobBackend);
+  if (!str(values, "backend")) throw new UsageError(`--backend is required (${JOB_BACKENDS.join(", ")})`);
+  const model = str(values, "model");
+  if (!model) throw new UsageError("--model is required");
+  const train = str(values, "train");
+  if (!train) throw new UsageError("--train is required (a training JSONL or a `preflab export` folder)");
+  const method = str(values, "method") === undefined ? undefined : choiceOption(str(values, "method"), "method", JOB_METHODS, "sft" as JobMethod);
+  const openaiOnly = ["suffix", "base-url", "lr-multiplier", "validation"];
+  const openWeightOnly = ["per-device-batch", "max-prompt-length", "max-length", "serve-base-url", "served-model-name", "learning-rate"];
+  const skyOnly = ["cluster", "accelerators", "infra", "output-bucket", "autodown-minutes", "disk-size"];
+  const slurmOnly = ["host", "remote-dir", "gpus", "cpus-per-task", "time", "partition", "account", "setup-file"];
+  const reject = (keys: string[], why: string) => {
+    for (const k of keys) if (values[k] !== undefined) throw new UsageError(`--${k} does not apply to the ${backend} backend (${why})`);
+  };
+  if (backend === "openai") reject([...openWeightOnly, ...skyOnly, ...slurmOnly], "open-weight / cluster option");
+  else reject(openaiOnly, "OpenAI option");
+  if (backend === "skypilot") reject(slurmOnly, "Slurm option");
+  if (backend === "slurm") reject(skyOnly, "SkyPilot option");
+  const serveUrl = str(values, "serve-base-url");
+  if (serveUrl !== undefined) {
+    try {
+      new URL(serveUrl);
+    } catch {
+      throw new UsageError(`--serve-base-url must be a URL, got "${serveUrl}"`);
+    }
+  }
+  const opts: LaunchOptions = {
+    root,
+    backend,
+    method,
+    model,
+    train: path.resolve(train),
+    validation: str(values, "validation"),
+    name: str(values, "name"),
+    hyperparameters: {
+      epochs: num(values, "epochs"),
+      batchSize: int(values, "batch-size"),
+      learningRateMultiplier: num(values, "lr-multiplier"),
+      learningRate: num(values, "learning-rate"),
+      beta: num(values, "beta"),
+    },
+    seed: int(values, "seed", 0),
+    onOutput: (t) => io.err(t),
+  };
+  for (const k of Object.keys(opts.hyperparameters!) as (keyof NonNullable<LaunchOptions["hyperparameters"]>)[]) if (opts.hyperparameters![k] === undefined) delete opts.hyperparameters![k];
+  if (backend === "openai") {
+    const key = process.env.OPENAI_API_KEY;
+    if (!key) throw new UsageError("the openai backend needs an API key: set OPENAI_API_KEY in the environment");
+    opts.apiKey = key;
+    opts.baseUrl = str(values, "base-url");
+    opts.suffix = str(values, "suffix");
+  } else {
+    opts.perDeviceBatchSize = int(values, "per-device-batch");
+    opts.maxPromptLength = int(values, "max-prompt-length");
+    opts.maxLength = int(values, "max-length");
+    opts.serveBaseUrl = serveUrl;
+    opts.servedModelName = str(values, "served-model-name");
+    if (backend === "skypilot") {
+      opts.skypilot = {
+        cluster: str(values, "cluster"),
+        accelerators: str(values, "accelerators"),
+        infra: str(values, "infra"),
+        outputBucket: str(values, "output-bucket"),
+        autodownMinutes: int(values, "autodown-minutes", 0),
+        diskSize: int(values, "disk-size"),
+      };
+    } else {
+      const host = str(values, "host");
+      if (!host) throw new UsageError("the slurm backend needs --host (an ssh destination)");
+      opts.slurm = {
+        host,
+        remoteDir: str(values, "remote-dir"),
+        gpus: int(values, "gpus"),
+        cpusPerTask: int(values, "cpus-per-task"),
+        time: str(values, "time"),
+        partition: str(values, "partition"),
+        account: str(values, "account"),
+        setupFile: str(values, "setup-file"),
+      };
+    }
+  }
+  const job = await launchJob(opts);
+  printJob(job, io);
+  if (values.wait) return waitFor(root, job.id, values, io);
+  io.err(`follow it with: preflab finetune status ${job.id} --watch   (or: preflab finetune logs ${job.id} --follow)\n`);
+  return 0;
+}
+
+async function waitFor(root: string, id: string, values: Values, io: CliIO): Promise<number> {
+  const apiKey = process.env.OPENAI_API_KEY;
+  const intervalMs = (num(values, "interval") ?? 10) * 1000;
+  const w = watchSignal();
+  try {
+    let job = await loadJob(root, id);
+    if (job.backend === "openai") {
+      job = await jobLogs(root, id, { follow: true, apiKey, signal: w.signal, pollMs: intervalMs, onLine: (l) => io.out(l + "\n") });
+    } else {
+      let last = "";
+      while (!w.signal.aborted) {
+        job = await refreshJob(root, id, { apiKey });
+        const line = `${new Date().toISOString()} ${job.status}${job.remoteStatus ? ` (${job.remoteStatus})` : ""}`;
+        if (line.slice(25) !== last) io.out(line + "\n");
+        last = line.slice(25);
+        if (!isActive(job.status)) break;
+        await sleep(intervalMs, w.signal);
+      }
+    }
+    job = await loadJob(root, id);
+    printJob(job, io);
+    if (w.signal.aborted && isActive(job.status)) return 130;
+    return job.status === "succeeded" ? 0 : isActive(job.status) ? 0 : 1;
+  } finally {
+    w.done();
+  }
+}
+
+export const finetuneCommand: CliCommand = {
+  name: "finetune",
+  summary: "launch, watch and cancel fine-tuning jobs (OpenAI; TRL via SkyPilot / Slurm)",
+  help: FINETUNE_HELP,
+  async run(argv, io) {
+    const [sub, ...rest] = argv;
+    const common = { root: { type: "string" }, json: { type: "boolean" } } as const;
+    const rootOf = (v: Values) => path.resolve(str(v, "root") ?? process.cwd());
+    const apiKey = process.env.OPENAI_API_KEY;
+    switch (sub) {
+      case "launch": {
+        const s = (names: string[]) => Object.fromEntries(names.map((n) => [n, { type: "string" as const }]));
+        const { values, positionals } = parse(rest, {
+          ...common,
+          wait: { type: "boolean" },
+          ...s(["backend", "model", "train", "method", "validation", "name", "epochs", "batch-size", "lr-multiplier", "learning-rate", "beta", "seed", "interval"]),
+          ...s(["suffix", "base-url", "per-device-batch", "max-prompt-length", "max-length", "serve-base-url", "served-model-name"]),
+          ...s(["cluster", "accelerators", "infra", "output-bucket", "autodown-minutes", "disk-size"]),
+          ...s(["host", "remote-dir", "gpus", "cpus-per-task", "time", "partition", "account", "setup-file"]),
+        });
+        if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+        return launch(values, rootOf(values), io);
+      }
+      case "status": {
+        const { values, positionals } = parse(rest, { ...common, watch: { type: "boolean" }, interval: { type: "string" } });
+        const root = rootOf(values);
+        if (positionals.length > 1) throw new UsageError("expected at most one JOB");
+        if (positionals[0]) {
+          if (values.watch) return waitFor(root, (await loadJob(root, positionals[0])).id, values, io);
+          const job = await refreshJob(root, positionals[0], { apiKey });
+          if (values.json) io.out(JSON.stringify(job, null, 2) + "\n");
+          else printJob(job, io);
+          return 0;
+        }
+        const jobs = await listJobs(root);
+        const refreshed: JobRecord[] = [];
+        for (const j of jobs) {
+          try {
+            refreshed.push(await refreshJob(root, j, { apiKey }));
+          } catch (e) {
+            io.err(`finetune status: ${j.id}: ${(e as Error).message.split("\n")[0]}\n`);
+            refreshed.push(j);
+          }
+        }
+        if (values.json) io.out(JSON.stringify(refreshed, null, 2) + "\n");
+        else printJobs(refreshed, io);
+        return 0;
+      }
+      case "list": {
+        const { values, positionals } = parse(rest, common);
+        if (positionals.length) throw new UsageError("list takes no JOB");
+        const jobs = await listJobs(rootOf(values));
+        if (values.json) io.out(JSON.stringify(jobs, null, 2) + "\n");
+        else printJobs(jobs, io);
+        return 0;
+      }
+      case "cancel": {
+        const { values, positionals } = parse(rest, common);
+        if (positionals.length !== 1) throw new UsageError("expected one JOB");
+        const job = await cancelJob(rootOf(values), positionals[0]!, { apiKey });
+        printJob(job, io);
+        return 0;
+      }
+      case "logs": {
+        const { values, positionals } = parse(rest, { ...common, follow: { type: "boolean" }, interval: { type: "string" } });
+        if (positionals.length !== 1) throw new UsageError("expected one JOB");
+        const w = watchSignal();
+        try {
+          await jobLogs(rootOf(values), positionals[0]!, { follow: values.follow === true, apiKey, signal: w.signal, pollMs: (num(values, "interval") ?? 5) * 1000, onLine: (l) => io.out(l + "\n") });
+        } finally {
+          w.done();
+        }
+        return 0;
+      }
+      case "models": {
+        const { values, positionals } = parse(rest, common);
+        if (positionals.length) throw new UsageError("models takes no argument");
+        const models = await listModels(rootOf(values));
+        if (values.json) io.out(JSON.stringify(models, null, 2) + "\n");
+        else if (models.length === 0) io.out("no registered models (a fine-tuning job registers its model when it succeeds)\n");
+        else
+          io.out(
+            table(
+              ["name", "kind", "provider", "model", "use with"],
+              models.map((m) => [m.name, m.kind, m.provider, m.model, (m.kind === "reward" ? providerFlags(m, "rm-") : providerFlags(m)).join(" ")]),
+            ),
+          );
+        return 0;
+      }
+      case "register": {
+        const { values, positionals } = parse(rest, { ...common, "base-url": { type: "string" }, model: { type: "string" }, name: { type: "string" } });
+        if (positionals.length !== 1) throw new UsageError("expected one JOB");
+        const baseUrl = str(values, "base-url");
+        if (!baseUrl) throw new UsageError("--base-url is required (where the model is served)");
+        try {
+          new URL(baseUrl);
+        } catch {
+          throw new UsageError(`--base-url must be a URL, got "${baseUrl}"`);
+        }
+        const m = await registerServedModel(rootOf(values), positionals[0]!, { baseUrl, model: str(values, "model"), name: str(values, "name") });
+        io.out(`registered "${m.name}": ${(m.kind === "reward" ? providerFlags(m, "rm-") : providerFlags(m)).join(" ")}\n`);
+        return 0;
+      }
+      case undefined:
+        throw new UsageError("expected a subcommand: launch, status, cancel, logs, list, models, register (see preflab finetune --help)");
+      default:
+        throw new UsageError(`unknown subcommand "${sub}" (launch, status, cancel, logs, list, models, register)`);
+    }
+  },
+};
+

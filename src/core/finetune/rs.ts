@@ -1,0 +1,452 @@
+/**
+ * Rejection sampling guided by a personalized reward model (paper section 4.3): score every train
+ * example (pair + retrieved history, see examples.ts), and keep the top p (default 0.6) by reward
+ * margin, within each split part, so an export of either part keeps its top p.
+ *
+ * Reward and margin:
+ * - `probability` mode (any provider with next-token probability verdicts, e.g. the baseline,
+ *   openai, llamacpp): the reward-model prompt (the paper's B.1, with the example's history under
+ *   the token budget) is asked in both orders, A = chosen then B = chosen. With P(A), P(B) the
+ *   verdict-token probabilities renormalised over the two, P(chosen) is P(A) in order ab and P(B)
+ *   in order ba; reward(chosen) = the mean of P(chosen) over the orders that returned usable
+ *   probabilities, reward(rejected) = 1 - reward(chosen), margin = reward(chosen) - reward(rejected)
+ *   = 2 reward(chosen) - 1, in [-1, 1].
+ * - `scalar` mode (a served Bradley-Terry reward model, scalar-reward.ts): the generation prompt
+ *   (history + instruction, as in the exported reward-model data) followed by the response is
+ *   scored once for the chosen and once for the rejected response; margin = r(chosen) - r(rejected).
+ * - Selection: per part, the examples with a margin are sorted by margin (descending; ties by
+ *   example id) and the first round(p x n) are kept. Examples without a margin (failed requests, or
+ *   over the token budget even without history) are not kept and are counted apart.
+ *
+ * Scoring goes through runBatch (src/core/eval/runner.ts) in `OUT/run`, in chunks, so a killed run
+ * resumes where it stopped: rerun the same command. OUT also holds plan.json (what is scored;
+ * a resume must match it), scores.jsonl (one line per example: rewards, margin, kept) and rs.json
+ * (the report: counts, kept / dropped per part, the margin distribution), both written atomically.
+ */
+import { readFile } from "node:fs/promises";
+import * as path from "node:path";
+import { Dataset } from "../data/dataset.js";
+import { PROBABILITY_SUFFIX } from "../eval/rm.js";
+import { templatesHash } from "../eval/plan.js";
+import { readResults, runBatch, type ResultLine, type RunItem, type RunnerOptions, type RunStatus, type RunSummary } from "../eval/runner.js";
+import type { Provider, ProviderRequest } from "../providers/types.js";
+import { DEFAULT_MAX_INPUT_TOKENS, renderWithBudget } from "../templates/budget.js";
+import { templateOfKind } from "../templates/template.js";
+import { stableStringify } from "../eval/cache.js";
+import {
+  emptyExampleStats,
+  resolveExampleOptions,
+  trainExamples,
+  TrainPairs,
+  type ExampleOptions,
+  type Part,
+  type ResolvedExampleOptions,
+  type TrainExample,
+} from "./examples.js";
+import { renderExamplePrompt } from "./formats.js";
+import { exists, writeFileAtomic, writeJsonFileAtomic } from "./fsutil.js";
+import { SCALAR_REWARD_ID } from "./scalar-reward.js";
+
+export const RS_FILES = { plan: "plan.json", run: "run", scores: "scores.jsonl", report: "rs.json" } as const;
+export const DEFAULT_KEEP = 0.6;
+
+export type RsMode = "probability" | "scalar";
+
+export interface RsOptions extends ExampleOptions {
+  out: string;
+  /** Fraction kept (default 0.6, the paper's p). */
+  keep?: number;
+  maxInputTokens?: number;
+  /** Reward-model template (probability mode); default the paper's B.1. */
+  rmTemplate?: string;
+  /** Generation template (scalar mode); default the paper's B.2. */
+  template?: string;
+  historyTemplate?: string;
+  /** Items per runBatch call (default 2000): bounds the prompts held in memory at once. */
+  chunkSize?: number;
+}
+
+export type ScoreStatus = "ok" | "failed" | "missing" | "over_budget";
+
+export interface RsScore {
+  id: string;
+  pairId: string;
+  dimension: string;
+  part: Part;
+  status: ScoreStatus;
+  rewardChosen: number | null;
+  rewardRejected: number | null;
+  margin: number | null;
+  kept: boolean;
+}
+
+export interface MarginStats {
+  n: number;
+  mean: number | null;
+  min: number | null;
+  max: number | null;
+  quantiles: Record<string, number | null>;
+  histogram: { lo: number; hi: number; counts: number[] };
+}
+
+export interface RsPartReport {
+  examples: number;
+  scored: number;
+  kept: number;
+  dropped: number;
+  /** Smallest kept margin. */
+  threshold: number | null;
+}
+
+export interface RsReport {
+  version: 1;
+  mode: RsMode;
+  keep: number;
+  status: RunStatus;
+  provider: { id: string; model: string };
+  dataset: { dir: string; manifestHash: string };
+  options: ResolvedExampleOptions & { maxInputTokens: number };
+  counts: { examples: number; scored: number; failed: number; missing: number; overBudget: number; kept: number; dropped: number; noDimension: number };
+  byPart: Partial<Record<Part, RsPartReport>>;
+  margins: MarginStats;
+  keptMargins: MarginStats;
+  droppedMargins: MarginStats;
+  runDir: string;
+  files: typeof RS_FILES;
+}
+
+export interface RsResult {
+  report: RsReport;
+  summary: RunSummary;
+}
+
+interface Planned {
+  id: string;
+  pairId: string;
+  dimension: string;
+  part: Part;
+  overBudget: boolean;
+}
+
+const QUANTILES = [0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95];
+
+/** Quantile with linear interpolation between order statistics (type 7). */
+export function quantile(sorted: number[], q: number): number | null {
+  if (sorted.length === 0) return null;
+  const h = (sorted.length - 1) * q;
+  const lo = Math.floor(h);
+  const hi = Math.ceil(h);
+  return sorted[lo]! + (h - lo) * (sorted[hi]! - sorted[lo]!);
+}
+
+/** Summary of a margin distribution; `range` fixes the histogram bounds (else min..max). */
+export function marginStats(values: number[], bins = 20, range?: [number, number]): MarginStats {
+  const sorted = [...values].sort((a, b) => a - b);
+  const n = sorted.length;
+  const lo = range ? range[0] : (sorted[0] ?? 0);
+  const hi = range ? range[1] : (sorted[n - 1] ?? 0);
+  const nb = hi > lo ? bins : 1;
+  const counts = new Array<number>(nb).fill(0);
+  for (const v of sorted) {
+    const i = hi > lo ? Math.min(nb - 1, Math.max(0, Math.floor(((v - lo) / (hi - lo)) * nb))) : 0;
+    counts[i]!++;
+  }
+  const r = (x: number | null) => (x === null ? null : Math.round(x * 1e6) / 1e6);
+  return {
+    n,
+    mean: n ? r(sorted.reduce((a, b) => a + b, 0) / n) : null,
+    min: r(sorted[0] ?? null),
+    max: r(sorted[n - 1] ?? null),
+    quantiles: Object.fromEntries(QUANTILES.map((q) => [`p${Math.round(q * 100)}`, r(quantile(sorted, q))])),
+    histogram: { lo, hi, counts },
+  };
+}
+
+/**
+ * Keeps the top `keep` fraction by margin: sorted by margin descending, ties by id; the first
+ * round(keep x n) are kept. Returns the kept ids.
+ */
+export function selectTopByMargin(items: { id: string; margin: number }[], keep: number): Set<string> {
+  const sorted = [...items].sort((a, b) => b.margin - a.margin || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const k = Math.round(keep * sorted.length);
+  return new Set(sorted.slice(0, k).map((i) => i.id));
+}
+
+function modeOf(provider: Provider): RsMode {
+  if (provider.id === SCALAR_REWARD_ID) return "scalar";
+  if (provider.capabilities.tokenProbabilities) return "probability";
+  throw new Error(`provider "${provider.id}" gives neither next-token probabilities nor scalar rewards; use a probability provider (baseline, openai, llamacpp) or --rm-provider scalar-reward`);
+}
+
+/** P(A) renormalised over A and B; null when unusable. */
+function probabilityA(r: ResultLine | undefined): number | null {
+  if (!r || r.error || r.text === null || !r.tokenProbabilities) return null;
+  const a = r.tokenProbabilities.A ?? 0;
+  const b = r.tokenProbabilities.B ?? 0;
+  return a + b > 0 ? a / (a + b) : null;
+}
+
+function scalarOf(r: ResultLine | undefined): number | null {
+  if (!r || r.error || r.text === null) return null;
+  const v = Number(r.text);
+  return Number.isFinite(v) ? v : null;
+}
+
+export async function runRejectionSampling(
+  datasetDir: string,
+  opts: RsOptions,
+  provider: Provider,
+  runner: Omit<RunnerOptions, "runDir">,
+): Promise<RsResult> {
+  const keep = opts.keep ?? DEFAULT_KEEP;
+  if (!(keep > 0 && keep <= 1)) throw new Error(`keep must be a fraction in (0, 1], got ${keep}`);
+  const maxInputTokens = opts.maxInputTokens ?? DEFAULT_MAX_INPUT_TOKENS;
+  const chunkSize = opts.chunkSize ?? 2000;
+  const mode = modeOf(provider);
+  const ds = await Dataset.open(datasetDir);
+  const options = resolveExampleOptions(opts, ds.manifest);
+  const rmTpl = templateOfKind(opts.rmTemplate, "reward-model", "reward-model");
+  const genTpl = templateOfKind(opts.template, "generation", "generation");
+  const htpl = templateOfKind(opts.historyTemplate, "history", "history");
+  const templates: Record<string, { name: string; hash: string; file: string }> =
+    mode === "probability"
+      ? { "reward-model": { name: rmTpl.name, hash: rmTpl.hash, file: rmTpl.file }, history: { name: htpl.name, hash: htpl.hash, file: htpl.file } }
+      : { generation: { name: genTpl.name, hash: genTpl.hash, file: genTpl.file }, history: { name: htpl.name, hash: htpl.hash, file: htpl.file } };
+
+  // plan.json: what this directory scores; a resume must match it.
+  const out = path.resolve(opts.out);
+  const runDir = path.join(out, RS_FILES.run);
+  const plan = {
+    version: 1,
+    mode,
+    provider: { id: provider.id, model: provider.model },
+    dataset: { dir: ds.dir, manifestHash: ds.manifestHash },
+    options: { ...options, maxInputTokens },
+    templates: Object.fromEntries(Object.entries(templates).map(([k, t]) => [k, { name: t.name, hash: t.hash }])),
+  };
+  const planFile = path.join(out, RS_FILES.plan);
+  if (await exists(planFile)) {
+    const old = JSON.parse(await readFile(planFile, "utf8")) as typeof plan;
+    const key = (p: typeof plan) => stableStringify([p.mode, p.provider, p.dataset.manifestHash, p.options, p.templates]);
+    if (key(old) !== key(plan)) throw new Error(`${out} holds rejection sampling with other settings (provider, dataset, options or templates); use another --out`);
+  } else {
+    await writeJsonFileAtomic(planFile, plan);
+  }
+
+  const meta = {
+    ...runner.meta,
+    templateHash: templatesHash(templates),
+    datasetManifestHash: ds.manifestHash,
+    seed: options.seed,
+  };
+  const planned: Planned[] = [];
+  const stats = emptyExampleStats();
+  const train = await TrainPairs.open(datasetDir, options);
+  let chunk: RunItem[] = [];
+  let summary: RunSummary | undefined;
+  const totals = { finishedThisSession: 0, skipped: 0, retriedFailed: 0 };
+  const flush = async (): Promise<boolean> => {
+    if (chunk.length === 0) return true;
+    const s = await runBatch(chunk, provider, { ...runner, runDir, meta });
+    totals.finishedThisSession += s.finishedThisSession;
+    totals.skipped += s.skipped;
+    totals.retriedFailed += s.retriedFailed;
+    summary = s;
+    chunk = [];
+    return s.status !== "cancelled";
+  };
+  let cancelled = false;
+  try {
+    for await (const ex of trainExamples(train, options, stats)) {
+      const items = itemsFor(ex, mode, { rmTpl, genTpl, htpl, maxInputTokens });
+      planned.push({ id: ex.id, pairId: ex.pairId, dimension: ex.dimension, part: ex.part, overBudget: items === null });
+      if (items) chunk.push(...items);
+      if (chunk.length >= chunkSize && !(await flush())) {
+        cancelled = true;
+        break;
+      }
+    }
+    if (!cancelled && !(await flush())) cancelled = true;
+  } finally {
+    await train.close();
+  }
+
+  const results = await readResults(runDir).catch(() => new Map<string, ResultLine>());
+  const scores: RsScore[] = planned.map((p) => scoreOf(p, mode, results));
+  const report = buildReport(scores, { mode, keep, provider, ds, options, maxInputTokens, runDir, noDimension: stats.noDimension, status: cancelled ? "cancelled" : "finished" });
+  const finalSummary: RunSummary = summary
+    ? { ...summary, ...totals, status: cancelled ? "cancelled" : summary.status }
+    : { status: cancelled ? "cancelled" : "finished", runDir, totals: { items: 0, done: 0, failed: 0, cached: 0, inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, costUsd: 0 }, cache: { enabled: false, hits: 0, misses: 0 }, skipped: 0, retriedFailed: 0, finishedThisSession: 0, tornBytes: 0, failures: [] };
+  if (!cancelled) {
+    await writeFileAtomic(path.join(out, RS_FILES.scores), scores.map((s) => JSON.stringify(s)).join("\n") + (scores.length ? "\n" : ""));
+    await writeJsonFileAtomic(path.join(out, RS_FILES.report), report);
+  }
+  return { report, summary: finalSummary };
+}
+
+function itemsFor(
+  ex: TrainExample,
+  mode: RsMode,
+  t: { rmTpl: ReturnType<typeof templateOfKind>; genTpl: ReturnType<typeof templateOfKind>; htpl: ReturnType<typeof templateOfKind>; maxInputTokens: number },
+): RunItem[] | null {
+  if (mode === "scalar") {
+    const p = renderExamplePrompt(ex, t.genTpl, t.htpl, t.maxInputTokens);
+    if (p.overBudget) return null;
+    return (["chosen", "rejected"] as const).map((side) => ({
+      id: `${ex.id}.${side}`,
+      userKey: ex.id,
+      request: { messages: [...p.messages, { role: "assistant" as const, content: side === "chosen" ? ex.chosen : ex.rejected }] },
+    }));
+  }
+  const items: RunItem[] = [];
+  for (const order of ["ab", "ba"] as const) {
+    const [a, b] = order === "ab" ? [ex.chosen, ex.rejected] : [ex.rejected, ex.chosen];
+    const p = renderWithBudget(t.rmTpl, t.htpl, ex.history, { instruction: ex.prompt, response_a: a, response_b: b }, t.maxInputTokens);
+    if (p.overBudget) return null;
+    const messages = p.messages.map((m) => ({ role: m.role, content: m.content }));
+    const last = messages.at(-1)!;
+    messages[messages.length - 1] = { ...last, content: last.content + PROBABILITY_SUFFIX };
+    const kept = ex.history.slice(p.dropped);
+    const request: ProviderRequest = {
+      messages,
+      sequenceKey: ex.id,
+      probabilities: { candidates: ["A", "B"] },
+      task: { kind: "pairwise", history: kept.map((h) => ({ prompt: h.prompt, chosen: h.chosen, rejected: h.rejected })), instruction: ex.prompt, responseA: a, responseB: b },
+    };
+    items.push({ id: `${ex.id}.${order}`, userKey: ex.id, request });
+  }
+  return items;
+}
+
+function scoreOf(p: Planned, mode: RsMode, results: Map<string, ResultLine>): RsScore {
+  const base = { id: p.id, pairId: p.pairId, dimension: p.dimension, part: p.part, kept: false };
+  if (p.overBudget) return { ...base, status: "over_budget", rewardChosen: null, rewardRejected: null, margin: null };
+  const keys = mode === "scalar" ? [`${p.id}.chosen`, `${p.id}.rejected`] : [`${p.id}.ab`, `${p.id}.ba`];
+  const lines = keys.map((k) => results.get(k));
+  if (lines.some((l) => l === undefined)) return { ...base, status: "missing", rewardChosen: null, rewardRejected: null, margin: null };
+  if (mode === "scalar") {
+    const c = scalarOf(lines[0]);
+    const r = scalarOf(lines[1]);
+    if (c === null || r === null) return { ...base, status: "failed", rewardChosen: c, rewardRejected: r, margin: null };
+    return { ...base, status: "ok", rewardChosen: c, rewardRejected: r, margin: c - r };
+  }
+  const pChosen: number[] = [];
+  const ab = probabilityA(lines[0]);
+  const ba = probabilityA(lines[1]);
+  if (ab !== null) pChosen.push(ab);
+  if (ba !== null) pChosen.push(1 - ba);
+  if (pChosen.length === 0) return { ...base, status: "failed", rewardChosen: null, rewardRejected: null, margin: null };
+  const rc = pChosen.reduce((a, b) => a + b, 0) / pChosen.length;
+  return { ...base, status: "ok", rewardChosen: rc, rewardRejected: 1 - rc, margin: rc - (1 - rc) };
+}
+
+function buildReport(
+  scores: RsScore[],
+  c: { mode: RsMode; keep: number; provider: Provider; ds: Dataset; options: ResolvedExampleOptions; maxInputTokens: number; runDir: string; noDimension: number; status: RunStatus },
+): RsReport {
+  const byPart: RsReport["byPart"] = {};
+  for (const part of ["a", "b"] as const) {
+    const inPart = scores.filter((s) => s.part === part);
+    if (inPart.length === 0) continue;
+    const ok = inPart.filter((s) => s.status === "ok");
+    const kept = selectTopByMargin(ok.map((s) => ({ id: s.id, margin: s.margin! })), c.keep);
+    for (const s of ok) s.kept = kept.has(s.id);
+    const keptMargins = ok.filter((s) => s.kept).map((s) => s.margin!);
+    byPart[part] = { examples: inPart.length, scored: ok.length, kept: kept.size, dropped: inPart.length - kept.size, threshold: keptMargins.length ? Math.min(...keptMargins) : null };
+  }
+  const ok = scores.filter((s) => s.status === "ok");
+  const range: [number, number] | undefined = c.mode === "probability" ? [-1, 1] : undefined;
+  const all = marginStats(ok.map((s) => s.margin!), 20, range);
+  const hist = (vals: number[]) => marginStats(vals, all.histogram.counts.length, [all.histogram.lo, all.histogram.hi]);
+  const kept = scores.filter((s) => s.kept).length;
+  return {
+    version: 1,
+    mode: c.mode,
+    keep: c.keep,
+    status: c.status,
+    provider: { id: c.provider.id, model: c.provider.model },
+    dataset: { dir: c.ds.dir, manifestHash: c.ds.manifestHash },
+    options: { ...c.options, maxInputTokens: c.maxInputTokens },
+    counts: {
+      examples: scores.length,
+      scored: ok.length,
+      failed: scores.filter((s) => s.status === "failed").length,
+      missing: scores.filter((s) => s.status === "missing").length,
+      overBudget: scores.filter((s) => s.status === "over_budget").length,
+      kept,
+      dropped: scores.length - kept,
+      noDimension: c.noDimension,
+    },
+    byPart,
+    margins: all,
+    keptMargins: hist(ok.filter((s) => s.kept).map((s) => s.margin!)),
+    droppedMargins: hist(ok.filter((s) => !s.kept).map((s) => s.margin!)),
+    runDir: c.runDir,
+    files: RS_FILES,
+  };
+}
+
+export interface RsSelection {
+  options: ResolvedExampleOptions & { maxInputTokens: number };
+  keep: number;
+  datasetManifestHash: string;
+  kept: Set<string>;
+}
+
+/** The kept example ids of a finished rejection-sampling directory (for `preflab export --keep-from`). */
+export async function readRsSelection(dir: string): Promise<RsSelection> {
+  let report: RsReport;
+  try {
+    report = JSON.parse(await readFile(path.join(dir, RS_FILES.report), "utf8")) as RsReport;
+  } catch {
+    throw new Error(`${dir} holds no finished rejection sampling (${RS_FILES.report} missing); run \`preflab rs\` to the end first`);
+  }
+  const kept = new Set<string>();
+  const text = await readFile(path.join(dir, RS_FILES.scores), "utf8");
+  let n = 0;
+  for (const line of text.split("\n")) {
+    n++;
+    if (!line.trim()) continue;
+    let s: RsScore;
+    try {
+      s = JSON.parse(line) as RsScore;
+    } catch (e) {
+      throw new Error(`${path.join(dir, RS_FILES.scores)}:${n}: invalid JSON (${(e as Error).message})`);
+    }
+    if (s.kept) kept.add(s.id);
+  }
+  return { options: report.options, keep: report.keep, datasetManifestHash: report.dataset.manifestHash, kept };
+}
+
+function bar(counts: number[], width = 40): string[] {
+  const max = Math.max(1, ...counts);
+  return counts.map((c) => "#".repeat(Math.round((c / max) * width)));
+}
+
+export function formatRsReport(r: RsReport): string {
+  const c = r.counts;
+  const f = (x: number | null) => (x === null ? "-" : x.toFixed(4));
+  const lines = [
+    `rejection sampling: ${r.status} (${r.mode} rewards from ${r.provider.id}/${r.provider.model}; keep p=${r.keep} per part)`,
+    `  examples   ${c.examples} (scored ${c.scored}, failed ${c.failed}, not run ${c.missing}, over budget ${c.overBudget}; ${c.noDimension} pairs express no requested dimension)`,
+    `  kept       ${c.kept}`,
+    `  dropped    ${c.dropped}`,
+  ];
+  for (const [part, p] of Object.entries(r.byPart)) {
+    lines.push(`  part ${part}     ${p.kept} kept / ${p.dropped} dropped of ${p.examples} (scored ${p.scored}); threshold margin ${f(p.threshold)}`);
+  }
+  const m = r.margins;
+  lines.push(
+    `margin = reward(chosen) - reward(rejected): n=${m.n} mean ${f(m.mean)} min ${f(m.min)} max ${f(m.max)}`,
+    `  quantiles  ${Object.entries(m.quantiles).map(([k, v]) => `${k} ${f(v)}`).join("  ")}`,
+    `  histogram  [${m.histogram.lo.toFixed(3)}, ${m.histogram.hi.toFixed(3)}]  (kept | dropped)`,
+  );
+  const nb = m.histogram.counts.length;
+  const w = (m.histogram.hi - m.histogram.lo) / nb;
+  const bars = bar(m.histogram.counts);
+  for (let i = 0; i < nb; i++) {
+    const lo = m.histogram.lo + i * w;
+    lines.push(`  ${lo >= 0 ? " " : ""}${lo.toFixed(3)}  ${String(r.keptMargins.histogram.counts[i] ?? 0).padStart(6)} | ${String(r.droppedMargins.histogram.counts[i] ?? 0).padEnd(6)} ${bars[i]}`);
+  }
+  return lines.join("\n") + "\n";
+}

@@ -1,0 +1,407 @@
+/**
+ * Fine-tuning in the editor: the "Fine-tuning Jobs" tree view (`preflab.finetuneJobs`: each job
+ * with its status and model; refreshed by polling the backends while jobs are active, and when
+ * a job record changes on disk, e.g. from the CLI) and the commands
+ *
+ *   preflab.finetuneLaunch   pick a backend, the training data (an export folder or a JSONL), the
+ *                            base model and the backend's settings; launch
+ *   preflab.finetuneStatus   refresh one job (from its tree item) or all jobs
+ *   preflab.finetuneCancel   cancel an active job (asks first)
+ *   preflab.finetuneLogs     stream a job's logs / events into the "Preflab Fine-tuning" output
+ *                            channel (following an active job until it ends or is cancelled)
+ *   preflab.finetuneRefresh  re-read the job records (view title button)
+ *
+ * Everything else is src/core/finetune (the same functions as `preflab finetune`), loaded lazily on
+ * first use from the core bundle (see loadFinetuneFromCoreBundle), so activation stays cheap.
+ * OpenAI keys come from `getApiKey` (SecretStorage) or OPENAI_API_KEY; they are never written.
+ */
+import * as vscode from "vscode";
+import type * as FinetuneApi from "../core/finetune/index.js";
+import { loadCore } from "./core.js";
+import type { JobBackend, JobMethod, JobRecord, JobStatus } from "../core/finetune/jobs.js";
+
+export type FinetuneModule = typeof FinetuneApi;
+
+/**
+ * The default loader: src/core/finetune from the lazily loaded core bundle (core.ts), which must
+ * re-export it as `finetune` (core-api.ts: `export * as finetune from "../core/finetune/index.js";`).
+ * A static import here would put the core (and the openai SDK) into the activation bundle.
+ */
+async function loadFinetuneFromCoreBundle(): Promise<FinetuneModule> {
+  const core = (await loadCore()) as unknown as { finetune?: FinetuneModule };
+  if (!core.finetune) throw new Error('the core bundle has no fine-tuning module: add `export * as finetune from "../core/finetune/index.js";` to src/extension/core-api.ts');
+  return core.finetune;
+}
+
+export interface FinetuneLog {
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string, err?: unknown): void;
+  show?(): void;
+}
+
+export interface FinetuneFeatureOptions {
+  log: FinetuneLog;
+  workspaceRoot: () => string | undefined;
+  /** Loads src/core/finetune (default: a dynamic import). */
+  loadFinetune?: () => Promise<FinetuneModule>;
+  /** The OpenAI key (SecretStorage first); default OPENAI_API_KEY. */
+  getApiKey?: () => Promise<string | undefined>;
+  /** OpenAI API base URL for launches (e.g. from a setting); default the OpenAI API. */
+  openaiBaseUrl?: () => string | undefined;
+  /** How often active jobs are polled (default 15 s). */
+  pollMs?: number;
+}
+
+export const FINETUNE_VIEW_ID = "preflab.finetuneJobs";
+export const FINETUNE_COMMANDS = ["preflab.finetuneLaunch", "preflab.finetuneStatus", "preflab.finetuneCancel", "preflab.finetuneLogs", "preflab.finetuneRefresh"] as const;
+
+const TERMINAL: ReadonlySet<JobStatus> = new Set(["succeeded", "failed", "cancelled"]);
+const active = (j: JobRecord) => !TERMINAL.has(j.status);
+
+const STATUS_ICON: Record<JobStatus, [string, string?]> = {
+  submitted: ["cloud-upload"],
+  queued: ["clock"],
+  running: ["sync~spin", "charts.blue"],
+  succeeded: ["pass", "testing.iconPassed"],
+  failed: ["error", "testing.iconFailed"],
+  cancelled: ["circle-slash"],
+  unknown: ["question"],
+};
+
+type Node = { kind: "job"; job: JobRecord } | { kind: "detail"; job: JobRecord; label: string; value: string };
+
+export class FinetuneJobsTree implements vscode.TreeDataProvider<Node>, vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<Node | undefined>();
+  readonly onDidChangeTreeData = this.changed.event;
+  jobs: JobRecord[] = [];
+  private loaded = false;
+
+  constructor(private readonly feature: FinetuneFeature) {}
+
+  refresh(jobs?: JobRecord[]): void {
+    if (jobs) {
+      this.jobs = jobs;
+      this.loaded = true;
+    } else this.loaded = false;
+    this.changed.fire(undefined);
+  }
+
+  getTreeItem(node: Node): vscode.TreeItem {
+    if (node.kind === "detail") {
+      const item = new vscode.TreeItem(node.label, vscode.TreeItemCollapsibleState.None);
+      item.description = node.value;
+      item.tooltip = `${node.label}: ${node.value}`;
+      item.contextValue = "preflab.finetuneDetail";
+      return item;
+    }
+    const j = node.job;
+    const item = new vscode.TreeItem(j.name, vscode.TreeItemCollapsibleState.Collapsed);
+    item.id = j.id;
+    item.description = `${j.status}${j.remoteStatus && j.remoteStatus.toLowerCase() !== j.status ? ` (${j.remoteStatus})` : ""} · ${j.registeredModel ?? j.baseModel}`;
+    const [icon, color] = STATUS_ICON[j.status] ?? STATUS_ICON.unknown;
+    item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
+    item.contextValue = active(j) ? "preflab.finetuneJob.active" : "preflab.finetuneJob.done";
+    const md = new vscode.MarkdownString(undefined, true);
+    md.isTrusted = false;
+    md.appendText(`${j.name}\n`);
+    md.appendMarkdown(`\n**${j.method}** on \`${j.baseModel.replace(/`/g, "")}\` via ${j.backend}  \n`);
+    md.appendText(`status: ${j.status}${j.remoteStatus ? ` (${j.remoteStatus})` : ""}\njob: ${j.id}${j.remoteId ? `, remote ${j.remoteId}` : ""}\n`);
+    if (j.error) md.appendText(`error: ${j.error}\n`);
+    item.tooltip = md;
+    return item;
+  }
+
+  async getChildren(node?: Node): Promise<Node[]> {
+    if (!node) {
+      if (!this.loaded) {
+        this.jobs = await this.feature.readJobs();
+        this.loaded = true;
+        this.feature.schedulePolling(this.jobs);
+      }
+      return this.jobs.map((job) => ({ kind: "job", job }));
+    }
+    if (node.kind === "detail") return [];
+    const j = node.job;
+    const details: [string, string | undefined][] = [
+      ["status", `${j.status}${j.remoteStatus ? ` (${j.remoteStatus})` : ""}`],
+      ["model", j.registeredModel ? `${j.registeredModel} (registered)` : j.artifact],
+      ["base model", j.baseModel],
+      ["backend", `${j.backend}${j.remoteId ? ` #${j.remoteId}` : ""}`],
+      ["method", j.method],
+      ["data", j.trainFile],
+      ["error", j.error],
+      ["created", j.createdAt],
+    ];
+    return details.filter((d): d is [string, string] => d[1] !== undefined && d[1] !== "").map(([label, value]) => ({ kind: "detail", job: j, label, value }));
+  }
+
+  dispose(): void {
+    this.changed.dispose();
+  }
+}
+
+/** The job an invocation is about: a tree node, a job id, or none (then the user picks). */
+function jobRef(arg: unknown): string | undefined {
+  if (typeof arg === "string") return arg;
+  if (arg && typeof arg === "object" && "job" in arg) return (arg as { job: JobRecord }).job.id;
+  return undefined;
+}
+
+export class FinetuneFeature implements vscode.Disposable {
+  readonly tree: FinetuneJobsTree;
+  readonly output: vscode.OutputChannel;
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private polling = false;
+  private api: Promise<FinetuneModule> | undefined;
+
+  constructor(private readonly opts: FinetuneFeatureOptions) {
+    this.tree = new FinetuneJobsTree(this);
+    this.output = vscode.window.createOutputChannel("Preflab Fine-tuning");
+  }
+
+  core(): Promise<FinetuneModule> {
+    return (this.api ??= (this.opts.loadFinetune ?? loadFinetuneFromCoreBundle)());
+  }
+
+  root(): string {
+    const r = this.opts.workspaceRoot();
+    if (!r) throw new Error("open a folder first: fine-tuning jobs are kept in its .preflab folder");
+    return r;
+  }
+
+  async readJobs(): Promise<JobRecord[]> {
+    const r = this.opts.workspaceRoot();
+    if (!r) return [];
+    return (await this.core()).listJobs(r);
+  }
+
+  private async apiKey(): Promise<string | undefined> {
+    return (await this.opts.getApiKey?.()) ?? process.env.OPENAI_API_KEY;
+  }
+
+  /** Polls while some job is active; stops by itself when none is. */
+  schedulePolling(jobs: JobRecord[]): void {
+    const any = jobs.some(active);
+    if (any && !this.timer) {
+      this.timer = setInterval(() => void this.poll(), this.opts.pollMs ?? 15_000);
+    } else if (!any && this.timer) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  /** Refreshes every active job from its backend, then the view. */
+  async poll(): Promise<JobRecord[]> {
+    if (this.polling) return this.tree.jobs;
+    this.polling = true;
+    try {
+      const root = this.opts.workspaceRoot();
+      if (!root) return [];
+      const api = await this.core();
+      const apiKey = await this.apiKey();
+      const jobs = await api.listJobs(root);
+      const out: JobRecord[] = [];
+      for (const j of jobs) {
+        if (!active(j) && !(j.status === "succeeded" && !j.registeredModel)) {
+          out.push(j);
+          continue;
+        }
+        try {
+          const before = j.status;
+          const r = await api.refreshJob(root, j, { apiKey });
+          if (r.status !== before) {
+            this.opts.log.info(`fine-tuning job ${r.id} (${r.name}): ${before} -> ${r.status}`);
+            if (r.status === "succeeded") void vscode.window.showInformationMessage(`Preflab: fine-tuning job "${r.name}" succeeded${r.registeredModel ? `; model "${r.registeredModel}" registered` : ""}.`);
+            else if (r.status === "failed") void vscode.window.showWarningMessage(`Preflab: fine-tuning job "${r.name}" failed${r.error ? `: ${r.error}` : ""}.`);
+          }
+          out.push(r);
+        } catch (e) {
+          this.opts.log.warn(`fine-tuning job ${j.id}: status check failed: ${(e as Error).message}`);
+          out.push(j);
+        }
+      }
+      this.tree.refresh(out);
+      this.schedulePolling(out);
+      return out;
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  private async pickJob(arg: unknown, filter: (j: JobRecord) => boolean, placeHolder: string): Promise<string | undefined> {
+    const ref = jobRef(arg);
+    if (ref) return ref;
+    const jobs = (await this.readJobs()).filter(filter);
+    if (jobs.length === 0) {
+      void vscode.window.showInformationMessage("Preflab: no fine-tuning jobs to choose from.");
+      return undefined;
+    }
+    const pick = await vscode.window.showQuickPick(
+      jobs.map((j) => ({ label: j.name, description: `${j.status} · ${j.backend} · ${j.method}`, detail: j.id, id: j.id })),
+      { placeHolder, title: "Preflab: Fine-tuning Jobs" },
+    );
+    return pick?.id;
+  }
+
+  // ---------------------------------------------------------------- commands
+
+  async launch(): Promise<JobRecord | undefined> {
+    const root = this.root();
+    const api = await this.core();
+    const backendPick = await vscode.window.showQuickPick(
+      [
+        { label: "OpenAI fine-tuning", description: "hosted models (SFT, DPO)", backend: "openai" as JobBackend },
+        { label: "SkyPilot", description: "TRL on a cloud / Kubernetes GPU cluster (sky launch)", backend: "skypilot" as JobBackend },
+        { label: "Slurm", description: "TRL on a Slurm cluster over ssh (sbatch)", backend: "slurm" as JobBackend },
+      ],
+      { title: "Preflab: Launch Fine-tuning (1/4)", placeHolder: "Where to train?" },
+    );
+    if (!backendPick) return undefined;
+    const backend = backendPick.backend;
+    const picked = await vscode.window.showOpenDialog({
+      title: "Training data: a `preflab export` folder or a training JSONL",
+      canSelectFiles: true,
+      canSelectFolders: true,
+      canSelectMany: false,
+      defaultUri: vscode.Uri.file(root),
+      openLabel: "Use for training",
+    });
+    if (!picked?.[0]) return undefined;
+    const train = picked[0].fsPath;
+    let method: JobMethod | undefined;
+    const isFolder = ((await vscode.workspace.fs.stat(picked[0])).type & vscode.FileType.Directory) !== 0;
+    if (!isFolder) {
+      const m = await vscode.window.showQuickPick(
+        (backend === "openai" ? ["sft", "dpo"] : ["sft", "dpo", "rm"]).map((x) => ({ label: x, method: x as JobMethod })),
+        { title: "Preflab: Launch Fine-tuning (2/4)", placeHolder: "Which method does this file train?" },
+      );
+      if (!m) return undefined;
+      method = m.method;
+    }
+    let model: string | undefined;
+    if (backend === "openai") {
+      model = await vscode.window.showInputBox({ title: "Preflab: Launch Fine-tuning (3/4)", prompt: "Base model to fine-tune", value: "gpt-4o-mini-2024-07-18", ignoreFocusOut: true });
+    } else {
+      const presets = Object.entries(api.OPEN_WEIGHT_PRESETS).map(([k, v]) => ({ label: k, description: v, model: v }));
+      const p = await vscode.window.showQuickPick([...presets, { label: "Other Hugging Face model...", description: "", model: "" }], { title: "Preflab: Launch Fine-tuning (3/4)", placeHolder: "Base model" });
+      if (!p) return undefined;
+      model = p.model || (await vscode.window.showInputBox({ prompt: "Hugging Face model id", placeHolder: "org/model", ignoreFocusOut: true }));
+    }
+    if (!model) return undefined;
+    const name = await vscode.window.showInputBox({ title: "Preflab: Launch Fine-tuning (4/4)", prompt: "Job name (optional)", ignoreFocusOut: true });
+    if (name === undefined) return undefined;
+    const launchOpts: Parameters<FinetuneModule["launchJob"]>[0] = { root, backend, model, train, ...(method ? { method } : {}), ...(name ? { name } : {}), onOutput: (t) => this.output.append(t) };
+    if (backend === "openai") {
+      const key = await this.apiKey();
+      if (!key) throw new Error("no OpenAI API key: run \"Preflab: Set API Key\" or set OPENAI_API_KEY");
+      launchOpts.apiKey = key;
+      const baseUrl = this.opts.openaiBaseUrl?.();
+      if (baseUrl) launchOpts.baseUrl = baseUrl;
+    } else if (backend === "skypilot") {
+      const accelerators = await vscode.window.showInputBox({ prompt: "GPUs (SkyPilot accelerators)", value: "A100:4", ignoreFocusOut: true });
+      if (!accelerators) return undefined;
+      launchOpts.skypilot = { accelerators };
+    } else {
+      const host = await vscode.window.showInputBox({ prompt: "Slurm login host (ssh destination)", placeHolder: "user@login.cluster", ignoreFocusOut: true });
+      if (!host) return undefined;
+      launchOpts.slurm = { host };
+    }
+    const job = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Preflab: launching ${backend} fine-tuning...` }, () => api.launchJob(launchOpts));
+    this.opts.log.info(`fine-tuning job ${job.id} (${job.name}) launched on ${backend}: ${job.status}${job.remoteId ? `, remote id ${job.remoteId}` : ""}`);
+    void vscode.window.showInformationMessage(`Preflab: fine-tuning job "${job.name}" launched (${job.status}).`);
+    await this.poll();
+    return job;
+  }
+
+  async status(arg?: unknown): Promise<JobRecord[] | JobRecord | undefined> {
+    const ref = jobRef(arg);
+    if (!ref) return this.poll();
+    const api = await this.core();
+    const job = await api.refreshJob(this.root(), ref, { apiKey: await this.apiKey() });
+    this.tree.refresh(await this.readJobs());
+    this.schedulePolling(this.tree.jobs);
+    return job;
+  }
+
+  async cancel(arg?: unknown): Promise<JobRecord | undefined> {
+    const id = await this.pickJob(arg, active, "Which job to cancel?");
+    if (!id) return undefined;
+    const api = await this.core();
+    const job = await api.loadJob(this.root(), id);
+    const ok = await vscode.window.showWarningMessage(`Cancel fine-tuning job "${job.name}" (${job.backend})?`, { modal: true }, "Cancel Job");
+    if (ok !== "Cancel Job") return undefined;
+    const done = await api.cancelJob(this.root(), id, { apiKey: await this.apiKey() });
+    this.opts.log.info(`fine-tuning job ${done.id} cancelled`);
+    this.tree.refresh(await this.readJobs());
+    return done;
+  }
+
+  async logs(arg?: unknown): Promise<void> {
+    const id = await this.pickJob(arg, () => true, "Whose logs?");
+    if (!id) return;
+    const api = await this.core();
+    const root = this.root();
+    const job = await api.loadJob(root, id);
+    const follow = active(job);
+    this.output.show(true);
+    this.output.appendLine(`---- ${job.name} (${job.id}, ${job.backend})${follow ? ": following until it ends" : ""}`);
+    const apiKey = await this.apiKey();
+    await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `Preflab: ${follow ? "following" : "fetching"} logs of "${job.name}"`, cancellable: true },
+      async (_progress, token) => {
+        const ac = new AbortController();
+        const sub = token.onCancellationRequested(() => ac.abort());
+        try {
+          await api.jobLogs(root, id, { follow, signal: ac.signal, apiKey, onLine: (l) => this.output.appendLine(l) });
+        } finally {
+          sub.dispose();
+        }
+      },
+    );
+    this.output.appendLine(`---- end of logs of ${job.name}`);
+  }
+
+  commands(): Record<string, (...args: unknown[]) => unknown> {
+    return {
+      "preflab.finetuneLaunch": () => this.launch(),
+      "preflab.finetuneStatus": (arg?: unknown) => this.status(arg),
+      "preflab.finetuneCancel": (arg?: unknown) => this.cancel(arg),
+      "preflab.finetuneLogs": (arg?: unknown) => this.logs(arg),
+      "preflab.finetuneRefresh": () => this.tree.refresh(),
+    };
+  }
+
+  /** Re-reads the records when one changes on disk (CLI, another window). */
+  watch(): vscode.Disposable | undefined {
+    const r = this.opts.workspaceRoot();
+    if (!r) return undefined;
+    const w = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(r), ".preflab/finetune/jobs/*.json"));
+    const again = () => this.tree.refresh();
+    w.onDidCreate(again);
+    w.onDidChange(again);
+    w.onDidDelete(again);
+    return w;
+  }
+
+  dispose(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    this.tree.dispose();
+    this.output.dispose();
+  }
+}
+
+/** Wires the feature: the tree view, a file watcher, and the commands (registered by the caller). */
+export function finetuneFeature(
+  _context: vscode.ExtensionContext,
+  opts: FinetuneFeatureOptions,
+): { disposables: vscode.Disposable[]; commands: Record<string, (...args: unknown[]) => unknown>; feature: FinetuneFeature } {
+  const feature = new FinetuneFeature(opts);
+  const view = vscode.window.createTreeView(FINETUNE_VIEW_ID, { treeDataProvider: feature.tree, showCollapseAll: true });
+  const disposables: vscode.Disposable[] = [feature, view];
+  const watcher = feature.watch();
+  if (watcher) disposables.push(watcher);
+  // The caller owns the disposables: context.subscriptions.push(...disposables).
+  return { disposables, commands: feature.commands(), feature };
+}

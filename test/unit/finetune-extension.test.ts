@@ -1,0 +1,91 @@
+/**
+ * The editor side (src/extension/finetune.ts) in plain Node, with a stand-in `vscode` module:
+ * the "Fine-tuning Jobs" tree lists jobs with status and model, polling moves an active OpenAI job
+ * to success (against the wire-format test server), and the launch / status / logs / cancel
+ * commands go through the core.
+ */
+import assert from "node:assert/strict";
+import Module from "node:module";
+import * as path from "node:path";
+import { after, before, test } from "node:test";
+import { exportFinetuneData } from "../../src/core/finetune/export.js";
+import { FakeApiServer } from "../servers/fake-apis.js";
+import { sampleDataset } from "../fixtures/finetune/datasets.js";
+import { stub } from "../fixtures/finetune/vscode-stub.js";
+import { tempDir } from "../helpers/tmp.js";
+
+// Resolve `vscode` to the stand-in before the extension module loads.
+const resolver = Module as unknown as { _resolveFilename: (req: string, ...rest: unknown[]) => string };
+const original = resolver._resolveFilename;
+resolver._resolveFilename = (req, ...rest) => (req === "vscode" ? require.resolve("../fixtures/finetune/vscode-stub.js") : original(req, ...rest));
+
+const KEY = "sk-EXT-FT-KEY-1234567890";
+const dir = tempDir("preflab-ft-ext-");
+let api: FakeApiServer;
+let sft: string;
+
+before(async () => {
+  api = await FakeApiServer.start();
+  sft = path.join(dir, "sft");
+  await exportFinetuneData(await sampleDataset(dir), { format: "sft", target: "openai", out: sft, maxInputTokens: 1500 });
+});
+after(async () => {
+  resolver._resolveFilename = original;
+  await api.close();
+});
+
+test("tree, polling, and the launch / status / logs / cancel commands", async () => {
+  const ext = await import("../../src/extension/finetune.js");
+  const root = path.join(dir, "ws");
+  const logs: string[] = [];
+  const log = { info: (m: string) => logs.push(m), warn: (m: string) => logs.push(m), error: (m: string) => logs.push(m) };
+  const core = await import("../../src/core/finetune/index.js");
+  const { disposables, commands, feature } = ext.finetuneFeature({} as never, { log, workspaceRoot: () => root, getApiKey: async () => KEY, loadFinetune: () => import("../../src/core/finetune/index.js"), openaiBaseUrl: () => api.openaiBaseUrl, pollMs: 60_000 });
+  assert.deepEqual(Object.keys(commands).sort(), [...ext.FINETUNE_COMMANDS].sort());
+  assert.equal(stub.treeViews[0]!.id, "preflab.finetuneJobs");
+  assert.deepEqual(await feature.tree.getChildren(), [], "no jobs yet");
+
+  const job = await core.launchJob({ root, backend: "openai", model: "gpt-4o-mini", train: sft, name: "ext-sft", apiKey: KEY, baseUrl: api.openaiBaseUrl });
+  feature.tree.refresh();
+  const [node] = await feature.tree.getChildren();
+  const item = feature.tree.getTreeItem(node!);
+  assert.equal(item.label, "ext-sft");
+  assert.match(String(item.description), /^queued \(validating_files\) · gpt-4o-mini$/);
+  assert.equal(item.contextValue, "preflab.finetuneJob.active");
+  const details = await feature.tree.getChildren(node);
+  assert.ok(details.some((d) => feature.tree.getTreeItem(d).label === "status"));
+
+  // Polling: validating_files -> running -> succeeded, then the registered model shows.
+  await feature.poll();
+  const polled = await feature.poll();
+  assert.equal(polled[0]!.status, "succeeded");
+  const doneItem = feature.tree.getTreeItem((await feature.tree.getChildren())[0]!);
+  assert.match(String(doneItem.description), /^succeeded · ext-sft$/);
+  assert.equal(doneItem.contextValue, "preflab.finetuneJob.done");
+  assert.ok(stub.messages.some((m) => /succeeded; model "ext-sft" registered/.test(m)));
+
+  // Logs: the job's events into the output channel.
+  await commands["preflab.finetuneLogs"]!(node);
+  assert.ok(stub.output.some((l) => /Created fine-tuning job/.test(l)));
+  assert.ok(stub.output.some((l) => /successfully completed/.test(l)));
+
+  // Status of one job from its tree item.
+  const st = (await commands["preflab.finetuneStatus"]!(node)) as { id: string; status: string };
+  assert.equal(st.id, job.id);
+
+  // Launch from the palette: backend, data folder, model, name.
+  stub.answers.push({ backend: "openai" }, [{ fsPath: sft }], "gpt-4o-mini", "palette-job");
+  api.fineTuning.progress = ["validating_files", "running"];
+  const launched = (await commands["preflab.finetuneLaunch"]!()) as { id: string; name: string; method: string; status: string };
+  assert.deepEqual([launched.name, launched.method, launched.status], ["palette-job", "sft", "queued"]);
+  assert.equal(stub.answers.length, 0, "every prompt answered");
+  const listed = (await feature.tree.getChildren()).map((n) => feature.tree.getTreeItem(n).label);
+  assert.deepEqual(listed.sort(), ["ext-sft", "palette-job"]);
+  // Cancel it: pick it from the active jobs, confirm.
+  stub.answers.push({ id: launched.id }, "Cancel Job");
+  const cancelled = (await commands["preflab.finetuneCancel"]!()) as { status: string };
+  assert.equal(cancelled.status, "cancelled");
+  assert.ok(stub.messages.some((m) => /Cancel fine-tuning job "palette-job"/.test(m)));
+  assert.ok(!logs.join("\n").includes(KEY));
+  for (const d of disposables) d.dispose();
+});
