@@ -22,7 +22,8 @@ async function main() {
     detail = `${manifest.counts.trainPairs} pairs, ${manifest.counts.users} users, ${manifest.shortHistories.length} short histories`;
   }
   const wallMs = performance.now() - t0;
-  console.log(JSON.stringify({ wallMs, maxRssMb: process.resourceUsage().maxRSS / 1024, detail }));
+  const cpu = process.cpuUsage();
+  console.log(JSON.stringify({ wallMs, cpuMs: (cpu.user + cpu.system) / 1000, maxRssMb: process.resourceUsage().maxRSS / 1024, detail }));
 }
 main().catch((e) => {
   console.error(e);

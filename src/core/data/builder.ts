@@ -154,7 +154,7 @@ class DimensionCorpus {
   /** Adds a row's preference entry as the next document. */
   add(entry: PreferenceEntry): void {
     const counts = new Map<number, number>();
-    for (const t of tokenize(norm(prefText(entry)))) {
+    for (const t of tokenize(prefText(entry))) {
       const tid = this.terms.id(t);
       counts.set(tid, (counts.get(tid) ?? 0) + 1);
     }
@@ -192,7 +192,7 @@ class DimensionCorpus {
   /** Query vector for free text, in the same space. */
   query(text: string): Map<number, number> {
     const counts = new Map<number, number>();
-    for (const t of tokenize(norm(text))) {
+    for (const t of tokenize(text)) {
       const tid = this.terms.ids.get(t);
       if (tid !== undefined) counts.set(tid, (counts.get(tid) ?? 0) + 1);
     }

@@ -155,17 +155,24 @@ async function* readParquet(file: string, columns?: string[]): AsyncGenerator<Ra
     throw new DataError({ file }, `not a readable Parquet file (${(e as Error).message}); is it truncated?`);
   }
   if (Number(metadata.num_rows) === 0) throw new DataError({ file }, "file is empty: no rows");
+  const groups: { start: number; end: number }[] = [];
   let start = 0;
   for (const group of metadata.row_groups) {
-    const end = start + Number(group.num_rows);
-    let rows: Record<string, unknown>[];
-    try {
-      rows = await parquetReadObjects({ file: buf, metadata, rowStart: start, rowEnd: end, compressors, columns });
-    } catch (e) {
+    groups.push({ start, end: start + Number(group.num_rows) });
+    start += Number(group.num_rows);
+  }
+  const read = ({ start, end }: { start: number; end: number }) =>
+    parquetReadObjects({ file: buf, metadata, rowStart: start, rowEnd: end, compressors, columns }).catch((e: unknown) => {
       throw new DataError({ file, row: start }, `cannot read row group at rows ${start}..${end - 1} (${(e as Error).message}); is the file truncated?`);
-    }
+    });
+  // One row group ahead: its file reads overlap with the caller's work on the current one.
+  let next = groups.length ? read(groups[0]!) : undefined;
+  for (let g = 0; g < groups.length; g++) {
+    const rows = await next!;
+    next = g + 1 < groups.length ? read(groups[g + 1]!) : undefined;
+    next?.catch(() => undefined); // surfaced when awaited
+    const { start } = groups[g]!;
     for (let i = 0; i < rows.length; i++) yield { raw: rows[i], loc: { file, row: start + i } };
-    start = end;
   }
 }
 
