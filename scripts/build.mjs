@@ -12,6 +12,10 @@ const entries = [
 if (existsSync("src/extension/extension.ts")) {
   entries.push({ entryPoints: ["src/extension/extension.ts"], outfile: "dist/extension.js", format: "cjs" });
 }
+if (existsSync("src/extension/core-api.ts")) {
+  // The extension's lazily loaded core: its own bundle, so activation compiles only dist/extension.js.
+  entries.push({ entryPoints: ["src/extension/core-api.ts"], outfile: "dist/extension-core.js", format: "cjs" });
+}
 if (existsSync("src/server/server.ts")) {
   // The .ptpl template language server, started by the extension as its own process.
   entries.push({ entryPoints: ["src/server/server.ts"], outfile: "dist/server.js", format: "cjs" });

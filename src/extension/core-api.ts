@@ -1,0 +1,21 @@
+/**
+ * Everything the host needs from src/core (and the template language client) at run time. Built
+ * as its own bundle, dist/extension-core.js, and loaded by core.ts on the first command that
+ * needs it; type-only imports of the core elsewhere in the host cost nothing at activation.
+ */
+export { buildDataset } from "../core/data/builder.js";
+export { Dataset } from "../core/data/dataset.js";
+export { createProvider } from "../core/providers/registry.js";
+export { runBatch } from "../core/eval/runner.js";
+export { readRunJson, publicUrl } from "../core/eval/runlog.js";
+export { runRm } from "../core/eval/rm.js";
+export { runGeneration } from "../core/eval/generation.js";
+export { runJudge } from "../core/eval/judge.js";
+export { prepareEvalDir, readEvalJson } from "../core/eval/plan.js";
+export { buildReport, formatReport, loadRunReport } from "../core/metrics/report.js";
+export { compareRuns } from "../core/metrics/compare.js";
+export { TripleViewLoader } from "../core/views/triple-view.js";
+// The prompt-set reader is the CLI's (validated JSONL, errors naming file, line and field).
+export { readPromptFile, InputError } from "../cli/commands/run-prompts.js";
+export { activateTemplateLanguage } from "./template-language.js";
+export * as finetune from "../core/finetune/index.js";

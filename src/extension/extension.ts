@@ -1,0 +1,181 @@
+/**
+ * Preflab's VS Code host: activate / deactivate. Activation only wires things up (views, commands,
+ * panel serializers, status bar, log); the core (data builder, evaluations, reports, providers,
+ * SDKs, node-llama-cpp, hyparquet) loads lazily on the first command that needs it (core.ts), and
+ * the template language client starts right after activation, off its critical path. Every
+ * Disposable is owned by context.subscriptions (or by a panel's own list). Activation time is
+ * measured and logged (budget: 100 ms).
+ */
+import { moduleStart } from "./load-start.js";
+import * as vscode from "vscode";
+import { FINETUNE_COMMAND_IDS, registerCommands, type CommandHandler, type CommandId, type CommandMap, type Feature, type FinetuneCommandId } from "./commands.js";
+import { configuredModel, providerConfigFor } from "./config.js";
+import { loadCore } from "./core.js";
+import { DatasetFeature } from "./dataset-feature.js";
+import { finetuneFeature, type FINETUNE_COMMANDS } from "./finetune.js";
+import { Log } from "./log.js";
+import { PanelsFeature } from "./panels/panels-feature.js";
+import { RunController, UserFacingError } from "./run-controller.js";
+import { RunsTree } from "./runs-tree.js";
+import { ApiKeys } from "./secrets.js";
+import { Services } from "./services.js";
+import { ActiveRuns, DatasetState } from "./state.js";
+import { RestrictedModeError, trustRefusal } from "./trust.js";
+import { PAIR_SCHEME, UsersTree } from "./users-tree.js";
+
+/** Module evaluation of the activation bundle ends here (moduleStart is the first import's). */
+const moduleMs = performance.now() - moduleStart;
+
+// The fine-tuning feature's command ids are the registry's.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
+const _finetuneIdsMatch: Same<(typeof FINETUNE_COMMANDS)[number], FinetuneCommandId> = true;
+void _finetuneIdsMatch;
+
+/** Fine-tuning launches and polls cloud APIs and remote clusters: refused in Restricted Mode (refresh only reads files). */
+const FINETUNE_NEEDS_TRUST: ReadonlySet<string> = new Set(["preflab.finetuneLaunch", "preflab.finetuneStatus", "preflab.finetuneCancel", "preflab.finetuneLogs"]);
+
+/** Shows a command's failure: a clear message, with buttons where the user can act. */
+async function report(log: Log, id: CommandId, e: unknown): Promise<void> {
+  if (e instanceof RestrictedModeError) {
+    log.warn(`${id}: ${e.message}`);
+    const pick = await vscode.window.showWarningMessage(e.message, "Manage Workspace Trust");
+    if (pick) await vscode.commands.executeCommand("workbench.trust.manage");
+    return;
+  }
+  if (e instanceof UserFacingError) {
+    log.warn(`${id}: ${e.message}`);
+    const pick = await vscode.window.showErrorMessage(e.message, ...e.actions.map((a) => a.title));
+    const action = e.actions.find((a) => a.title === pick);
+    if (action) await vscode.commands.executeCommand(action.command, ...(action.args ?? []));
+    return;
+  }
+  log.error(`${id} failed`, e);
+  const message = log.redact(e instanceof Error ? e.message : String(e));
+  const pick = await vscode.window.showErrorMessage(`Preflab: ${message}`, "Show Log");
+  if (pick) log.show();
+}
+
+export function activate(context: vscode.ExtensionContext): { activationMs: number } {
+  const t0 = performance.now();
+  const phases: string[] = [];
+  let last = t0;
+  const mark = (name: string) => {
+    const now = performance.now();
+    phases.push(`${name} ${(now - last).toFixed(1)}`);
+    last = now;
+  };
+  const log = new Log();
+  mark("log");
+  const dataset = new DatasetState(context.workspaceState);
+  const active = new ActiveRuns();
+  const keys = new ApiKeys(context.secrets, log);
+  const s = new Services(context, log, keys, dataset, active);
+  context.subscriptions.push(log, dataset, active);
+  mark("state");
+
+  const users = new UsersTree(s);
+  const runs = new RunsTree(s);
+  const controller = new RunController(s, runs);
+  const panels = new PanelsFeature(s);
+  const datasets = new DatasetFeature(s);
+  const finetune = finetuneFeature(context, {
+    log,
+    workspaceRoot: () => vscode.workspace.workspaceFolders?.find((f) => f.uri.scheme === "file")?.uri.fsPath,
+    getApiKey: async () => (await keys.get("openai"))?.key,
+    openaiBaseUrl: () => s.config().openai.baseUrl,
+  });
+  const finetuneCommands: Feature = {
+    name: "finetune",
+    commands: (): CommandMap =>
+      Object.fromEntries(
+        FINETUNE_COMMAND_IDS.map((id) => {
+          const run = finetune.commands[id];
+          if (!run) throw new Error(`the fine-tuning feature has no handler for ${id}`);
+          return [
+            id,
+            (...args: unknown[]) => {
+              if (FINETUNE_NEEDS_TRUST.has(id) && !s.trusted) {
+                throw new RestrictedModeError("Preflab: fine-tuning jobs call cloud APIs and remote clusters, which is disabled in Restricted Mode. Trust the workspace to use them.");
+              }
+              return run(...args);
+            },
+          ];
+        }),
+      ),
+  };
+  mark("features");
+  context.subscriptions.push(
+    users,
+    runs,
+    controller,
+    vscode.window.createTreeView("preflab.users", { treeDataProvider: users, showCollapseAll: true }),
+    vscode.window.createTreeView("preflab.runs", { treeDataProvider: runs, canSelectMany: true }),
+    vscode.workspace.registerTextDocumentContentProvider(PAIR_SCHEME, users),
+    ...panels.register(),
+    ...finetune.disposables,
+    ...registerCommands(
+      (id, handler) => vscode.commands.registerCommand(id, handler),
+      [datasets, users, runs, controller, panels, finetuneCommands],
+      (id, handler): CommandHandler =>
+        async (...args: unknown[]) => {
+          try {
+            return await handler(...args);
+          } catch (e) {
+            void report(log, id, e);
+            return undefined;
+          }
+        },
+    ),
+    vscode.workspace.onDidGrantWorkspaceTrust(() => log.info("workspace trusted: cloud providers and local models are enabled")),
+  );
+
+  mark("register");
+  const activateMs = performance.now() - t0;
+  const activationMs = activateMs + moduleMs;
+  log.info(
+    `Preflab activated in ${activationMs.toFixed(1)} ms (activate() ${activateMs.toFixed(1)} ms + module evaluation ${moduleMs.toFixed(1)} ms); ` +
+      `workspace ${vscode.workspace.isTrusted ? "trusted" : "restricted"}`,
+  );
+  log.debug(`activation phases (ms): ${phases.join(", ")}`);
+
+  // The .ptpl language client (vscode-languageclient, the language server process) starts after
+  // activation, off its critical path: at once when a template is open, else a moment later.
+  const templateOpen = vscode.workspace.textDocuments.some((d) => d.languageId === "ptpl");
+  const deferred = setTimeout(() => {
+    const t1 = performance.now();
+    loadCore()
+      .then((m) => {
+        context.subscriptions.push(
+          ...m.activateTemplateLanguage(context, {
+            log: log.channel,
+            datasetDir: () => dataset.dir,
+            runsDir: () => s.folders().runs,
+            cacheDir: () => (s.config().cacheEnabled ? s.folders().cache : false),
+            onRunFinished: () => runs.refresh(),
+            provider: async () => {
+              const cfg = s.config();
+              const refusal = trustRefusal(cfg.provider, s.trusted);
+              if (refusal) {
+                void vscode.window.showWarningMessage(`${refusal} Using the baseline provider for this sample run.`);
+                return { config: { provider: "baseline" } };
+              }
+              const model = cfg.provider === "llamacpp" ? cfg.llamacpp.modelPath : configuredModel(cfg, cfg.provider);
+              if (!model) return { config: { provider: "baseline" } };
+              const key = await keys.get(cfg.provider);
+              return { config: providerConfigFor(cfg, { provider: cfg.provider, model }, { apiKey: key?.key }), secrets: key ? [key.key] : [] };
+            },
+          }),
+        );
+        log.info(`template language ready in ${(performance.now() - t1).toFixed(1)} ms (deferred, after activation)`);
+      })
+      .catch((e) => log.error("the template language did not start", e));
+  }, templateOpen ? 0 : 1500);
+  context.subscriptions.push({ dispose: () => clearTimeout(deferred) });
+
+  return { activationMs };
+}
+
+export function deactivate(): void {
+  // Runs are aborted by ActiveRuns.dispose (context.subscriptions): each stops dispatching, and
+  // what finished is on disk, so the run resumes next time.
+}
