@@ -402,6 +402,7 @@ function judgeList(js: JudgeScoreView[], ownMember: number): HTMLElement {
 host.onMessage((msg) => {
   switch (msg.type) {
     case "triple":
+      if (msg.dimension) dimension = msg.dimension;
       render(msg.model);
       break;
     case "loading":

@@ -8,10 +8,11 @@ import { createReadStream } from "node:fs";
 import { open, stat } from "node:fs/promises";
 import * as path from "node:path";
 import type { Dimension } from "../core/data/schema.js";
+import { DIMENSION_ORDER } from "../protocol/webview.js";
 import type { HistoryEntry, SyntheticUser, UserPreference } from "../core/data/types.js";
 
-/** The four MultiFacet dimensions, in the paper's order (checked against the core's list by a unit test). */
-export const DIMENSION_LIST: readonly Dimension[] = ["style", "background_knowledge", "informativeness", "harmlessness"];
+/** The four MultiFacet dimensions, in the paper's order (the protocol's list, checked against the core's by a unit test). */
+export const DIMENSION_LIST: readonly Dimension[] = DIMENSION_ORDER;
 
 export const DIMENSION_LABEL: Record<Dimension, string> = {
   style: "Style",

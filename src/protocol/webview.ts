@@ -176,7 +176,8 @@ export interface TripleSearchHit {
 // ---- Triple panel: messages
 
 export type TripleHostMessage =
-  | { type: "triple"; model: TripleViewModel }
+  /** `dimension`: show this dimension (e.g. the user clicked in the tree); else the webview keeps its own. */
+  | { type: "triple"; model: TripleViewModel; dimension?: Dimension }
   | { type: "loading"; tripleId: string }
   | { type: "searchResults"; query: string; hits: TripleSearchHit[]; total: number }
   | { type: "error"; message: string };

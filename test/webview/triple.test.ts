@@ -127,6 +127,17 @@ test("switches dimension by click and by keyboard; the columns follow and the ho
   await page.close();
 });
 
+test("the host can pick the dimension shown (a user clicked in the tree); otherwise the webview keeps its own", async () => {
+  const { page } = await hx.open("triple");
+  const m = await fx.triple(fx.ids[0]!);
+  await hostPost(page, { type: "triple", model: m, dimension: "harmlessness" });
+  await page.waitForFunction(() => (globalThis as unknown as Dom).document.querySelector(".columns")?.getAttribute("aria-label")?.includes("Harmless"));
+  assert.deepEqual(await preferences(page), m.users.harmlessness!.map((u) => u!.preference.preference));
+  await showTriple(page, await fx.triple(fx.ids[1]!));
+  await page.waitForFunction(() => (globalThis as unknown as Dom).document.querySelector(".columns")?.getAttribute("aria-label")?.includes("Harmless"));
+  await page.close();
+});
+
 test("shows runs' outputs per user: RM verdicts in both orders, generations with and without H, judge scores", async () => {
   const { page } = await hx.open("triple");
   const m = await fx.triple(fx.ids[0]!, [fx.rm, fx.gen, fx.judge]);

@@ -4,13 +4,15 @@
  */
 import * as path from "node:path";
 import * as vscode from "vscode";
-import { DASHBOARD_VIEW_TYPE, TRIPLE_VIEW_TYPE, type DashboardWebviewState, type TripleWebviewState } from "../../protocol/webview.js";
+import { DASHBOARD_VIEW_TYPE, DIMENSION_ORDER, TRIPLE_VIEW_TYPE, type Dimension, type DashboardWebviewState, type TripleWebviewState } from "../../protocol/webview.js";
 import type { CommandMap, Feature } from "../commands.js";
 import { loadCore } from "../core.js";
 import { listRuns, type RunInfo } from "../runs-model.js";
 import type { Services } from "../services.js";
 import { DashboardPanel } from "./dashboard-panel.js";
 import { TriplePanel } from "./triple-panel.js";
+
+const isDimension = (d: unknown): d is Dimension => (DIMENSION_ORDER as readonly unknown[]).includes(d);
 
 type TripleArg = string | { tripleId?: string; dimension?: string; runDir?: string } | undefined;
 type RunsArg = RunInfo | string | vscode.Uri | (RunInfo | string)[] | undefined;
@@ -53,7 +55,8 @@ export class PanelsFeature implements Feature {
       if (!pick) return;
       tripleId = pick.id;
     }
-    await TriplePanel.show(this.s, tripleId);
+    const dimension = typeof arg === "object" && isDimension(arg.dimension) ? arg.dimension : undefined;
+    await TriplePanel.show(this.s, tripleId, dimension);
   }
 
   private async pickRuns(title: string, filter: (r: RunInfo) => boolean, many: boolean): Promise<RunInfo[] | undefined> {

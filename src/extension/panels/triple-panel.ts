@@ -7,7 +7,7 @@
 import { readFile } from "node:fs/promises";
 import * as path from "node:path";
 import * as vscode from "vscode";
-import { TRIPLE_VIEW_TYPE, type TripleHostMessage, type TripleWebviewMessage, type TripleWebviewState } from "../../protocol/webview.js";
+import { TRIPLE_VIEW_TYPE, type Dimension, type TripleHostMessage, type TripleWebviewMessage, type TripleWebviewState } from "../../protocol/webview.js";
 import type { TripleViewLoader } from "../../core/views/triple-view.js";
 import { loadCore } from "../core.js";
 import { listRuns } from "../runs-model.js";
@@ -48,16 +48,22 @@ export class TriplePanel implements vscode.Disposable {
   }
 
   /** Opens (or reveals) the panel on a triple of the open dataset. */
-  static async show(s: Services, tripleId?: string): Promise<TriplePanel> {
+  static async show(s: Services, tripleId?: string, dimension?: Dimension): Promise<TriplePanel> {
     const existing = TriplePanel.current;
     if (existing) {
+      existing.pendingDimension = dimension;
       existing.panel.reveal(undefined, false);
       await existing.load(tripleId); // the same triple again when none is named (the runs shown may have changed)
       return existing;
     }
     const panel = vscode.window.createWebviewPanel(TRIPLE_VIEW_TYPE, "Counterfactual Triple", vscode.ViewColumn.Active, webviewOptions(s.context.extensionUri));
-    return (TriplePanel.current = new TriplePanel(s, panel, tripleId));
+    const created = new TriplePanel(s, panel, tripleId);
+    created.pendingDimension = dimension;
+    return (TriplePanel.current = created);
   }
+
+  /** The dimension to show with the next triple sent (from a tree click), once. */
+  private pendingDimension: Dimension | undefined;
 
   /** Registered with registerWebviewPanelSerializer: a panel restored after a reload. */
   static revive(s: Services, panel: vscode.WebviewPanel, state: TripleWebviewState | undefined): void {
@@ -118,7 +124,9 @@ export class TriplePanel implements vscode.Disposable {
     const model = await this.loader.load(dir, id, await this.runDirs(dir));
     if (seq !== this.seq) return; // a newer request won
     this.panel.title = `Triple ${id}`;
-    this.post({ type: "triple", model });
+    const dimension = this.pendingDimension;
+    this.pendingDimension = undefined;
+    this.post(dimension ? { type: "triple", model, dimension } : { type: "triple", model });
     this.s.log.debug(`triple ${id} loaded in ${Math.round(performance.now() - t0)} ms with ${model.runs.length} run(s)`);
   }
 
