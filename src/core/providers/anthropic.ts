@@ -23,7 +23,7 @@
 import Anthropic, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from "@anthropic-ai/sdk";
 import type { Message, MessageCreateParamsNonStreaming, MessageParam, TextBlockParam } from "@anthropic-ai/sdk/resources/messages";
 import type { ProviderConfig } from "./registry.js";
-import { abortError, shortMessage, statusError, transportError } from "./sdk-errors.js";
+import { abortError, mapSdkError, shortMessage } from "./sdk-errors.js";
 import { ProviderError, type Provider, type ProviderCapabilities, type ProviderRequest, type ProviderResponse } from "./types.js";
 
 export const ANTHROPIC_DEFAULT_MAX_TOKENS = 1024;
@@ -111,17 +111,9 @@ export class AnthropicProvider implements Provider {
   }
 
   private mapError(e: unknown, signal: AbortSignal | undefined): unknown {
-    const id = this.id;
-    if (e instanceof APIUserAbortError) return abortError(id, signal, e);
-    if (e instanceof APIConnectionTimeoutError) return signal?.aborted ? abortError(id, signal, e) : new ProviderError("timeout", `${id}: request timed out`, { cause: e });
-    if (e instanceof APIConnectionError) {
-      if (signal?.aborted) return abortError(id, signal, e);
-      const cause = e.cause instanceof Error ? `: ${e.cause.message}` : "";
-      return new ProviderError("network", `${id}: connection failed${shortMessage(cause)}`, { cause: e });
-    }
-    if (e instanceof APIError && typeof e.status === "number") return statusError(id, e.status, e.headers, e.message, e);
-    return transportError(id, e, signal);
+    return mapSdkError(this.id, { APIUserAbortError, APIConnectionTimeoutError, APIConnectionError, APIError }, e, signal);
   }
+
 }
 
 /** Reads a Messages API body into a ProviderResponse; throws `malformed` when it is not one. */

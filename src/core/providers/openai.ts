@@ -23,7 +23,7 @@
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from "openai";
 import type { ChatCompletion, ChatCompletionCreateParamsNonStreaming } from "openai/resources/chat/completions";
 import type { ProviderConfig } from "./registry.js";
-import { abortError, shortMessage, statusError, transportError } from "./sdk-errors.js";
+import { abortError, mapSdkError, shortMessage } from "./sdk-errors.js";
 import { ProviderError, type Provider, type ProviderCapabilities, type ProviderRequest, type ProviderResponse, type Usage } from "./types.js";
 
 /** Temperature for `openai-compatible` models when nothing else sets one (the paper's 0.9). */
@@ -105,17 +105,9 @@ export class OpenAIProvider implements Provider {
   }
 
   private mapError(e: unknown, signal: AbortSignal | undefined): unknown {
-    const id = this.id;
-    if (e instanceof APIUserAbortError) return abortError(id, signal, e);
-    if (e instanceof APIConnectionTimeoutError) return signal?.aborted ? abortError(id, signal, e) : new ProviderError("timeout", `${id}: request timed out`, { cause: e });
-    if (e instanceof APIConnectionError) {
-      if (signal?.aborted) return abortError(id, signal, e);
-      const cause = e.cause instanceof Error ? `: ${e.cause.message}` : "";
-      return new ProviderError("network", `${id}: connection failed${shortMessage(cause)}`, { cause: e });
-    }
-    if (e instanceof APIError && typeof e.status === "number") return statusError(id, e.status, e.headers, e.message, e);
-    return transportError(id, e, signal);
+    return mapSdkError(this.id, { APIUserAbortError, APIConnectionTimeoutError, APIConnectionError, APIError }, e, signal);
   }
+
 }
 
 /** Reads a chat completion body into a ProviderResponse; throws `malformed` when it is not one. */

@@ -87,3 +87,32 @@ export function transportError(provider: string, e: unknown, signal: AbortSignal
   }
   return e;
 }
+
+type ErrorClass = abstract new (...args: never[]) => Error;
+
+/**
+ * The error classes of an official SDK (openai and @anthropic-ai/sdk export the same four, each
+ * from its own module), so both providers map their SDK's faults through one function.
+ */
+export interface SdkErrorClasses {
+  APIUserAbortError: ErrorClass;
+  APIConnectionTimeoutError: ErrorClass;
+  APIConnectionError: ErrorClass;
+  APIError: ErrorClass;
+}
+
+/** Maps an SDK fault to a ProviderError (caller abort, timeout, connection, HTTP status, transport). */
+export function mapSdkError(provider: string, sdk: SdkErrorClasses, e: unknown, signal: AbortSignal | undefined): unknown {
+  if (e instanceof sdk.APIUserAbortError) return abortError(provider, signal, e);
+  if (e instanceof sdk.APIConnectionTimeoutError) return signal?.aborted ? abortError(provider, signal, e) : new ProviderError("timeout", `${provider}: request timed out`, { cause: e });
+  if (e instanceof sdk.APIConnectionError) {
+    if (signal?.aborted) return abortError(provider, signal, e);
+    const cause = e.cause instanceof Error ? `: ${e.cause.message}` : "";
+    return new ProviderError("network", `${provider}: connection failed${shortMessage(cause)}`, { cause: e });
+  }
+  if (e instanceof sdk.APIError) {
+    const { status, headers } = e as Error & { status?: unknown; headers?: HeaderBag };
+    if (typeof status === "number") return statusError(provider, status, headers, e.message, e);
+  }
+  return transportError(provider, e, signal);
+}
