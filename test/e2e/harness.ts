@@ -175,7 +175,8 @@ export class Session {
     const page = this.page;
     const input = page.locator(".quick-input-widget .quick-input-box input");
     // Focus can sit inside a webview's iframe, which may swallow F1: after a failed try, click an
-    // empty spot of the status bar (back in the workbench) and press again.
+    // empty spot of the status bar (back in the workbench) and press again. A webview that takes
+    // the focus back can also close the palette right after it opened: then the fill fails; retry.
     for (let attempt = 0; ; attempt++) {
       if (attempt > 0) {
         const bar = await page.locator(".part.statusbar").boundingBox();
@@ -185,12 +186,13 @@ export class Session {
       await page.keyboard.press(attempt % 2 === 0 ? "F1" : "Control+Shift+P");
       try {
         await input.waitFor({ state: "visible", timeout: 10_000 });
+        await input.fill(`>${title}`, { timeout: 10_000 });
         break;
       } catch (e) {
         if (attempt >= 3) throw e;
+        process.stderr.write(`[e2e] palette "${title}": try ${attempt + 1} failed (${(e as Error).message.split("\n")[0]}); again\n`);
       }
     }
-    await input.fill(`>${title}`);
     const row = page.locator(".quick-input-widget .monaco-list-row", { hasText: title }).first();
     await row.waitFor({ state: "visible", timeout: 15_000 });
     await input.press("Enter");
