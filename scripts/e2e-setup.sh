@@ -52,8 +52,12 @@ if [ ! -x "$CODE_SERVER" ] || ! XDG_CONFIG_HOME="$CACHE/xdg" XDG_DATA_HOME="$CAC
   rm -rf "$CS_DIR"
   mkdir -p "$CS_DIR"
   # Native modules build against node 24's own headers (else node-gyp tries to download them).
+  # npm runs install scripts with its own node first on PATH, so npm itself must run on node 24
+  # (code-server's postinstall refuses any other version).
+  NPM_CLI=$(readlink -f "$(command -v npm)")
+  case "$NPM_CLI" in *.js) ;; *) NPM_CLI=$(npm root -g)/npm/bin/npm-cli.js ;; esac
   (cd "$CS_DIR" && PATH="$NODE_HOME/bin:$PATH" npm_config_nodedir="$NODE_HOME" \
-    npm install --no-audit --no-fund --loglevel=error --prefix . "code-server@$CODE_SERVER_VERSION" >/dev/null)
+    "$NODE_HOME/bin/node" "$NPM_CLI" install --no-audit --no-fund --loglevel=error --prefix . "code-server@$CODE_SERVER_VERSION" >/dev/null)
 fi
 
 # ---- the extension package
