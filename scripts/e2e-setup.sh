@@ -56,7 +56,10 @@ if [ ! -x "$CODE_SERVER" ] || ! XDG_CONFIG_HOME="$CACHE/xdg" XDG_DATA_HOME="$CAC
   # (code-server's postinstall refuses any other version).
   NPM_CLI=$(readlink -f "$(command -v npm)")
   case "$NPM_CLI" in *.js) ;; *) NPM_CLI=$(npm root -g)/npm/bin/npm-cli.js ;; esac
-  (cd "$CS_DIR" && PATH="$NODE_HOME/bin:$PATH" npm_config_nodedir="$NODE_HOME" \
+  # Under `npm test` the outer npm's variables (npm_node_execpath, NODE...) point at the system
+  # node and would be inherited: drop them.
+  (cd "$CS_DIR" && for v in $(env | sed -n 's/^\(npm_[A-Za-z0-9_]*\)=.*/\1/p'); do unset "$v"; done && unset NODE && \
+    PATH="$NODE_HOME/bin:$PATH" npm_config_nodedir="$NODE_HOME" \
     "$NODE_HOME/bin/node" "$NPM_CLI" install --no-audit --no-fund --loglevel=error --prefix . "code-server@$CODE_SERVER_VERSION" >/dev/null)
 fi
 
