@@ -121,6 +121,24 @@ test("same inputs and seed give byte-identical output; another seed gives other 
   assert.ok(differ.length > a.length / 4, `${differ.length} of ${a.length} histories differ`);
 });
 
+test("rows of one instruction need not be consecutive: the build counts them first and gives the same dataset", async () => {
+  // Interleave each two neighbouring instructions (A0 B0 A1 B1 A2 B2): every group still completes
+  // in the same order, so the output must be byte-identical; and split the 4-row group apart.
+  const mixed: Record<string, unknown>[] = [];
+  const base = trainRows.slice(0, 180);
+  for (let t = 0; t < 60; t += 2) for (let k = 0; k < 3; k++) mixed.push(base[t * 3 + k]!, base[(t + 1) * 3 + k]!);
+  const tail = trainRows.slice(180);
+  mixed.splice(7, 0, tail[2]!); // one row of the 4-row group, far from the others
+  mixed.push(tail[0]!, tail[1]!, tail[3]!, tail[4]!, tail[5]!);
+  const file = writeJsonl(path.join(dir, "mixed.jsonl"), mixed);
+  const { manifest } = await buildDataset({ train: file, test: testFile, out: path.join(dir, "mixed") });
+  assert.equal(manifest.counts.trainTriples, 60);
+  assert.deepEqual(manifest.skipped.groupSizes.train, { "2": 1, "4": 1 });
+  for (const f of ["pairs.jsonl", "users.jsonl", "triples.jsonl"]) {
+    assert.equal(readFileSync(path.join(dir, "mixed", f), "utf8"), readFileSync(path.join(dir, "base", f), "utf8"), f);
+  }
+});
+
 test("fixed mode reuses one history per (dimension, subdimension, preference)", async () => {
   const { manifest } = await buildDataset({ train, test: testFile, out: path.join(dir, "fixed"), historyMode: "fixed" });
   assert.equal(manifest.historyMode, "fixed");
