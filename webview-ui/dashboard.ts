@@ -22,7 +22,7 @@ import {
   type RunComparison,
   type RunProvenance,
 } from "../src/protocol/webview.js";
-import { connect } from "./lib/vscode-api.js";
+import { connect, persistScroll, showStatus } from "./lib/vscode-api.js";
 import { DIM_SHORT, h, type Child } from "./lib/dom.js";
 import { barChart } from "./lib/chart.js";
 
@@ -60,19 +60,10 @@ refreshBtn.addEventListener("click", () => {
 csvBtn.addEventListener("click", () => host.post({ type: "export", format: "csv" }));
 mdBtn.addEventListener("click", () => host.post({ type: "export", format: "md" }));
 
-let scrollQueued = false;
-window.addEventListener("scroll", () => {
-  if (scrollQueued) return;
-  scrollQueued = true;
-  requestAnimationFrame(() => {
-    scrollQueued = false;
-    if (model) host.patchState({ scrollY: Math.round(window.scrollY) });
-  });
-});
+persistScroll(host, () => model !== null);
 
 function setStatus(text: string, error = false): void {
-  status.textContent = text;
-  status.classList.toggle("error", error);
+  showStatus(status, text, error);
 }
 
 // ---- Tables

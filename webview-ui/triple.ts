@@ -30,7 +30,7 @@ import {
   type TripleWebviewState,
   type UserView,
 } from "../src/protocol/webview.js";
-import { connect } from "./lib/vscode-api.js";
+import { connect, persistScroll, showStatus } from "./lib/vscode-api.js";
 import { clear, DIM_LABEL, h, type Child } from "./lib/dom.js";
 import { renderMarkdown, routeLinks } from "./lib/markdown.js";
 
@@ -151,19 +151,10 @@ document.addEventListener("keydown", (ev) => {
   navigate(ev.key === "ArrowLeft" ? "prev" : "next");
 });
 
-let scrollQueued = false;
-window.addEventListener("scroll", () => {
-  if (scrollQueued) return;
-  scrollQueued = true;
-  requestAnimationFrame(() => {
-    scrollQueued = false;
-    if (model) host.patchState({ scrollY: Math.round(window.scrollY) });
-  });
-});
+persistScroll(host, () => model !== null);
 
 function setStatus(text: string, error = false): void {
-  status.textContent = text;
-  status.classList.toggle("error", error);
+  showStatus(status, text, error);
 }
 
 // ---- Rendering

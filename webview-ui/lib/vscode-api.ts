@@ -33,3 +33,22 @@ export function connect<In extends { type: string }, Out, S extends object>(): H
     },
   };
 }
+
+/** Saves the page's scroll position in the webview state (at most once a frame) while `active()`. */
+export function persistScroll<S extends { scrollY?: number }>(host: HostChannel<unknown, unknown, S>, active: () => boolean): void {
+  let queued = false;
+  window.addEventListener("scroll", () => {
+    if (queued) return;
+    queued = true;
+    requestAnimationFrame(() => {
+      queued = false;
+      if (active()) host.patchState({ scrollY: Math.round(window.scrollY) } as Partial<S>);
+    });
+  });
+}
+
+/** Shows a status line; `error` styles it as an error. */
+export function showStatus(el: HTMLElement, text: string, error = false): void {
+  el.textContent = text;
+  el.classList.toggle("error", error);
+}
