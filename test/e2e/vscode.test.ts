@@ -216,17 +216,22 @@ test("an interrupted run shows as resumable and resumes from the Runs view witho
   await s.screenshot("resumed");
 });
 
+/** Starts the generation evaluation from the palette with the tiny local GGUF model on all dimensions. */
+async function startLocalGeneration(users: string | RegExp): Promise<void> {
+  await s.palette("Preflab: Run Generation Evaluation");
+  await s.quickPick("All dimensions", { title: /Generation \(1\/4\)/ });
+  await s.quickPick("Local GGUF model", { title: /\(2\/4\)/ });
+  await s.quickPick("tiny-chatml.gguf", { title: /\(3\/4\)/ });
+  await s.quickPick(users, { title: /\(4\/4\)/ });
+}
+
 test("a local GGUF model runs the generation evaluation inside VS Code (node-llama-cpp from the .vsix)", { timeout: 180_000 }, async (t) => {
   if (!gguf) {
     t.skip("scripts/make-gguf.ts is not in this checkout");
     return;
   }
   const page = s.page;
-  await s.palette("Preflab: Run Generation Evaluation");
-  await s.quickPick("All dimensions", { title: /Generation \(1\/4\)/ });
-  await s.quickPick("Local GGUF model", { title: /\(2\/4\)/ });
-  await s.quickPick("tiny-chatml.gguf", { title: /\(3\/4\)/ });
-  await s.quickPick("First 12 users", { title: /\(4\/4\)/ });
+  await startLocalGeneration("First 12 users");
   const done = page.locator(".notifications-toasts .notification-toast", { hasText: /Generation finished: (\d+)\/\1 generated/ }).first();
   await done.waitFor({ timeout: 150_000 });
   await s.screenshot("llamacpp-generation");
@@ -246,11 +251,7 @@ test("a long run shows progress and the status bar, cancels from the notificatio
     return;
   }
   const page = s.page;
-  await s.palette("Preflab: Run Generation Evaluation");
-  await s.quickPick("All dimensions", { title: /Generation \(1\/4\)/ });
-  await s.quickPick("Local GGUF model", { title: /\(2\/4\)/ });
-  await s.quickPick("tiny-chatml.gguf", { title: /\(3\/4\)/ });
-  await s.quickPick(/^All \d+ users/, { title: /\(4\/4\)/ });
+  await startLocalGeneration(/^All \d+ users/);
   // Progress: "12/130 · ETA 14s · 18k in / 96 out tokens · cost n/a (no price set)"
   const progress = page.locator(".notifications-toasts .notification-toast", { hasText: /\d+\/\d+ · ETA/ }).first();
   await progress.waitFor({ timeout: 60_000 });

@@ -18,19 +18,12 @@ import { readResults } from "../../src/core/eval/runner.js";
 import { main } from "../../src/cli/main.js";
 import { FakeApiServer, type ChatBody } from "../servers/fake-apis.js";
 import { tempDir } from "../helpers/tmp.js";
+import { testRunner } from "../helpers/eval.js";
 
 const dir = tempDir();
 const ds = path.join(dir, "ds");
 let api: FakeApiServer;
-const runner = (runDir: string, provider: Provider) => ({
-  concurrency: 4,
-  timeoutMs: 5000,
-  maxRetries: 2,
-  backoff: { baseMs: 1, maxMs: 5 },
-  cacheDir: false as const,
-  runDir,
-  meta: { provider: provider.id, model: provider.model, params: {} },
-});
+const runner = (runDir: string, provider: Provider) => testRunner(runDir, provider, { concurrency: 4, maxRetries: 2, backoff: { baseMs: 1, maxMs: 5 } });
 const lastUser = (b: ChatBody) => String(b.messages!.at(-1)!.content);
 const between = (s: string, a: string, b: string) => s.slice(s.indexOf(a) + a.length, s.indexOf(b, s.indexOf(a)));
 

@@ -13,10 +13,11 @@ import { runGeneration } from "../../src/core/eval/generation.js";
 import { runJudge } from "../../src/core/eval/judge.js";
 import { readResults } from "../../src/core/eval/runner.js";
 import { createProvider } from "../../src/core/providers/registry.js";
-import { emptyUsage, type Provider, type ProviderRequest } from "../../src/core/providers/types.js";
+import type { ProviderRequest } from "../../src/core/providers/types.js";
 import type { SyntheticUser, Triple } from "../../src/core/data/types.js";
 import { listTripleIds, loadTripleView, searchTriples, TripleViewLoader } from "../../src/core/views/triple-view.js";
 import { tempDir } from "../helpers/tmp.js";
+import { lastMessage, scriptedProvider, testRunner } from "../helpers/eval.js";
 
 const dir = tempDir();
 const ds = path.join(dir, "ds");
@@ -26,28 +27,10 @@ const judgeDir = path.join(dir, "judge");
 let triples: Triple[];
 let users: SyntheticUser[];
 
-const runner = (runDir: string, provider: Provider) => ({
-  concurrency: 2,
-  timeoutMs: 5000,
-  maxRetries: 0,
-  backoff: { baseMs: 1, maxMs: 2 },
-  cacheDir: false as const,
-  runDir,
-  meta: { provider: provider.id, model: provider.model, params: {} },
-});
+const runner = testRunner;
 
-/** A scripted provider: `answer` maps a request to text. */
-function scripted(id: string, answer: (r: ProviderRequest) => string): Provider {
-  return {
-    id,
-    model: `${id}-model`,
-    capabilities: { tokenProbabilities: false },
-    async call(r) {
-      return { text: answer(r), usage: emptyUsage(), latencyMs: 0 };
-    },
-  };
-}
-const lastUser = (r: ProviderRequest) => String(r.messages.at(-1)!.content);
+const scripted = (id: string, answer: (r: ProviderRequest) => string) => scriptedProvider(id, `${id}-model`, answer);
+const lastUser = lastMessage;
 
 before(async () => {
   await buildDataset({ train: "samples/train.jsonl", test: "samples/test.jsonl", out: ds });

@@ -14,11 +14,11 @@ import { runJudge } from "../../src/core/eval/judge.js";
 import { buildReport } from "../../src/core/metrics/report.js";
 import { compareRuns } from "../../src/core/metrics/compare.js";
 import { createProvider } from "../../src/core/providers/registry.js";
-import { emptyUsage, type Provider, type ProviderRequest } from "../../src/core/providers/types.js";
 import { hash32 } from "../../src/core/util/rng.js";
 import { TripleViewLoader } from "../../src/core/views/triple-view.js";
 import type { DashboardModel, TripleViewModel } from "../../src/protocol/webview.js";
 import { ROOT } from "./harness.js";
+import { lastMessage, scriptedProvider, testRunner } from "../helpers/eval.js";
 
 export interface Fixtures {
   dir: string;
@@ -35,28 +35,10 @@ export interface Fixtures {
   cleanup(): void;
 }
 
-const runner = (runDir: string, provider: Provider) => ({
-  concurrency: 2,
-  timeoutMs: 5000,
-  maxRetries: 0,
-  backoff: { baseMs: 1, maxMs: 2 },
-  cacheDir: false as const,
-  runDir,
-  meta: { provider: provider.id, model: provider.model, params: {} },
-});
+const runner = testRunner;
 
-function scripted(id: string, model: string, answer: (r: ProviderRequest) => string): Provider {
-  return {
-    id,
-    model,
-    capabilities: { tokenProbabilities: false },
-    async call(r) {
-      return { text: answer(r), usage: emptyUsage(), latencyMs: 0 };
-    },
-  };
-}
-
-const lastUser = (r: ProviderRequest) => String(r.messages.at(-1)!.content);
+const scripted = scriptedProvider;
+const lastUser = lastMessage;
 
 export async function buildFixtures(): Promise<Fixtures> {
   const dir = mkdtempSync(path.join(tmpdir(), "preflab-webview-"));
