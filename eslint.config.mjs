@@ -1,10 +1,10 @@
-// Lint rules that keep the layout honest (DESIGN.md section 2): the core, the protocol
+// Lint rules that keep the layout honest (docs/ARCHITECTURE.md): the core, the protocol
 // and the webview never import `vscode` at runtime.
 import tseslint from "typescript-eslint";
 
 const noVscode = {
   "no-restricted-imports": ["error", {
-    paths: [{ name: "vscode", message: "src/core, src/protocol and webview-ui must not import vscode (DESIGN.md section 2)." }],
+    paths: [{ name: "vscode", message: "src/core, src/protocol and webview-ui must not import vscode (docs/ARCHITECTURE.md)." }],
   }],
   "no-restricted-syntax": ["error", {
     selector: "CallExpression[callee.name='require'][arguments.0.value='vscode']",

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sets up the end-to-end tests in a real VS Code (DESIGN.md section 4): code-server (a real VS Code
+# Sets up the end-to-end tests in a real VS Code (docs/ARCHITECTURE.md, "Testing"): code-server (a real VS Code
 # with a Node extension host) driven by playwright-core + Debian chromium.
 #
 #   - apt: chromium, and the -dev libraries code-server's native modules build against

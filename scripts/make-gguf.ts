@@ -1,6 +1,6 @@
 /**
  * Writes a synthetic Llama-architecture GGUF (v3) with seeded random weights, so node-llama-cpp can
- * run real inference offline (DESIGN.md section 4, "Local models"). No weights are downloaded.
+ * run real inference offline (docs/ARCHITECTURE.md, "Testing"). No weights are downloaded.
  *
  *   npx tsx scripts/make-gguf.ts out.gguf [--preset tiny|bench|1b] [--layers 8] [--embd 64] [--ff 256]
  *       [--heads 4] [--kv-heads 2] [--vocab 1024] [--context 4096] [--type f32|f16] [--seed 1]

@@ -1,5 +1,5 @@
 /**
- * The one command registry (DESIGN.md section 2, item 3). Command ids are a typed union; each
+ * The one command registry (docs/ARCHITECTURE.md, rule 3). Command ids are a typed union; each
  * feature returns a map of the commands it implements, and activation registers them all here, in
  * one place. Every id in `PALETTE_COMMANDS` appears in the palette under the "Preflab" category
  * (package.json contributes.commands); `INTERNAL_COMMANDS` back tree items and context menus and

@@ -1,5 +1,5 @@
 /**
- * The real-VS-Code harness (DESIGN.md section 4): code-server with the packaged .vsix installed
+ * The real-VS-Code harness (docs/ARCHITECTURE.md, "Testing"): code-server with the packaged .vsix installed
  * into a fresh temp profile, driven by playwright-core + Debian chromium. `scripts/e2e-setup.sh`
  * installs code-server / node 24 / chromium and packages the .vsix first, and writes
  * test-results/e2e/env.json with their paths.

@@ -1,5 +1,5 @@
 /**
- * Stand-ins for the OpenAI and Anthropic HTTP APIs (DESIGN.md section 4): node:http servers on
+ * Stand-ins for the OpenAI and Anthropic HTTP APIs (docs/ARCHITECTURE.md, "Testing"): node:http servers on
  * 127.0.0.1 that speak the real wire formats, so the official SDK clients run their production
  * code paths against them.
  *

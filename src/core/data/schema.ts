@@ -1,5 +1,5 @@
 /**
- * Row schemas of the public Hugging Face datasets (DESIGN.md section 3):
+ * Row schemas of the public Hugging Face datasets:
  * - MultiFacet collection (train): main_source, original_source, preference_set, system, prompt, output
  * - Multifaceted-Bench (test): source, preference_set, system, prompt, reference_answer, rubrics
  * Extra columns are tolerated (and dropped); a missing or mistyped field is a DataError that names

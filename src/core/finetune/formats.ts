@@ -1,5 +1,5 @@
 /**
- * Training-line formats (DESIGN.md section 3):
+ * Training-line formats:
  *
  *   OpenAI SFT   {"messages": [...prompt, {"role": "assistant", "content": chosen}]}
  *   OpenAI DPO   {"input": {"messages": [...prompt]},

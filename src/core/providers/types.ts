@@ -1,5 +1,5 @@
 /**
- * The one small interface every model provider implements (DESIGN.md section 2, item 6).
+ * The one small interface every model provider implements (docs/ARCHITECTURE.md, rule 6).
  * Providers never retry on their own: the runner (src/core/eval) owns retries, so a provider
  * reports faults as a ProviderError that says whether and when a retry makes sense.
  */
