@@ -1,0 +1,312 @@
+/**
+ * The history retrieval of the builder (paper section 3.1), as a reusable index over train rows
+ * and pairs: compact typed arrays of the preference texts, per-(dimension, subdimension) buckets
+ * of candidate pairs with an inverted index over their chosen sides. The fine-tuning exporters
+ * retrieve train examples' histories with it (src/core/finetune).
+ */
+import { DIMENSIONS, type Dimension, type PreferenceEntry } from "./schema.js";
+import { normText } from "./contrast.js";
+import { Rng } from "../util/rng.js";
+import { tokenize } from "../util/text.js";
+
+const prefText = (e: PreferenceEntry) => `${e.preference} ${e.description}`;
+
+/** Interns strings to dense integer ids. */
+class Interner {
+  readonly ids = new Map<string, number>();
+  readonly values: string[] = [];
+  id(s: string): number {
+    let i = this.ids.get(s);
+    if (i === undefined) {
+      i = this.values.length;
+      this.ids.set(s, i);
+      this.values.push(s);
+    }
+    return i;
+  }
+}
+
+/** A growable Int32Array / Float64Array. */
+export class Grow<T extends Int32Array | Float64Array> {
+  length = 0;
+  constructor(public data: T) {}
+  push(v: number): void {
+    if (this.length === this.data.length) {
+      const next = new (this.data.constructor as new (n: number) => T)(this.data.length * 2);
+      next.set(this.data);
+      this.data = next;
+    }
+    this.data[this.length++] = v;
+  }
+  get(i: number): number {
+    return this.data[i]!;
+  }
+}
+
+function mix32(x: number): number {
+  x = Math.imul(x ^ (x >>> 16), 0x7feb352d);
+  x = Math.imul(x ^ (x >>> 15), 0x846ca68b);
+  return (x ^ (x >>> 16)) >>> 0;
+}
+
+/**
+ * Per-dimension retrieval corpus: one document per train row (its preference entry on the
+ * dimension, `preference + description`), stored as flat typed arrays (CSR) so a full-scale
+ * corpus costs a few bytes per term instead of an object per document.
+ */
+class DimensionCorpus {
+  private readonly start = new Grow(new Int32Array(1024)); // doc -> first term slot
+  private readonly termIds = new Grow(new Int32Array(4096));
+  private readonly termCounts = new Grow(new Int32Array(4096));
+  private df = new Int32Array(1024); // term id -> documents containing it
+  docs = 0;
+
+  constructor(private readonly terms: Interner) {
+    this.start.push(0);
+  }
+
+  /** Adds a row's preference entry as the next document. */
+  add(entry: PreferenceEntry): void {
+    const counts = new Map<number, number>();
+    for (const t of tokenize(prefText(entry))) {
+      const tid = this.terms.id(t);
+      counts.set(tid, (counts.get(tid) ?? 0) + 1);
+    }
+    for (const [tid, c] of counts) {
+      this.termIds.push(tid);
+      this.termCounts.push(c);
+      if (tid >= this.df.length) {
+        const next = new Int32Array(Math.max(this.df.length * 2, tid + 1));
+        next.set(this.df);
+        this.df = next;
+      }
+      this.df[tid]!++;
+    }
+    this.start.push(this.termIds.length);
+    this.docs++;
+  }
+
+  idf(term: number): number {
+    return Math.log((1 + this.docs) / (1 + (this.df[term] ?? 0))) + 1;
+  }
+
+  /** Calls fn(term, weight) for the L2-normalised TF-IDF weights (sublinear tf) of a document. */
+  forEachWeight(doc: number, fn: (term: number, weight: number) => void): void {
+    const a = this.start.get(doc);
+    const b = this.start.get(doc + 1);
+    let n = 0;
+    for (let i = a; i < b; i++) {
+      const w = (1 + Math.log(this.termCounts.get(i))) * this.idf(this.termIds.get(i));
+      n += w * w;
+    }
+    n = Math.sqrt(n) || 1;
+    for (let i = a; i < b; i++) fn(this.termIds.get(i), ((1 + Math.log(this.termCounts.get(i))) * this.idf(this.termIds.get(i))) / n);
+  }
+
+  /** Query vector for free text, in the same space. */
+  query(text: string): Map<number, number> {
+    const counts = new Map<number, number>();
+    for (const t of tokenize(text)) {
+      const tid = this.terms.ids.get(t);
+      if (tid !== undefined) counts.set(tid, (counts.get(tid) ?? 0) + 1);
+    }
+    const q = new Map<number, number>();
+    let n = 0;
+    for (const [t, c] of counts) {
+      const w = (1 + Math.log(c)) * this.idf(t);
+      q.set(t, w);
+      n += w * w;
+    }
+    n = Math.sqrt(n);
+    if (n > 0) for (const [t, w] of q) q.set(t, w / n);
+    return q;
+  }
+}
+
+/** Candidate pairs of one (dimension, subdimension), with an inverted index over their chosen sides. */
+class Bucket {
+  readonly pairs: number[] = [];
+  private index?: { postings: Map<number, { at: Int32Array; w: Float64Array }> };
+
+  /** `docOf(pair)` is the corpus document of the pair's chosen side. */
+  build(corpus: DimensionCorpus, docOf: (p: number) => number): NonNullable<Bucket["index"]> {
+    if (this.index) return this.index;
+    const lists = new Map<number, { at: number[]; w: number[] }>();
+    this.pairs.forEach((p, i) => {
+      corpus.forEachWeight(docOf(p), (t, w) => {
+        let e = lists.get(t);
+        if (!e) lists.set(t, (e = { at: [], w: [] }));
+        e.at.push(i);
+        e.w.push(w);
+      });
+    });
+    const postings = new Map<number, { at: Int32Array; w: Float64Array }>();
+    for (const [t, e] of lists) postings.set(t, { at: Int32Array.from(e.at), w: Float64Array.from(e.w) });
+    this.index = { postings };
+    return this.index;
+  }
+}
+
+export interface PairMeta {
+  triple: number; // train triple index
+  chosenRow: number; // global train row index (into rowDocs)
+  rejectedRow: number;
+}
+
+export interface RetrievalQuery {
+  key: string; // tie-break stream
+  dimension: Dimension;
+  entry: PreferenceEntry;
+  excludePrompts: Set<string>;
+  /** Train triples (by index) never to draw from, e.g. a train example's own instruction. */
+  excludeTriples?: Set<number>;
+}
+
+/**
+ * The history retrieval of the builder, as a reusable index over train rows and pairs (the
+ * fine-tuning exporters retrieve train examples' histories with it, src/core/finetune):
+ * candidates are the pairs whose chosen side has the query's subdimension on the dimension and
+ * whose rejected side states a different preference there; they are ranked by TF-IDF cosine of
+ * `preference + description` texts (idf over all registered rows), ties broken by a seeded hash;
+ * at most one pair per train instruction, never an excluded instruction.
+ *
+ * Register rows (`addRow`, three per triple, contiguously), triples (`addTriple`) and pairs
+ * (`addPair`) first; the candidate buckets are built on the first `retrieve`.
+ */
+export class HistoryIndex {
+  private readonly terms = new Interner();
+  private readonly corpora = Object.fromEntries(DIMENSIONS.map((d) => [d, new DimensionCorpus(this.terms)])) as Record<Dimension, DimensionCorpus>;
+  private readonly subdims = Object.fromEntries(DIMENSIONS.map((d) => [d, new Interner()])) as Record<Dimension, Interner>;
+  private readonly prefs = new Interner(); // normalised preference phrase, to tell a pair's sides apart
+  private readonly rowSub = Object.fromEntries(DIMENSIONS.map((d) => [d, new Grow(new Int32Array(1024))])) as Record<Dimension, Grow<Int32Array>>;
+  private readonly rowPref = Object.fromEntries(DIMENSIONS.map((d) => [d, new Grow(new Int32Array(1024))])) as Record<Dimension, Grow<Int32Array>>;
+  readonly pairs: PairMeta[] = [];
+  /** Per train triple: its prompt when retrieval must be able to exclude it by text, else "". */
+  private readonly triplePrompts: string[] = [];
+  private rowCount = 0;
+  private buckets?: Record<Dimension, Map<number, Bucket>>;
+
+  constructor(
+    readonly seed: number,
+    readonly historySize: number,
+  ) {}
+
+  get rows(): number {
+    return this.rowCount;
+  }
+  get triples(): number {
+    return this.triplePrompts.length;
+  }
+
+  /** Registers one train row (its preference entry on every dimension); returns its row index. */
+  addRow(preferenceSet: PreferenceEntry[]): number {
+    for (const d of DIMENSIONS) {
+      const e = preferenceSet.find((p) => p.dimension === d)!;
+      this.corpora[d].add(e); // document index == row index
+      this.rowSub[d].push(this.subdims[d].id(normText(e.subdimension)));
+      this.rowPref[d].push(this.prefs.id(normText(e.preference)));
+    }
+    return this.rowCount++;
+  }
+
+  /** Registers a train triple; `exclusionPrompt` is its prompt if queries may exclude it by text, else "". */
+  addTriple(exclusionPrompt: string): number {
+    this.triplePrompts.push(exclusionPrompt);
+    return this.triplePrompts.length - 1;
+  }
+
+  addPair(meta: PairMeta): number {
+    this.buckets = undefined;
+    this.pairs.push(meta);
+    return this.pairs.length - 1;
+  }
+
+  /** Whether pair `p` expresses dimension `d`: its sides state different preferences there. */
+  expresses(p: number, d: Dimension): boolean {
+    const meta = this.pairs[p]!;
+    return this.rowPref[d].get(meta.chosenRow) !== this.rowPref[d].get(meta.rejectedRow);
+  }
+
+  // Candidate pairs per (dimension, subdimension of the chosen side). A pair whose rejected side
+  // states the same preference on that dimension does not express it, so it is left out.
+  private bucketsFor(): Record<Dimension, Map<number, Bucket>> {
+    if (this.buckets) return this.buckets;
+    const buckets = Object.fromEntries(DIMENSIONS.map((d) => [d, new Map<number, Bucket>()])) as Record<Dimension, Map<number, Bucket>>;
+    const { rowPref, rowSub } = this;
+    this.pairs.forEach((p, i) => {
+      for (const d of DIMENSIONS) {
+        if (rowPref[d].get(p.chosenRow) === rowPref[d].get(p.rejectedRow)) continue;
+        const s = rowSub[d].get(p.chosenRow);
+        let b = buckets[d].get(s);
+        if (!b) buckets[d].set(s, (b = new Bucket()));
+        b.pairs.push(i);
+      }
+    });
+    this.buckets = buckets;
+    return buckets;
+  }
+
+  /** The `historySize` best pairs for a query, most similar first. */
+  retrieve(q: RetrievalQuery): { pair: number; score: number }[] {
+    const { seed, historySize, pairs } = this;
+    const trainTriplePrompts = this.triplePrompts;
+    const buckets = this.bucketsFor();
+    const sub = this.subdims[q.dimension].ids.get(normText(q.entry.subdimension));
+    const bucket = sub === undefined ? undefined : buckets[q.dimension].get(sub);
+    if (!bucket) return [];
+    const corpus = this.corpora[q.dimension];
+    const index = bucket.build(corpus, (p) => pairs[p]!.chosenRow);
+    const n = bucket.pairs.length;
+    const score = new Float64Array(n);
+    for (const [t, w] of corpus.query(prefText(q.entry))) {
+      const post = index.postings.get(t);
+      if (!post) continue;
+      for (let i = 0; i < post.at.length; i++) score[post.at[i]!]! += w * post.w[i]!;
+    }
+    // Scores are compared at 1e-6 so that equal texts tie exactly; ties go to the seeded RNG.
+    for (let i = 0; i < n; i++) score[i] = Math.round(score[i]! * 1e6) / 1e6;
+    const salt = new Rng(seed, `history:${q.key}`).int(0x7fffffff);
+    const tie = (i: number) => mix32(salt ^ Math.imul(bucket.pairs[i]!, 0x9e3779b1));
+    const better = (a: number, b: number) => score[a]! - score[b]! || tie(b) - tie(a) || bucket.pairs[b]! - bucket.pairs[a]!;
+    const pick = (order: number[]) => {
+      const chosen: { pair: number; score: number }[] = [];
+      const usedTriples = new Set<number>();
+      for (const i of order) {
+        const meta = pairs[bucket.pairs[i]!]!;
+        if (usedTriples.has(meta.triple)) continue; // at most one pair per train instruction
+        if (q.excludeTriples?.has(meta.triple)) continue; // e.g. a train example's own instruction
+        const tp = trainTriplePrompts[meta.triple]!;
+        if (tp && q.excludePrompts.has(tp)) continue; // never the instruction being evaluated
+        usedTriples.add(meta.triple);
+        chosen.push({ pair: bucket.pairs[i]!, score: score[i]! });
+        if (chosen.length === historySize) break;
+      }
+      return chosen;
+    };
+    // Bounded top-k selection (k leaves room for exclusions); a full sort only if they eat it.
+    const limit = Math.min(n, historySize * 4 + 16);
+    const top: number[] = [];
+    for (let i = 0; i < limit; i++) top.push(i);
+    top.sort((a, b) => better(b, a));
+    let floor = limit > 0 ? score[top[limit - 1]!]! : 0;
+    for (let i = limit; i < n; i++) {
+      if (score[i]! < floor || better(i, top[limit - 1]!) <= 0) continue;
+      let lo = 0;
+      let hi = limit - 1;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (better(i, top[mid]!) > 0) hi = mid;
+        else lo = mid + 1;
+      }
+      top.splice(lo, 0, i);
+      top.pop();
+      floor = score[top[limit - 1]!]!;
+    }
+    let chosen = pick(top);
+    if (chosen.length < historySize && limit < n) {
+      chosen = pick(Array.from({ length: n }, (_, i) => i).sort((a, b) => better(b, a)));
+    }
+    return chosen;
+  }
+}
+
