@@ -454,7 +454,7 @@ export class RunController implements Feature, vscode.Disposable {
       };
       run = (p, r) => core.runGeneration(ev.dataset!.dir, opts, p, r);
     } else if (ev.kind === "judge") {
-      const opts = { cross: o.cross === true, maxParseRetries: o.maxParseRetries as number, params: (o.params as Record<string, number> | null) ?? undefined, template: tpl("judge") };
+      const opts = { cross: o.cross === true, maxParseRetries: o.maxParseRetries as number, parse: (o.parse as "robust" | "janus" | undefined) ?? "robust", params: (o.params as Record<string, number> | null) ?? undefined, template: tpl("judge") };
       run = async (p, r) => (await core.runJudge(ev.source!.runDir, opts, p, r)).summary;
     } else {
       const items = await core.readPromptFile(o.input as string);

@@ -371,7 +371,7 @@ describe("code lenses, folding, symbols", () => {
   test("front matter and role sections fold; the outline lists sections and headings", async () => {
     const { uri } = await client.open(readFileSync(path.join(BUILTIN, "judge.ptpl"), "utf8"));
     const folds: FoldingRange[] = await client.request("textDocument/foldingRange", { textDocument: { uri } });
-    assert.deepEqual(folds.map((f) => [f.startLine, f.endLine]), [[0, 4], [5, 6], [7, 27]]);
+    assert.deepEqual(folds.map((f) => [f.startLine, f.endLine]), [[0, 5], [6, 7], [8, 28]]);
     const symbols: DocumentSymbol[] = await client.request("textDocument/documentSymbol", { textDocument: { uri } });
     assert.deepEqual(symbols.map((s) => s.name), ["multifacet-absolute-judge", "@system", "@user"]);
     assert.deepEqual(symbols[2]!.children!.map((c) => c.name), ["Task Description:", "The instruction to evaluate:", "Response to evaluate:", "Reference Answer (Score 5):", "Score Rubrics:", "Feedback:"]);
@@ -450,7 +450,8 @@ describe("preview requests on the bundled sample dataset", () => {
     assert.ok(content.includes(triple.prompt));
     assert.ok(content.includes(`###Reference Answer (Score 5):\n${triple.members[u.member]!.response}`));
     const dimIndex = triple.members[u.member]!.preference_set.findIndex((e) => e.dimension === u.dimension);
-    assert.ok(content.includes(`###Score Rubrics:\n${triple.members[u.member]!.rubrics[dimIndex]!.criteria}\nScore 1: `));
+    // The rubric as the MultiFacet authors serialize it: json.dumps(rubric, indent=4).
+    assert.ok(content.includes(`###Score Rubrics:\n{\n    "criteria": ${JSON.stringify(triple.members[u.member]!.rubrics[dimIndex]!.criteria).replace(/[\u007f-\uffff]/g, (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"))},\n    "score_descriptions": {\n        "1": `));
     const other = await preview({ text: builtin("judge.ptpl"), userId: u.id, otherMember: (u.member + 2) % 3 });
     assert.ok(other.messages[1]!.content.includes(`###Response to evaluate:\n${triple.members[(u.member + 2) % 3]!.response}`));
 

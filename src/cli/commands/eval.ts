@@ -4,6 +4,8 @@ import { DIMENSIONS, type Dimension } from "../../core/data/schema.js";
 import { runRm } from "../../core/eval/rm.js";
 import { GENERATION_DIMENSIONS, runGeneration } from "../../core/eval/generation.js";
 import { runJudge } from "../../core/eval/judge.js";
+import { JANUS_MAX_RETRIES } from "../../core/eval/janus.js";
+import { JUDGE_PARSERS } from "../../core/eval/parse.js";
 import { buildReport, formatReport } from "../../core/metrics/report.js";
 import { choiceOption, intOption, parse, UsageError, type CliCommand } from "../command.js";
 import { providerOptionSpec, providerOptionsHelp, resolveProviderOptions, runMetaFor } from "../provider-options.js";
@@ -154,8 +156,12 @@ Options:
   --out DIR                  judge directory (created; reused to resume)
   --cross                    also judge each response against the other two users' rubrics
                              (counterfactual steerability, a 3x3 matrix per instruction)
-  --template FILE            judge template (.ptpl); default: MultiFacet absolute grading
-  --max-parse-retries N      extra judge calls for an output without a score (default 2)
+  --template FILE            judge template (.ptpl); default: the official MultiFacet judge
+                             (kaistAI/Janus prompt verbatim, rubric as json.dumps(indent=4),
+                             temperature 1.0, top_p 0.9, max 1024 tokens unless overridden)
+  --judge-parse robust|janus read the score with the robust parser (default: last [RESULT],
+                             1-5 only) or with the MultiFacet authors' pattern exactly (first match)
+  --max-parse-retries N      extra judge calls for an output without a score (default 5, as Janus)
   --format text|md|json      report format on stdout (default text)
 ${providerOptionsHelp("judge-")}
 `;
@@ -170,6 +176,7 @@ export const judgeCommand: CliCommand = {
       cross: { type: "boolean" },
       template: { type: "string" },
       "max-parse-retries": { type: "string" },
+      "judge-parse": { type: "string" },
       format: { type: "string" },
       ...providerOptionSpec("judge-"),
     });
@@ -180,11 +187,13 @@ export const judgeCommand: CliCommand = {
     const params = {
       ...(resolved.config.temperature !== undefined ? { temperature: resolved.config.temperature } : {}),
       ...(resolved.config.maxTokens !== undefined ? { maxTokens: resolved.config.maxTokens } : {}),
+      ...(resolved.config.topP !== undefined ? { topP: resolved.config.topP } : {}),
     };
     const opts = {
       cross: values.cross === true,
       template: values.template as string | undefined,
-      maxParseRetries: intOption(values["max-parse-retries"] as string | undefined, "max-parse-retries", 2, 0),
+      maxParseRetries: intOption(values["max-parse-retries"] as string | undefined, "max-parse-retries", JANUS_MAX_RETRIES, 0),
+      parse: choiceOption(values["judge-parse"] as string | undefined, "judge-parse", JUDGE_PARSERS, "robust"),
       params: Object.keys(params).length ? params : undefined,
     };
     const runDir = path.resolve(values.out as string);

@@ -36,6 +36,9 @@ export function sha256(text: string): string {
  * provider config: temperature, maxTokens, ...) are merged under the request's own params.
  */
 export function requestHash(providerId: string, model: string, runParams: GenerationParams | Record<string, unknown>, request: ProviderRequest): string {
+  // `protocol` (run.json params.protocol: how answers are scored) never changes what a model is asked.
+  const { protocol: _protocol, ...sent } = runParams as Record<string, unknown>;
+  runParams = sent;
   return sha256(
     stableStringify({
       v: 1,

@@ -7,8 +7,12 @@
  * - The without-H response of triple t is judged against the rubric of every user of t.
  * - `cross`: each with-H response is also judged against the other two members' rubrics for d,
  *   giving a 3x3 matrix per (instruction, dimension).
- * A judge output without a score is asked again (a new sample, bounded); if it still has none it
- * is recorded with `score: null`, never a default. Raw calls live in JUDGE_DIR/calls (a normal,
+ * The built-in judge is the MultiFacet authors' own (kaistAI/Janus, see janus.ts): their prompt
+ * verbatim, the rubric as json.dumps(rubric, indent=4), their sampling parameters (the template's
+ * defaults: temperature 1.0, top_p 0.9, max 1024 tokens; flags override them) and their re-ask
+ * count (5). A judge output without a score is asked again (a new sample, bounded); if it still has
+ * none it is recorded with `score: null`, never a default. The score is read by the robust parser
+ * (default) or by theirs (`parse: "janus"`); the choice is recorded in eval.json and run.json. Raw calls live in JUDGE_DIR/calls (a normal,
  * resumable runner directory); JUDGE_DIR/results.jsonl holds one judged line per item.
  */
 import { readFile, rename, writeFile } from "node:fs/promises";
@@ -19,7 +23,8 @@ import type { Triple } from "../data/types.js";
 import type { GenerationParams, Provider, ProviderRequest } from "../providers/types.js";
 import { renderMessages, templateOfKind } from "../templates/template.js";
 import { bootstrapMeanCI, mean, pairedBootstrap } from "../metrics/stats.js";
-import { parseJudgeScore } from "./parse.js";
+import { judgeParser, type JudgeParser } from "./parse.js";
+import { JANUS_MAX_RETRIES, janusRubric } from "./janus.js";
 import { evalRunMeta, prepareEvalDir, readEvalJson, readItems, type EvalJson } from "./plan.js";
 import { readResults, readRunJson, runBatch, type ResultLine, type RunItem, type RunnerOptions, type RunSummary } from "./runner.js";
 import { selectUsers, type GenItem } from "./generation.js";
@@ -28,8 +33,10 @@ import { createHash } from "node:crypto";
 export interface JudgeOptions {
   cross?: boolean;
   template?: string;
-  /** Extra judge calls for an output without a score (default 2). */
+  /** Extra judge calls for an output without a score (default 5, as kaistAI/Janus run_eval_openai.py). */
   maxParseRetries?: number;
+  /** How a judge output is read: robust (default) or janus (the MultiFacet authors' pattern, first match). */
+  parse?: JudgeParser;
   params?: GenerationParams;
 }
 
@@ -65,9 +72,9 @@ export interface JudgeResultLine {
 export const CALLS_DIR = "calls";
 export const JUDGED_FILE = "results.jsonl";
 
+/** The rubric as the judge prompt holds it: json.dumps(rubric, indent=4), as kaistAI/Janus run_eval_openai.py writes it. */
 export function formatRubric(r: Rubric): string {
-  const d = r.score_descriptions;
-  return [r.criteria, ...(["1", "2", "3", "4", "5"] as const).map((k) => `Score ${k}: ${d[k]}`)].join("\n");
+  return janusRubric(r);
 }
 
 function rubricFor(t: Triple, member: number, d: Dimension): Rubric {
@@ -82,6 +89,16 @@ async function dirHash(runDir: string): Promise<string> {
   const h = createHash("sha256");
   for (const f of ["eval.json", "items.jsonl"]) h.update(await readFile(path.join(runDir, f)));
   return h.digest("hex");
+}
+
+/** The judge's sampling parameters: the template's defaults (the built-in: Janus's), under the caller's. */
+export function judgeParams(defaults: { temperature?: number; topP?: number; maxTokens?: number; model?: string } | undefined, given: GenerationParams | undefined): GenerationParams | undefined {
+  const p: GenerationParams = {};
+  if (defaults?.temperature !== undefined) p.temperature = defaults.temperature;
+  if (defaults?.topP !== undefined) p.topP = defaults.topP;
+  if (defaults?.maxTokens !== undefined) p.maxTokens = defaults.maxTokens;
+  Object.assign(p, given ?? {});
+  return Object.keys(p).length ? p : undefined;
 }
 
 export interface JudgePlan {
@@ -99,6 +116,9 @@ export async function planJudge(genRunDir: string, opts: JudgeOptions = {}): Pro
   const genItems = await readItems<GenItem>(genRunDir);
   const results = await readResults(genRunDir);
   const tpl = templateOfKind(opts.template, "judge", "judge");
+  const params = judgeParams(tpl.defaults, opts.params);
+  const parse = opts.parse ?? "robust";
+  const maxParseRetries = opts.maxParseRetries ?? JANUS_MAX_RETRIES;
   const triples = new Map<string, Triple>();
   for await (const t of ds.triples()) triples.set(t.id, t);
   const usersByTriple = new Map<string, { id: string; member: number; dimension: Dimension }[]>();
@@ -117,7 +137,7 @@ export async function planJudge(genRunDir: string, opts: JudgeOptions = {}): Pro
         rubric: formatRubric(rubricFor(t, rubricMember, user.dimension)),
       }),
     };
-    if (opts.params) request.params = opts.params;
+    if (params) request.params = params;
     items.push({ id: itemId, request });
     meta.push({ itemId, genItemId: g.itemId, tripleId: t.id, userId: user.id, dimension: user.dimension, member: g.withHistory ? user.member : null, withHistory: g.withHistory, rubricMember });
   };
@@ -138,7 +158,8 @@ export async function planJudge(genRunDir: string, opts: JudgeOptions = {}): Pro
   }
   const evalJson: EvalJson = {
     kind: "judge",
-    options: { cross: opts.cross ?? false, maxParseRetries: opts.maxParseRetries ?? 2, params: opts.params ?? null },
+    options: { cross: opts.cross ?? false, maxParseRetries, params: params ?? null, parse },
+    protocol: { judgeParse: parse, judgeMaxParseRetries: maxParseRetries, judgeParams: params ?? null },
     dataset: gen.dataset,
     templates: { judge: { name: tpl.name, hash: tpl.hash, file: tpl.file } },
     source: { runDir: path.resolve(genRunDir), runHash: await dirHash(genRunDir) },
@@ -159,7 +180,8 @@ export async function runJudge(genRunDir: string, opts: JudgeOptions, provider: 
   const judgeDir = runner.runDir;
   await prepareEvalDir(judgeDir, plan.evalJson, plan.meta);
   const callsDir = path.join(judgeDir, CALLS_DIR);
-  const maxRetries = opts.maxParseRetries ?? 2;
+  const maxRetries = plan.evalJson.options.maxParseRetries as number;
+  const parse = judgeParser(plan.evalJson.options.parse as JudgeParser);
   const meta = evalRunMeta(runner.meta, plan.evalJson);
   // Round 0 asks every item once; each later round asks again (a new sample) for outputs without a score.
   let batch: RunItem[] = [...plan.items];
@@ -172,7 +194,7 @@ export async function runJudge(genRunDir: string, opts: JudgeOptions, provider: 
     const again: RunItem[] = [];
     for (const item of plan.items) {
       const last = latestCall(item.id, round, results);
-      if (last && last.text !== null && parseJudgeScore(last.text).score === null && round < maxRetries) {
+      if (last && last.text !== null && parse(last.text).score === null && round < maxRetries) {
         const base = byId.get(item.id)!;
         again.push({ id: `${item.id}#${round + 1}`, request: { ...base.request, sample: round + 1 } });
       }
@@ -180,7 +202,7 @@ export async function runJudge(genRunDir: string, opts: JudgeOptions, provider: 
     if (again.length === 0) break;
     batch = [...batch, ...again];
   }
-  const judged = await writeJudged(judgeDir, plan.meta, maxRetries);
+  const judged = await writeJudged(judgeDir, plan.meta, maxRetries, parse);
   return { summary: summary!, judged };
 }
 
@@ -193,7 +215,7 @@ function latestCall(itemId: string, round: number, results: Map<string, ResultLi
   return undefined;
 }
 
-async function writeJudged(judgeDir: string, meta: JudgeItem[], maxRetries: number): Promise<JudgeResultLine[]> {
+async function writeJudged(judgeDir: string, meta: JudgeItem[], maxRetries: number, parseScore: (text: string) => { score: number | null; feedback: string }): Promise<JudgeResultLine[]> {
   const results = await readResults(path.join(judgeDir, CALLS_DIR));
   const lines: JudgeResultLine[] = [];
   for (const m of meta) {
@@ -210,7 +232,7 @@ async function writeJudged(judgeDir: string, meta: JudgeItem[], maxRetries: numb
         continue;
       }
       lastRaw = line.text;
-      const p = parseJudgeScore(line.text);
+      const p = parseScore(line.text);
       if (p.score !== null) {
         scored = { score: p.score, feedback: p.feedback, raw: line.text };
         break;

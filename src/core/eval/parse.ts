@@ -3,6 +3,8 @@
  * Anything that does not parse is reported as such (null), never guessed or defaulted.
  */
 
+import { parseJudgeScoreJanus } from "./janus.js";
+
 export type Verdict = "A" | "B";
 
 const VERDICT = /\[\[\s*([AB])\s*\]\]/gi;
@@ -63,4 +65,15 @@ export function parseJudgeScore(text: string): JudgeParse {
     return { score: scoreFrom(m[1]!, m[3]), feedback: text.slice(0, m.index).replace(/^\s*feedback\s*:\s*/i, "").trim() };
   }
   return { score: null, feedback: text.trim() };
+}
+
+/**
+ * How a judge output is read: `robust` (parseJudgeScore: the last marker, 1-5 only, tolerant of
+ * format drift) or `janus` (the MultiFacet authors' own parser, exactly: janus.ts).
+ */
+export type JudgeParser = "robust" | "janus";
+export const JUDGE_PARSERS: readonly JudgeParser[] = ["robust", "janus"];
+
+export function judgeParser(mode: JudgeParser): (text: string) => JudgeParse {
+  return mode === "janus" ? parseJudgeScoreJanus : parseJudgeScore;
 }

@@ -28,11 +28,18 @@ export interface EvalJson {
   items: number;
   /** Items left out because even without any history they exceed the input budget. */
   overBudget?: string[];
+  /**
+   * The protocol choices behind the numbers (judge parser, oracle, plain template, contrast filter,
+   * rejection-sampling rule...): copied into run.json `params.protocol` and shown by every report.
+   */
+  protocol?: Record<string, unknown>;
 }
 
 /** Provenance every evaluation adds to its run.json: template hash, dataset manifest hash and seed. */
-export function evalRunMeta<M extends { seed?: number }>(meta: M, evalJson: EvalJson): M & { templateHash: string; datasetManifestHash?: string; seed?: number } {
+export function evalRunMeta<M extends { seed?: number; params?: Record<string, unknown> }>(meta: M, evalJson: EvalJson): M & { templateHash: string; datasetManifestHash?: string; seed?: number } {
   const out: M & { templateHash: string; datasetManifestHash?: string; seed?: number } = { ...meta, templateHash: templatesHash(evalJson.templates) };
+  // Protocol choices are recorded with the params (not part of any request: cache keys ignore them).
+  if (evalJson.protocol) out.params = { ...(meta.params ?? {}), protocol: evalJson.protocol };
   if (evalJson.dataset) out.datasetManifestHash = evalJson.dataset.manifestHash;
   const seed = meta.seed ?? evalJson.dataset?.seed;
   if (seed !== undefined) out.seed = seed;
