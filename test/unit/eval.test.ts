@@ -264,8 +264,19 @@ test("reward model with probability verdicts on a local GGUF through node-llama-
     }
     // Items of one user share its history prefix: later prompts reuse the KV cache.
     assert.ok(results.some((r) => r.usage.cachedInputTokens > 0));
-    const items = readFileSync(path.join(runDir, "items.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { historyDropped: number; historyKept: number });
+    const items = readFileSync(path.join(runDir, "items.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { historyDropped: number; historyKept: number; promptTokens: number });
     assert.ok(items.every((i) => i.historyDropped > 0 && i.historyKept + i.historyDropped === 10));
+    // The budget is counted with the model's own tokenizer, chat template included: what the provider reports as input.
+    const evalJson = JSON.parse(readFileSync(path.join(runDir, "eval.json"), "utf8")) as { tokenizer: { name: string; exact: boolean } };
+    assert.deepEqual(evalJson.tokenizer, { name: "llama.cpp:tiny-llama3.gguf", exact: true });
+    const byId = await readResults(runDir);
+    const metaIds = readFileSync(path.join(runDir, "items.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { itemId: string; promptTokens: number });
+    for (const m of metaIds) {
+      assert.ok(m.promptTokens <= 2500);
+      const evaluated = byId.get(m.itemId)!.usage.inputTokens;
+      assert.ok(m.promptTokens > evaluated - 40 && m.promptTokens <= evaluated, `budget count ${m.promptTokens} vs ${evaluated} evaluated`);
+    }
+    assert.equal(report.overall.truncated, 4, "the report counts the items whose history was cut");
   } finally {
     await provider.dispose?.();
   }

@@ -10,6 +10,7 @@ import type { Dimension } from "../data/schema.js";
 import type { SyntheticUser, Triple } from "../data/types.js";
 import type { GenerationParams, Provider } from "../providers/types.js";
 import { DEFAULT_MAX_INPUT_TOKENS, renderWithBudget } from "../templates/budget.js";
+import { ESTIMATE_TOKENIZER, tokenizerFor, type Tokenizer } from "../templates/tokens.js";
 import { renderMessages, templateOfKind } from "../templates/template.js";
 import { evalRunMeta, prepareEvalDir, type EvalJson } from "./plan.js";
 import { runBatch, type RunItem, type RunnerOptions, type RunSummary } from "./runner.js";
@@ -30,6 +31,8 @@ export interface GenerateOptions {
   maxInputTokens?: number;
   /** Sampling parameters for every request (temperature defaults to 0.9, as in the paper). */
   params?: GenerationParams;
+  /** Counts the input budget; runGeneration uses the provider's (tokenizerFor), planGeneration alone the chars/4 estimate. */
+  tokenizer?: Tokenizer;
 }
 
 export interface GenItem {
@@ -41,7 +44,10 @@ export interface GenItem {
   member: number | null;
   dimension: Dimension | null;
   historyKept: number;
+  /** History pairs dropped (least similar first) to fit the input budget. */
   historyDropped: number;
+  /** Prompt tokens as counted by the run's tokenizer (eval.json `tokenizer`). */
+  promptTokens: number;
 }
 
 export interface GenPlan {
@@ -66,6 +72,7 @@ export async function planGeneration(datasetDir: string, opts: GenerateOptions =
   const dims = opts.dimensions ?? GENERATION_DIMENSIONS;
   const which = opts.history ?? "both";
   const maxTokens = opts.maxInputTokens ?? DEFAULT_MAX_INPUT_TOKENS;
+  const tokenizer = opts.tokenizer ?? ESTIMATE_TOKENIZER;
   const params: GenerationParams = { temperature: 0.9, ...opts.params };
   const tpl = templateOfKind(opts.template, "generation", "generation");
   const plain = templateOfKind(opts.plainTemplate, "generation", "generation-plain");
@@ -82,23 +89,25 @@ export async function planGeneration(datasetDir: string, opts: GenerateOptions =
     if (!t) throw new Error(`${ds.dir}: user ${u.id} refers to missing triple ${u.tripleId}`);
     if (which !== "without") {
       const itemId = `${u.id}.h`;
-      const p = renderWithBudget(tpl, htpl, u.history, { instruction: t.prompt }, maxTokens);
+      const p = renderWithBudget(tpl, htpl, u.history, { instruction: t.prompt }, maxTokens, tokenizer);
       if (p.overBudget) overBudget.push(itemId);
       else {
         items.push({ id: itemId, request: { messages: p.messages, params, sequenceKey: u.id }, userKey: u.id });
-        meta.push({ itemId, withHistory: true, tripleId: t.id, userId: u.id, member: u.member, dimension: u.dimension, historyKept: p.kept, historyDropped: p.dropped });
+        meta.push({ itemId, withHistory: true, tripleId: t.id, userId: u.id, member: u.member, dimension: u.dimension, historyKept: p.kept, historyDropped: p.dropped, promptTokens: p.tokens });
       }
     }
     if (which !== "with" && !noHistoryFor.has(t.id)) {
       noHistoryFor.add(t.id);
       const itemId = `${t.id}.noh`;
-      items.push({ id: itemId, request: { messages: renderMessages(plain, { instruction: t.prompt }), params } });
-      meta.push({ itemId, withHistory: false, tripleId: t.id, userId: null, member: null, dimension: null, historyKept: 0, historyDropped: 0 });
+      const messages = renderMessages(plain, { instruction: t.prompt });
+      items.push({ id: itemId, request: { messages, params } });
+      meta.push({ itemId, withHistory: false, tripleId: t.id, userId: null, member: null, dimension: null, historyKept: 0, historyDropped: 0, promptTokens: tokenizer.countMessages(messages) });
     }
   }
   const evalJson: EvalJson = {
     kind: "generate",
     options: { dimensions: dims, history: which, limit: opts.limit ?? null, maxInputTokens: maxTokens, params },
+    tokenizer: { name: tokenizer.name, exact: tokenizer.exact },
     dataset: { dir: ds.dir, manifestHash: ds.manifestHash, seed: ds.manifest.seed },
     templates: {
       generation: { name: tpl.name, hash: tpl.hash, file: tpl.file },
@@ -112,7 +121,7 @@ export async function planGeneration(datasetDir: string, opts: GenerateOptions =
 }
 
 export async function runGeneration(datasetDir: string, opts: GenerateOptions, provider: Provider, runner: RunnerOptions): Promise<RunSummary> {
-  const plan = await planGeneration(datasetDir, opts);
+  const plan = await planGeneration(datasetDir, { ...opts, tokenizer: opts.tokenizer ?? (await tokenizerFor(provider)) });
   await prepareEvalDir(runner.runDir, plan.evalJson, plan.meta);
   return runBatch(plan.items, provider, {
     ...runner,

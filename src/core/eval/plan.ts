@@ -26,6 +26,8 @@ export interface EvalJson {
   /** For a judge run: the generation run it judges. */
   source?: { runDir: string; runHash: string };
   items: number;
+  /** What counted the input budget (src/core/templates/tokens.ts); exact: false for the chars/4 estimate. */
+  tokenizer?: { name: string; exact: boolean };
   /** Items left out because even without any history they exceed the input budget. */
   overBudget?: string[];
   /**

@@ -9,6 +9,7 @@ import { DIMENSIONS, type Dimension } from "../data/schema.js";
 import type { SyntheticUser, Triple } from "../data/types.js";
 import type { Provider, ProviderRequest } from "../providers/types.js";
 import { DEFAULT_MAX_INPUT_TOKENS, renderWithBudget } from "../templates/budget.js";
+import { ESTIMATE_TOKENIZER, tokenizerFor, type Tokenizer } from "../templates/tokens.js";
 import { templateOfKind, type Template } from "../templates/template.js";
 import { bootstrapMeanCI, mean } from "../metrics/stats.js";
 import { parseVerdict, verdictFromProbabilities, type Verdict } from "./parse.js";
@@ -27,6 +28,8 @@ export interface RmOptions {
   template?: string;
   historyTemplate?: string;
   maxInputTokens?: number;
+  /** Counts the input budget; runRm uses the provider's (tokenizerFor), planRm alone the chars/4 estimate. */
+  tokenizer?: Tokenizer;
 }
 
 export interface RmItem {
@@ -40,7 +43,10 @@ export interface RmItem {
   /** Where the chosen (user-preferred) response is shown. */
   chosen: Verdict;
   historyKept: number;
+  /** History pairs dropped (least similar first) to fit the input budget. */
   historyDropped: number;
+  /** Prompt tokens as counted by the run's tokenizer (eval.json `tokenizer`). */
+  promptTokens: number;
 }
 
 /** Appended in probability mode so the first generated token is the verdict letter. */
@@ -58,6 +64,7 @@ export async function planRm(datasetDir: string, opts: RmOptions = {}): Promise<
   const orders: Order[] = opts.orders === "ab" ? ["ab"] : ["ab", "ba"];
   const verdict = opts.verdict ?? "text";
   const maxTokens = opts.maxInputTokens ?? DEFAULT_MAX_INPUT_TOKENS;
+  const tokenizer = opts.tokenizer ?? ESTIMATE_TOKENIZER;
   const tpl: Template = templateOfKind(opts.template, "reward-model", "reward-model");
   const htpl: Template = templateOfKind(opts.historyTemplate, "history", "history");
   const triples = new Map<string, Triple>();
@@ -80,7 +87,7 @@ export async function planRm(datasetDir: string, opts: RmOptions = {}): Promise<
       for (const order of orders) {
         const [a, b] = order === "ab" ? [chosenText, rejectedText] : [rejectedText, chosenText];
         const itemId = `${u.id}.vs${k}.${order}`;
-        const p = renderWithBudget(tpl, htpl, u.history, { instruction: t.prompt, response_a: a, response_b: b }, maxTokens);
+        const p = renderWithBudget(tpl, htpl, u.history, { instruction: t.prompt, response_a: a, response_b: b }, maxTokens, tokenizer);
         if (p.overBudget) {
           overBudget.push(itemId);
           continue;
@@ -109,6 +116,7 @@ export async function planRm(datasetDir: string, opts: RmOptions = {}): Promise<
           chosen: order === "ab" ? "A" : "B",
           historyKept: p.kept,
           historyDropped: p.dropped,
+          promptTokens: p.tokens,
         });
       }
     }
@@ -120,6 +128,7 @@ export async function planRm(datasetDir: string, opts: RmOptions = {}): Promise<
   const evalJson: EvalJson = {
     kind: "rm",
     options: { dimensions: dims, orders: opts.orders ?? "both", verdict, limit: opts.limit ?? null, maxInputTokens: maxTokens },
+    tokenizer: { name: tokenizer.name, exact: tokenizer.exact },
     dataset: { dir: ds.dir, manifestHash: ds.manifestHash, seed: ds.manifest.seed },
     templates,
     items: items.length,
@@ -135,7 +144,7 @@ export interface RmRunResult {
 
 /** Plans, runs (or resumes) and scores a reward-model evaluation in `runner.runDir`. */
 export async function runRm(datasetDir: string, opts: RmOptions, provider: Provider, runner: RunnerOptions): Promise<RmRunResult> {
-  const plan = await planRm(datasetDir, opts);
+  const plan = await planRm(datasetDir, { ...opts, tokenizer: opts.tokenizer ?? (await tokenizerFor(provider)) });
   if (plan.evalJson.options.verdict === "probability" && !provider.capabilities.tokenProbabilities) {
     throw new Error(`provider "${provider.id}" cannot give next-token probabilities; use --verdict text`);
   }
@@ -163,6 +172,8 @@ export interface RmDimensionReport {
   /** Items the provider failed on (after retries), or not run yet. */
   failed: number;
   missing: number;
+  /** Items whose feedback history was cut (pairs dropped) to fit the input budget. */
+  truncated: number;
   /** Mean P(chosen) in probability mode. */
   meanChosenProbability?: number;
 }
@@ -220,6 +231,7 @@ function summarise(items: RmScoredItem[], seed: number): RmDimensionReport {
     unparsable: items.filter((i) => i.status === "unparsable").length,
     failed: items.filter((i) => i.status === "failed").length,
     missing: items.filter((i) => i.status === "missing").length,
+    truncated: items.filter((i) => i.historyDropped > 0).length,
   };
   if (probs.length) rep.meanChosenProbability = mean(probs);
   return rep;

@@ -24,6 +24,8 @@ export interface RunProvenance {
   templates: EvalJson["templates"];
   status: RunJson["status"] | "not started";
   items: number;
+  /** What counted the input budget (null for runs recorded before tokenizers were recorded). */
+  tokenizer: { name: string; exact: boolean } | null;
   /** For a judge run: the judge model and the generation run it judged. */
   source?: { runDir: string; provider: string | null; model: string | null };
 }
@@ -66,6 +68,7 @@ export async function loadRunReport(runDir: string, opts: { seed?: number } = {}
     templates: ev.templates,
     status: rj?.status ?? "not started",
     items: ev.items,
+    tokenizer: ev.tokenizer ?? null,
   };
   const out: RunReport = { run };
   if (ev.kind === "rm") {
@@ -128,13 +131,13 @@ function tables(report: Report): Table[] {
     });
     out.push({
       title: "Reward-model details per dimension",
-      headers: ["run", "dimension", "n", "consistent acc. (%)", "A rate (%)", "unparsable", "failed", "missing"],
+      headers: ["run", "dimension", "n", "consistent acc. (%)", "A rate (%)", "unparsable", "failed", "missing", "truncated H"],
       rows: rmRuns.flatMap((r) =>
         dims
           .filter((d) => r.rm!.byDimension[d])
           .map((d) => {
             const x = r.rm!.byDimension[d]!;
-            return [runName(r.run), d, String(x.n), pct(x.consistentAccuracy), pct(x.aRate), String(x.unparsable), String(x.failed), String(x.missing)];
+            return [runName(r.run), d, String(x.n), pct(x.consistentAccuracy), pct(x.aRate), String(x.unparsable), String(x.failed), String(x.missing), String(x.truncated ?? 0)];
           }),
       ),
     });
@@ -186,6 +189,7 @@ function provenanceLines(report: Report): string[] {
       `seed ${r.seed ?? "-"}`,
       `dataset ${r.datasetManifestHash?.slice(0, 12) ?? "-"}`,
       `templates ${r.templateHash?.slice(0, 12) ?? "-"}`,
+      `tokens ${r.tokenizer ? `${r.tokenizer.name}${r.tokenizer.exact ? "" : " (estimate)"}` : "-"}`,
     ];
     if (r.source) parts.push(`judged run ${r.source.runDir}`);
     return parts.join(", ");

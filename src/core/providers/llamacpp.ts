@@ -45,6 +45,7 @@ import type {
   Token,
   ChatWrapper,
 } from "node-llama-cpp" with { "resolution-mode": "import" };
+import type { Tokenizer } from "../templates/tokens.js";
 import type { ProviderConfig } from "./registry.js";
 import {
   ProviderError,
@@ -235,6 +236,19 @@ export class LlamaCppProvider implements Provider {
   }
   get sequences(): number {
     return this.slots.length;
+  }
+
+  /**
+   * The model's tokenizer for input budgets (src/core/templates/tokens.ts): a chat prompt is
+   * counted exactly as `call` would send it, chat template included.
+   */
+  tokenizer(): Tokenizer {
+    return {
+      name: `llama.cpp:${basename(this.modelPath)}`,
+      exact: true,
+      count: (text) => this.llamaModel.tokenize(text, false).length,
+      countMessages: (messages) => this.promptTokens({ messages }).length,
+    };
   }
 
   /** Chat-formatted prompt tokens for a request (exposed for tests and benchmarks). */

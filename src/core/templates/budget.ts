@@ -1,10 +1,13 @@
 /**
  * Rendering the paper's prompts with a token budget (default 12,800 input tokens, as in the
- * paper): if a prompt does not fit, the oldest history pairs are dropped one by one and the
- * number dropped is recorded on the item.
+ * paper): if a prompt does not fit, the history pairs at the front of the history (the oldest /
+ * least similar ones) are dropped one by one and the number dropped is recorded on the item.
+ * Counting is done by a Tokenizer (src/core/templates/tokens.ts: the model's real tokenizer where
+ * one is known); the default is the chars/4 estimate.
  */
 import type { HistoryEntry } from "../data/types.js";
 import type { ChatMessage } from "../providers/types.js";
+import type { Tokenizer } from "./tokens.js";
 import { renderMessages, renderText, type Template, type Values } from "./template.js";
 
 export const DEFAULT_MAX_INPUT_TOKENS = 12_800;
@@ -13,7 +16,8 @@ export const DEFAULT_MAX_INPUT_TOKENS = 12_800;
 export type TokenCounter = (text: string) => number;
 export const approxTokens: TokenCounter = (text) => Math.ceil(text.length / 4);
 
-export function messagesTokens(messages: ChatMessage[], count: TokenCounter = approxTokens): number {
+export function messagesTokens(messages: ChatMessage[], count: TokenCounter | Tokenizer = approxTokens): number {
+  if (typeof count !== "function") return count.countMessages(messages);
   // A few tokens of chat formatting per message.
   return messages.reduce((n, m) => n + count(m.content) + 4, 0);
 }
@@ -46,7 +50,7 @@ export function renderWithBudget(
   history: Pick<HistoryEntry, "prompt" | "chosen" | "rejected">[],
   values: Values,
   maxTokens = DEFAULT_MAX_INPUT_TOKENS,
-  count: TokenCounter = approxTokens,
+  count: TokenCounter | Tokenizer = approxTokens,
 ): BudgetedPrompt {
   const usesHistory = template.placeholders.some((p) => p.name === "feedback_history");
   let dropped = 0;
