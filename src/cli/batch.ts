@@ -1,21 +1,16 @@
-/** What every model-calling CLI command shares: provider lifetime, Ctrl-C, progress lines, summaries. */
+/**
+ * The CLI's adapter over the run session (src/app/session.ts): Ctrl-C cancels (resumable), a
+ * throttled progress line goes to stderr, and the gate allows everything the command line asked for.
+ */
 import type { CliIO } from "./command.js";
 import type { ResolvedProviderOptions } from "./provider-options.js";
-import { createProvider } from "../core/providers/registry.js";
+import { ALLOW_ALL } from "../app/gate.js";
+import { runEvaluation, withProvider, type EvalOutcome, type EvalRequest, type SessionHooks, type SessionRunner } from "../app/session.js";
 import type { Provider } from "../core/providers/types.js";
-import type { Progress, RunnerOptions, RunSummary } from "../core/eval/runner.js";
+import type { Progress, RunSummary } from "../core/eval/runner.js";
 
-/**
- * Creates the provider, runs `fn` with runner options wired to Ctrl-C (cancel, resumable) and a
- * throttled progress line on stderr, and disposes the provider afterwards.
- */
-export async function runWithProvider<T>(
-  label: string,
-  resolved: ResolvedProviderOptions,
-  io: CliIO,
-  fn: (provider: Provider, runner: Omit<RunnerOptions, "runDir" | "meta">) => Promise<T>,
-): Promise<T> {
-  const provider = await createProvider(resolved.config);
+/** Session hooks for one command: Ctrl-C and progress lines; `done` removes the Ctrl-C handler. */
+function cliHooks(label: string, resolved: ResolvedProviderOptions, io: CliIO): { hooks: SessionHooks; done: () => void } {
   const ac = new AbortController();
   const onSigint = () => {
     io.err(`\npreflab ${label}: cancelling; in-flight requests are dropped. Rerun the same command to resume.\n`);
@@ -34,18 +29,33 @@ export async function runWithProvider<T>(
     lastText = text;
     io.err(`[${label}] ${text}\n`);
   };
+  return { hooks: { gate: ALLOW_ALL, signal: ac.signal, onProgress }, done: () => process.removeListener("SIGINT", onSigint) };
+}
+
+/** Runs one evaluation through the session into `runDir`. */
+export async function runEvaluationCli(label: string, request: EvalRequest, resolved: ResolvedProviderOptions, runDir: string, io: CliIO): Promise<EvalOutcome> {
+  const { hooks, done } = cliHooks(label, resolved, io);
   try {
-    return await fn(provider, {
-      ...resolved.runner,
-      signal: ac.signal,
-      onProgress,
-      ...(resolved.config.pricing ? { pricing: resolved.config.pricing } : {}),
-      secrets: resolved.secrets,
-    });
+    return await runEvaluation(request, { runDir, provider: resolved, runner: resolved.runner }, hooks);
   } finally {
-    process.removeListener("SIGINT", onSigint);
-    await provider.dispose?.();
+    done();
   }
+}
+
+/** For model-calling commands that are not one of the session's evaluations (rs): provider lifetime, Ctrl-C, progress. */
+export async function runWithProvider<T>(label: string, resolved: ResolvedProviderOptions, io: CliIO, fn: (provider: Provider, runner: SessionRunner) => Promise<T>, create?: SessionHooks["createProvider"]): Promise<T> {
+  const { hooks, done } = cliHooks(label, resolved, io);
+  try {
+    return await withProvider(resolved, resolved.runner, { ...hooks, ...(create ? { createProvider: create } : {}) }, fn);
+  } finally {
+    done();
+  }
+}
+
+/** Exit status of an evaluation command: 130 cancelled, 1 some items failed, else 0. */
+export function exitCode(s: RunSummary): number {
+  if (s.status === "cancelled") return 130;
+  return s.totals.failed > 0 ? 1 : 0;
 }
 
 export function formatProgress(p: Progress, priced: boolean): string {

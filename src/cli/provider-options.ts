@@ -4,18 +4,20 @@
  *
  *   const options = { input: { type: "string" }, ...providerOptionSpec(), ...providerOptionSpec("judge-") };
  *   const { values } = parse(argv, options);
- *   const gen = resolveProviderOptions(values);
- *   const judge = resolveProviderOptions(values, { prefix: "judge-" });
+ *   const gen = await resolveProviderOptions(values, {});
+ *   const judge = await resolveProviderOptions(values, { prefix: "judge-" });
  *
  * API keys come only from the environment (API_KEY_ENV in registry.ts), never from a flag, and
- * never reach the run meta; they are handed to the runner as `secrets` to redact.
+ * never reach the run meta; they are handed to the runner as `secrets` to redact. Validation
+ * (each provider's requirements, the Anthropic sampling refusal, registered model names) is the
+ * run session's (src/app/provider.ts), shared with the extension.
  */
 import path from "node:path";
 import { UsageError, choiceOption, intOption } from "./command.js";
-import { API_KEY_ENV, PROVIDER_IDS, isProviderId, type Pricing, type ProviderConfig, type ProviderId } from "../core/providers/registry.js";
-import type { Provider } from "../core/providers/types.js";
-import { RUNNER_DEFAULTS, type BackoffOptions, type RunMeta } from "../core/eval/runner.js";
-import { publicUrl } from "../core/eval/runlog.js";
+import { API_KEY_ENV, PROVIDER_IDS, isProviderId, type Pricing, type ProviderId } from "../core/providers/registry.js";
+import { RUNNER_DEFAULTS } from "../core/eval/runner.js";
+import { ProviderConfigError, resolveProviderConfig, type ProviderRequest, type ResolvedProvider } from "../app/provider.js";
+import { runnerSettings, type RunnerSettings } from "../app/session.js";
 
 type Spec = Record<string, { type: "string" | "boolean" }>;
 
@@ -58,7 +60,8 @@ export function providerOptionsHelp(prefix = ""): string {
   return [
     `Model (${prefix ? prefix.replace(/-$/, "") : "provider"}):`,
     `  ${p}provider ID          ${PROVIDER_IDS.join(" | ")}`,
-    `  ${p}model M              model name (required for cloud providers)`,
+    `  ${p}model M              model name (required for cloud providers), or the name of a registered`,
+    `                        fine-tuned model (.preflab/models.json; brings its provider and server)`,
     `  ${p}base-url URL         API base URL (required for openai-compatible)`,
     `  ${p}temperature T        sampling temperature (openai: API default; openai-compatible: 0.9;`,
     `                        anthropic: not accepted by the API)`,
@@ -76,37 +79,31 @@ export function providerOptionsHelp(prefix = ""): string {
   ].join("\n");
 }
 
-export interface RunnerFlagOptions {
-  concurrency: number;
-  maxRetries: number;
-  timeoutMs: number;
-  backoff: BackoffOptions;
-  rpm?: number;
-  tpm?: number;
-  cacheDir: string | false;
-}
+export type RunnerFlagOptions = RunnerSettings;
 
-export interface ResolvedProviderOptions {
-  config: ProviderConfig;
-  runner: RunnerFlagOptions;
-  /** Strings to redact from anything written (the API key, when there is one). */
-  secrets: string[];
-  /** Environment variable the key came from (for messages), if the provider takes one. */
-  keyEnv?: string;
+export interface ResolvedProviderOptions extends ResolvedProvider {
+  runner: RunnerSettings;
 }
 
 type Values = Record<string, string | boolean | undefined>;
 
+interface ResolveOpts {
+  prefix?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Relative paths resolve here; registered models are read from CWD/.preflab/models.json. */
+  cwd?: string;
+  defaultProvider?: ProviderId;
+}
+
 /**
- * Turns parsed flags into a ProviderConfig and runner options. `required: false` returns
- * undefined when `--PREFIXprovider` is absent (an optional second model).
+ * Turns parsed flags into a validated provider config (src/app/provider.ts: the same rules and
+ * messages as the extension's) and runner settings. `required: false` returns undefined when
+ * neither `--PREFIXprovider` nor `--PREFIXmodel` is given (an optional second model). `--model`
+ * may name a registered fine-tuned model (.preflab/models.json), which brings its provider.
  */
-export function resolveProviderOptions(values: Values, opts: { prefix?: string; env?: NodeJS.ProcessEnv; cwd?: string; defaultProvider?: ProviderId }): ResolvedProviderOptions;
-export function resolveProviderOptions(values: Values, opts: { prefix?: string; env?: NodeJS.ProcessEnv; cwd?: string; defaultProvider?: ProviderId; required: false }): ResolvedProviderOptions | undefined;
-export function resolveProviderOptions(
-  values: Values,
-  opts: { prefix?: string; env?: NodeJS.ProcessEnv; cwd?: string; defaultProvider?: ProviderId; required?: boolean } = {},
-): ResolvedProviderOptions | undefined {
+export async function resolveProviderOptions(values: Values, opts: ResolveOpts): Promise<ResolvedProviderOptions>;
+export async function resolveProviderOptions(values: Values, opts: ResolveOpts & { required: false }): Promise<ResolvedProviderOptions | undefined>;
+export async function resolveProviderOptions(values: Values, opts: ResolveOpts & { required?: boolean } = {}): Promise<ResolvedProviderOptions | undefined> {
   const prefix = opts.prefix ?? "";
   const env = opts.env ?? process.env;
   const cwd = opts.cwd ?? process.cwd();
@@ -124,44 +121,34 @@ export function resolveProviderOptions(
   };
   const optInt = (name: string, min: number) => (str(name) === undefined ? undefined : intOption(str(name), flag(name), 0, min));
 
-  const providerName = str("provider") ?? opts.defaultProvider;
-  if (providerName === undefined) {
-    if (opts.required === false) return undefined;
-    throw new UsageError(`--${flag("provider")} is required (${PROVIDER_IDS.join(", ")})`);
-  }
-  if (!isProviderId(providerName)) throw new UsageError(`--${flag("provider")} must be one of ${PROVIDER_IDS.join(", ")}, got "${providerName}"`);
-  const provider: ProviderId = providerName;
+  const providerName = str("provider") ?? (str("model") === undefined ? opts.defaultProvider : undefined);
+  if (providerName === undefined && str("model") === undefined && opts.required === false) return undefined;
+  if (providerName !== undefined && !isProviderId(providerName)) throw new UsageError(`--${flag("provider")} must be one of ${PROVIDER_IDS.join(", ")}, got "${providerName}"`);
 
-  const config: ProviderConfig = { provider };
+  const req: ProviderRequest = {};
+  if (providerName !== undefined && isProviderId(providerName)) req.provider = providerName;
   const model = str("model");
-  if (model !== undefined) config.model = model;
+  if (model !== undefined) req.model = model;
   const baseUrl = str("base-url");
-  if (baseUrl !== undefined) {
-    try {
-      new URL(baseUrl);
-    } catch {
-      throw new UsageError(`--${flag("base-url")} must be a URL, got "${baseUrl}"`);
-    }
-    config.baseUrl = baseUrl;
-  }
+  if (baseUrl !== undefined) req.baseUrl = baseUrl;
   const temperature = num("temperature", (n) => n >= 0 && n <= 2, "a number in [0, 2]");
-  if (temperature !== undefined) config.temperature = temperature;
+  if (temperature !== undefined) req.temperature = temperature;
   const maxTokens = optInt("max-tokens", 1);
-  if (maxTokens !== undefined) config.maxTokens = maxTokens;
+  if (maxTokens !== undefined) req.maxTokens = maxTokens;
   const topP = num("top-p", (n) => n > 0 && n <= 1, "a number in (0, 1]");
-  if (topP !== undefined) config.topP = topP;
+  if (topP !== undefined) req.topP = topP;
   const seed = optInt("seed", 0);
-  if (seed !== undefined) config.seed = seed;
+  if (seed !== undefined) req.seed = seed;
   const modelPath = str("model-path");
-  if (modelPath !== undefined) config.modelPath = path.resolve(cwd, modelPath);
+  if (modelPath !== undefined) req.modelPath = path.resolve(cwd, modelPath);
   const threads = optInt("threads", 1);
-  if (threads !== undefined) config.threads = threads;
+  if (threads !== undefined) req.threads = threads;
   const contextSize = optInt("context-size", 1);
-  if (contextSize !== undefined) config.contextSize = contextSize;
+  if (contextSize !== undefined) req.contextSize = contextSize;
   const gpu = str("gpu");
   if (gpu !== undefined) {
     const g = choiceOption(gpu, flag("gpu"), ["auto", "cuda", "vulkan", "metal", "false"] as const, "auto");
-    config.gpu = g === "false" ? false : g;
+    req.gpu = g === "false" ? false : g;
   }
   const pricing: Pricing = {};
   const price = (name: string, key: keyof Pricing) => {
@@ -172,56 +159,35 @@ export function resolveProviderOptions(
   price("price-output", "output");
   price("price-cached-input", "cachedInput");
   price("price-cache-write", "cacheWrite");
-  if (Object.keys(pricing).length > 0) config.pricing = pricing;
-
-  // Per-provider requirements, checked here so a bad command line fails before anything runs.
-  const cloud = provider === "openai" || provider === "anthropic" || provider === "openai-compatible";
-  if (cloud && !config.model) throw new UsageError(`--${flag("model")} is required for provider ${provider}`);
-  if (provider === "openai-compatible" && !config.baseUrl) throw new UsageError(`--${flag("base-url")} is required for provider openai-compatible`);
-  if (provider === "llamacpp" && !config.modelPath) throw new UsageError(`--${flag("model-path")} is required for provider llamacpp`);
-  if (provider === "anthropic" && (config.temperature !== undefined || config.topP !== undefined)) {
-    throw new UsageError(`the Anthropic Messages API no longer accepts temperature or top_p; drop --${flag("temperature")} / --${flag("top-p")}`);
-  }
-  const keyEnv = API_KEY_ENV[provider];
-  const secrets: string[] = [];
-  if (keyEnv) {
-    const key = env[keyEnv];
-    if (key) {
-      config.apiKey = key;
-      secrets.push(key);
-    } else if (provider !== "openai-compatible") {
-      throw new UsageError(`provider ${provider} needs an API key: set ${keyEnv} in the environment`);
-    }
-  }
+  if (Object.keys(pricing).length > 0) req.pricing = pricing;
 
   const noCache = values[flag("no-cache")] === true;
   const cacheDirFlag = str("cache-dir");
   if (noCache && cacheDirFlag !== undefined) throw new UsageError(`--${flag("no-cache")} and --${flag("cache-dir")} exclude each other`);
-  const runner: RunnerFlagOptions = {
+  const runner = runnerSettings({
     concurrency: intOption(str("concurrency"), flag("concurrency"), RUNNER_DEFAULTS.concurrency, 1),
     maxRetries: intOption(str("max-retries"), flag("max-retries"), RUNNER_DEFAULTS.maxRetries, 0),
     timeoutMs: intOption(str("timeout-ms"), flag("timeout-ms"), RUNNER_DEFAULTS.timeoutMs, 1),
-    backoff: { ...RUNNER_DEFAULTS.backoff },
     cacheDir: noCache ? false : path.resolve(cwd, cacheDirFlag ?? path.join(".preflab", "cache", "responses")),
-  };
-  const rpm = optInt("rpm", 1);
-  if (rpm !== undefined) runner.rpm = rpm;
-  const tpm = optInt("tpm", 1);
-  if (tpm !== undefined) runner.tpm = tpm;
-  return { config, runner, secrets, ...(keyEnv ? { keyEnv } : {}) };
+    ...(optInt("rpm", 1) !== undefined ? { rpm: optInt("rpm", 1) } : {}),
+    ...(optInt("tpm", 1) !== undefined ? { tpm: optInt("tpm", 1) } : {}),
+  });
+
+  try {
+    const resolved = await resolveProviderConfig(req, {
+      root: cwd,
+      getKey: (p) => {
+        const name = API_KEY_ENV[p];
+        return name ? env[name] || undefined : undefined;
+      },
+      name: (s) => `--${flag(CLI_FLAG[s])}`,
+    });
+    return { ...resolved, runner };
+  } catch (e) {
+    if (e instanceof ProviderConfigError) throw new UsageError(e.message);
+    throw e;
+  }
 }
 
-/** The run meta for a provider built from `config`: what ran, never a key. */
-export function runMetaFor(config: ProviderConfig, provider: Provider, extra: Partial<Pick<RunMeta, "templateHash" | "datasetManifestHash" | "seed">> = {}): RunMeta {
-  const params: Record<string, unknown> = {};
-  if (config.temperature !== undefined) params.temperature = config.temperature;
-  if (config.maxTokens !== undefined) params.maxTokens = config.maxTokens;
-  if (config.topP !== undefined) params.topP = config.topP;
-  if (config.seed !== undefined) params.seed = config.seed;
-  const meta: RunMeta = { provider: provider.id, model: provider.model, params, ...extra };
-  if (config.baseUrl) meta.baseUrl = publicUrl(config.baseUrl);
-  // Two compatible servers (or two GGUF files) can share a model name: keep their caches apart.
-  if (config.provider === "openai-compatible" && config.baseUrl) meta.cacheScope = `base-url:${config.baseUrl}`;
-  if (config.provider === "llamacpp" && config.modelPath) meta.cacheScope = `model-path:${config.modelPath}`;
-  return meta;
-}
+/** The flag for each setting a provider refusal can name. */
+const CLI_FLAG = { provider: "provider", model: "model", baseUrl: "base-url", modelPath: "model-path", temperature: "temperature", topP: "top-p" } as const;

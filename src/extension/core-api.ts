@@ -15,7 +15,7 @@ export { prepareEvalDir, readEvalJson } from "../core/eval/plan.js";
 export { buildReport, formatReport, loadRunReport } from "../core/metrics/report.js";
 export { compareRuns } from "../core/metrics/compare.js";
 export { TripleViewLoader } from "../core/views/triple-view.js";
-// The prompt-set reader is the CLI's (validated JSONL, errors naming file, line and field).
-export { readPromptFile, InputError } from "../cli/commands/run-prompts.js";
+// The application layer: run sessions, provider validation, resume, prompt sets.
+export { readPromptFile, InputError } from "../app/prompts.js";
 export { activateTemplateLanguage } from "./template-language.js";
 export * as finetune from "../core/finetune/index.js";

@@ -202,10 +202,10 @@ describe("run-prompts", () => {
 });
 
 describe("provider-options", () => {
-  test("a prefix gives a second model its own flags", () => {
+  test("a prefix gives a second model its own flags", async () => {
     const spec = providerOptionSpec("judge-");
     assert.ok(spec["judge-model"] && spec["judge-no-cache"] && spec["judge-concurrency"]);
-    const r = resolveProviderOptions(
+    const r = await resolveProviderOptions(
       { "judge-provider": "anthropic", "judge-model": "claude-x", "judge-concurrency": "3", "judge-no-cache": true, model: "ignored" },
       { prefix: "judge-", env: { ANTHROPIC_API_KEY: "sk-ant-123456789" } },
     );
@@ -215,10 +215,10 @@ describe("provider-options", () => {
     assert.equal(r.runner.concurrency, 3);
     assert.equal(r.runner.cacheDir, false);
     assert.deepEqual(r.secrets, ["sk-ant-123456789"]);
-    assert.equal(resolveProviderOptions({}, { prefix: "judge-", required: false }), undefined);
-    assert.throws(() => resolveProviderOptions({ "judge-provider": "anthropic", "judge-model": "c" }, { prefix: "judge-", env: {} }), (e) => e instanceof UsageError && /--judge-|ANTHROPIC_API_KEY/.test(e.message));
-    assert.throws(() => resolveProviderOptions({ "judge-provider": "anthropic", "judge-model": "c", "judge-temperature": "0.9" }, { prefix: "judge-", env: { ANTHROPIC_API_KEY: "k-123456789" } }), /--judge-temperature/);
-    const compat = resolveProviderOptions({ provider: "openai-compatible", model: "m", "base-url": "http://127.0.0.1:1/v1" }, { env: {} });
+    assert.equal(await resolveProviderOptions({}, { prefix: "judge-", required: false }), undefined);
+    await assert.rejects(resolveProviderOptions({ "judge-provider": "anthropic", "judge-model": "c" }, { prefix: "judge-", env: {} }), (e) => e instanceof UsageError && /--judge-|ANTHROPIC_API_KEY/.test(e.message));
+    await assert.rejects(resolveProviderOptions({ "judge-provider": "anthropic", "judge-model": "c", "judge-temperature": "0.9" }, { prefix: "judge-", env: { ANTHROPIC_API_KEY: "k-123456789" } }), /--judge-temperature/);
+    const compat = await resolveProviderOptions({ provider: "openai-compatible", model: "m", "base-url": "http://127.0.0.1:1/v1" }, { env: {} });
     assert.equal(compat.config.apiKey, undefined, "openai-compatible runs without a key");
   });
 });

@@ -1,16 +1,13 @@
 /** `preflab rm`, `preflab generate`, `preflab judge`: the paper's evaluations as resumable runs. */
 import path from "node:path";
 import { DIMENSIONS, type Dimension } from "../../core/data/schema.js";
-import { runRm } from "../../core/eval/rm.js";
-import { GENERATION_DIMENSIONS, runGeneration } from "../../core/eval/generation.js";
-import { runJudge } from "../../core/eval/judge.js";
+import { GENERATION_DIMENSIONS } from "../../core/eval/generation.js";
 import { JANUS_MAX_RETRIES } from "../../core/eval/janus.js";
 import { JUDGE_PARSERS } from "../../core/eval/parse.js";
 import { buildReport, formatReport } from "../../core/metrics/report.js";
 import { choiceOption, intOption, parse, UsageError, type CliCommand } from "../command.js";
-import { providerOptionSpec, providerOptionsHelp, resolveProviderOptions, runMetaFor } from "../provider-options.js";
-import { formatSummary, runWithProvider } from "../batch.js";
-import type { RunSummary } from "../../core/eval/runner.js";
+import { providerOptionSpec, providerOptionsHelp, resolveProviderOptions } from "../provider-options.js";
+import { exitCode, formatSummary, runEvaluationCli } from "../batch.js";
 
 function dimensionsOption(value: string | undefined, fallback: readonly Dimension[]): Dimension[] {
   if (value === undefined) return [...fallback];
@@ -18,11 +15,6 @@ function dimensionsOption(value: string | undefined, fallback: readonly Dimensio
   for (const d of dims) if (!(DIMENSIONS as readonly string[]).includes(d)) throw new UsageError(`--dimensions: unknown dimension "${d}" (${DIMENSIONS.join(", ")})`);
   if (dims.length === 0) throw new UsageError("--dimensions needs at least one dimension");
   return dims as Dimension[];
-}
-
-function exitCode(s: RunSummary): number {
-  if (s.status === "cancelled") return 130;
-  return s.totals.failed > 0 ? 1 : 0;
 }
 
 const evalCommon = {
@@ -74,11 +66,9 @@ export const rmCommand: CliCommand = {
       historyTemplate: values["history-template"] as string | undefined,
       maxInputTokens: intOption(values["max-input-tokens"] as string | undefined, "max-input-tokens", 12_800, 1),
     };
-    const resolved = resolveProviderOptions(values, {});
+    const resolved = await resolveProviderOptions(values, {});
     const runDir = path.resolve(values.out as string);
-    const { summary } = await runWithProvider("rm", resolved, io, (provider, runner) =>
-      runRm(positionals[0]!, opts, provider, { ...runner, runDir, meta: runMetaFor(resolved.config, provider) }),
-    );
+    const { summary } = await runEvaluationCli("rm", { kind: "rm", datasetDir: positionals[0]!, options: opts }, resolved, runDir, io);
     io.err(formatSummary("rm", summary, resolved.config.pricing !== undefined));
     io.out(formatReport(await buildReport([runDir]), format));
     return exitCode(summary);
@@ -119,13 +109,8 @@ export const generateCommand: CliCommand = {
     if (positionals.length !== 1) throw new UsageError("expected one dataset directory");
     if (!values.out) throw new UsageError("--out is required");
     const fallback = values["include-harmlessness"] ? [...GENERATION_DIMENSIONS, "harmlessness" as const] : GENERATION_DIMENSIONS;
-    const resolved = resolveProviderOptions(values, {});
-    const params = {
-      ...(resolved.config.temperature !== undefined ? { temperature: resolved.config.temperature } : {}),
-      ...(resolved.config.maxTokens !== undefined ? { maxTokens: resolved.config.maxTokens } : {}),
-      ...(resolved.config.topP !== undefined ? { topP: resolved.config.topP } : {}),
-      ...(resolved.config.seed !== undefined ? { seed: resolved.config.seed } : {}),
-    };
+    const resolved = await resolveProviderOptions(values, {});
+    // Sampling params: the flags, else the template's front-matter defaults (the session fills them in).
     const opts = {
       dimensions: dimensionsOption(values.dimensions as string | undefined, fallback),
       history: choiceOption(values.history as string | undefined, "history", ["with", "without", "both"] as const, "both"),
@@ -134,12 +119,9 @@ export const generateCommand: CliCommand = {
       plainTemplate: values["plain-template"] as string | undefined,
       historyTemplate: values["history-template"] as string | undefined,
       maxInputTokens: intOption(values["max-input-tokens"] as string | undefined, "max-input-tokens", 12_800, 1),
-      params,
     };
     const runDir = path.resolve(values.out as string);
-    const summary = await runWithProvider("generate", resolved, io, (provider, runner) =>
-      runGeneration(positionals[0]!, opts, provider, { ...runner, runDir, meta: runMetaFor(resolved.config, provider) }),
-    );
+    const { summary } = await runEvaluationCli("generate", { kind: "generate", datasetDir: positionals[0]!, options: opts }, resolved, runDir, io);
     io.out(formatSummary("generate", summary, resolved.config.pricing !== undefined));
     return exitCode(summary);
   },
@@ -183,23 +165,18 @@ export const judgeCommand: CliCommand = {
     if (positionals.length !== 1) throw new UsageError("expected one generation run directory");
     if (!values.out) throw new UsageError("--out is required");
     const format = choiceOption(values.format as string | undefined, "format", ["text", "md", "json"] as const, "text");
-    const resolved = resolveProviderOptions(values, { prefix: "judge-" });
-    const params = {
-      ...(resolved.config.temperature !== undefined ? { temperature: resolved.config.temperature } : {}),
-      ...(resolved.config.maxTokens !== undefined ? { maxTokens: resolved.config.maxTokens } : {}),
-      ...(resolved.config.topP !== undefined ? { topP: resolved.config.topP } : {}),
-    };
+    const resolved = await resolveProviderOptions(values, { prefix: "judge-" });
+    // Sampling params: the flags, over the judge template's defaults (the session and the core merge them).
     const opts = {
       cross: values.cross === true,
       template: values.template as string | undefined,
       maxParseRetries: intOption(values["max-parse-retries"] as string | undefined, "max-parse-retries", JANUS_MAX_RETRIES, 0),
       parse: choiceOption(values["judge-parse"] as string | undefined, "judge-parse", JUDGE_PARSERS, "robust"),
-      params: Object.keys(params).length ? params : undefined,
     };
     const runDir = path.resolve(values.out as string);
-    const { summary, judged } = await runWithProvider("judge", resolved, io, (provider, runner) =>
-      runJudge(positionals[0]!, opts, provider, { ...runner, runDir, meta: runMetaFor(resolved.config, provider) }),
-    );
+    const outcome = await runEvaluationCli("judge", { kind: "judge", sourceRunDir: positionals[0]!, options: opts }, resolved, runDir, io);
+    if (outcome.kind !== "judge") throw new Error("unreachable: a judge request gave another outcome");
+    const { summary, judged } = outcome;
     io.err(formatSummary("judge", summary, resolved.config.pricing !== undefined));
     const unscored = judged.filter((j) => j.score === null).length;
     if (unscored) io.err(`judge: ${unscored} of ${judged.length} judgments have no score (see ${path.join(runDir, "results.jsonl")})\n`);

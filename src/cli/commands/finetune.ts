@@ -15,7 +15,7 @@ import { cancelJob, JOB_BACKENDS, JOB_METHODS, jobLogs, launchJob, refreshJob, r
 import { OPEN_WEIGHT_PRESETS } from "../../core/finetune/trl.js";
 import { PROVIDER_IDS } from "../../core/providers/registry.js";
 import { choiceOption, intOption, numberOption, parse, table, UsageError, type CliCommand, type CliIO } from "../command.js";
-import { providerOptionSpec, providerOptionsHelp, resolveProviderOptions, runMetaFor } from "../provider-options.js";
+import { providerOptionSpec, providerOptionsHelp, resolveProviderOptions } from "../provider-options.js";
 import { formatSummary, runWithProvider } from "../batch.js";
 
 type Values = Record<string, string | boolean | undefined>;
@@ -187,7 +187,7 @@ export const rsCommand: CliCommand = {
     if (!values.out) throw new UsageError("--out is required");
     const scalar = values["rm-provider"] === SCALAR_REWARD_ID;
     for (const k of ["rm-path", "rm-score-path", "rm-input"]) if (!scalar && values[k] !== undefined) throw new UsageError(`--${k} applies to --rm-provider ${SCALAR_REWARD_ID} only`);
-    const resolved = resolveProviderOptions(scalar ? { ...values, "rm-provider": "openai-compatible" } : values, { prefix: "rm-" });
+    const resolved = await resolveProviderOptions(scalar ? { ...values, "rm-provider": "openai-compatible" } : values, { prefix: "rm-" });
     const part = values.part === undefined ? "all" : choiceOption(values.part as string, "part", ["a", "b", "all"] as const, "all" as PartChoice);
     const ex = exampleOptions(values);
     const opts: RsOptions = {
@@ -207,10 +207,13 @@ export const rsCommand: CliCommand = {
           input: values["rm-input"] === undefined ? undefined : choiceOption(values["rm-input"] as string, "rm-input", ["messages", "text"] as const, "messages"),
         })
       : undefined;
-    const { report, summary } = await runWithProvider("rs", resolved, io, (provider, runner) => {
-      const p = scalarProvider ?? provider;
-      return runRejectionSampling(positionals[0]!, opts, p, { ...runner, meta: runMetaFor(resolved.config, p) });
-    });
+    const { report, summary } = await runWithProvider(
+      "rs",
+      resolved,
+      io,
+      (provider, runner) => runRejectionSampling(positionals[0]!, opts, provider, runner),
+      scalarProvider ? async () => scalarProvider : undefined,
+    );
     io.err(formatSummary("rs scoring", summary, resolved.config.pricing !== undefined));
     if (summary.status === "cancelled") return 130;
     io.out(values.json ? JSON.stringify(report, null, 2) + "\n" : formatRsReport(report));

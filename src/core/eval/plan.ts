@@ -9,6 +9,7 @@ import { createReadStream, existsSync } from "node:fs";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import * as path from "node:path";
 import { createInterface } from "node:readline";
+import { stableStringify } from "./cache.js";
 import { writeJsonAtomic } from "./runlog.js";
 
 export const EVAL_FILE = "eval.json";
@@ -71,7 +72,8 @@ export async function prepareEvalDir<M extends { itemId: string }>(runDir: strin
   const itemsText = items.map((m) => JSON.stringify(m)).join("\n") + (items.length ? "\n" : "");
   if (existsSync(evalFile)) {
     const old = JSON.parse(await readFile(evalFile, "utf8")) as EvalJson;
-    const key = (e: EvalJson) => JSON.stringify([e.kind, e.options, e.dataset?.manifestHash, Object.values(e.templates ?? {}).map((t) => t.hash), e.source?.runHash]);
+    // Key-order independent (the runner's stable form): a resume that rebuilt the options in another order still matches.
+    const key = (e: EvalJson) => stableStringify([e.kind, e.options, e.dataset?.manifestHash ?? null, Object.entries(e.templates ?? {}).map(([k, t]) => [k, t.hash]).sort(), e.source?.runHash ?? null]);
     if (key(old) !== key(evalJson)) {
       throw new Error(`${runDir} holds a different ${old.kind} evaluation (other options, dataset, templates or source); use another --out`);
     }
