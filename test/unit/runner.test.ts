@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { mkdirSync, rmSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, readdir, appendFile, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -17,6 +18,7 @@ import {
   backoffDelay,
   costOf,
   dispatchOrder,
+  openRun,
   readResults,
   runBatch,
   type Progress,
@@ -421,6 +423,96 @@ describe("robustness", () => {
     const s = await runBatch(items(1), provider(), opts(dir));
     assert.equal(s.totals.done, 1);
     await assert.rejects(stat(path.join(dir, "run.lock")), "the lock is released at the end");
+  });
+});
+
+describe("runs in rounds and run.json writes", () => {
+  test("a run grows in rounds: one lock and read, totals over every round, finished once at the end", async () => {
+    const dir = newDir("rounds");
+    // Something recorded before: a resume in rounds skips it and counts it.
+    await runBatch(items(3, "a"), provider(), opts(dir));
+    api.requests.length = 0;
+    const session = await openRun(provider(), opts(dir));
+    assert.equal(await session.run(items(5, "a")), true);
+    assert.equal(api.requests.length, 2, "a0..a2 were done before");
+    let rj = await runJson(dir);
+    assert.equal(rj.status, "running", "not finished after a round");
+    assert.equal(rj.totals.items, 5);
+    assert.equal(session.result("a4")?.text, "answer to a prompt 4", "results come from memory");
+    await assert.rejects(session.run(items(1, "a")), /duplicate item id "a0"/);
+    assert.equal(await session.run(items(4, "b")), true);
+    assert.equal(api.requests.length, 6);
+    const s = await session.finish();
+    assert.equal(s.status, "finished");
+    assert.deepEqual([s.totals.items, s.totals.done, s.totals.failed], [9, 9, 0]);
+    assert.equal(s.skipped, 3);
+    assert.equal(s.finishedThisSession, 6);
+    rj = await runJson(dir);
+    assert.equal(rj.status, "finished");
+    assert.equal(rj.totals.items, 9);
+    assert.equal(rj.totals.done, 9);
+    assert.equal((await lines(dir)).length, 9);
+    await assert.rejects(stat(path.join(dir, "run.lock")), "the lock is released at the end");
+    assert.equal((await session.finish()).status, "finished", "finish is idempotent");
+  });
+
+  test("a run.json write that fails (rename onto a directory) is retried; the run finishes with every result", async () => {
+    const dir = newDir("status-retry");
+    const file = path.join(dir, "run.json");
+    let broke = false;
+    const s = await runBatch(
+      items(10),
+      provider(),
+      opts(dir, {
+        concurrency: 1,
+        runJsonIntervalMs: 5,
+        onProgress: (p) => {
+          if (p.done === 2 && !broke) {
+            broke = true;
+            // Every write now fails (EISDIR / ENOTEMPTY on rename) until the directory goes away.
+            rmSync(file, { force: true });
+            mkdirSync(path.join(file, "x"), { recursive: true });
+            setTimeout(() => rmSync(file, { recursive: true, force: true }), 60);
+          }
+        },
+      }),
+    );
+    assert.ok(broke);
+    assert.equal(s.status, "finished");
+    assert.equal(s.statusWriteError, undefined);
+    assert.equal(s.totals.done, 10);
+    const rj = await runJson(dir);
+    assert.equal(rj.status, "finished");
+    assert.equal(rj.totals.done, 10);
+    assert.equal((await lines(dir)).length, 10);
+  });
+
+  test("a run.json that cannot be written at all never fails the run; the next open repairs it from results.jsonl", async () => {
+    const dir = newDir("status-broken");
+    const file = path.join(dir, "run.json");
+    await mkdir(path.join(file, "x"), { recursive: true }); // run.json is a non-empty directory
+    const s = await runBatch(items(6), provider(), opts(dir));
+    assert.equal(s.status, "finished", "every result was recorded, so the run did not fail");
+    assert.equal(s.totals.done, 6);
+    assert.match(s.statusWriteError ?? "", /run\.json/);
+    assert.equal((await lines(dir)).length, 6);
+    await rm(file, { recursive: true });
+    // Missing run.json: reopening rewrites it from results.jsonl (nothing is asked again).
+    api.requests.length = 0;
+    const again = await runBatch(items(6), provider(), opts(dir));
+    assert.equal(api.requests.length, 0);
+    assert.equal(again.skipped, 6);
+    let rj = await runJson(dir);
+    assert.deepEqual([rj.status, rj.totals.items, rj.totals.done], ["finished", 6, 6]);
+    // Stale run.json (left "running" with wrong totals by a killed process): repaired the same way.
+    await writeFile(file, JSON.stringify({ ...rj, status: "running", finishedAt: null, totals: { ...rj.totals, done: 1, inputTokens: 0 } }));
+    const session = await openRun(provider(), opts(dir));
+    rj = await runJson(dir);
+    assert.equal(rj.totals.inputTokens, s.totals.inputTokens, "usage recounted from results.jsonl on open");
+    await session.run(items(6));
+    await session.finish();
+    rj = await runJson(dir);
+    assert.deepEqual([rj.status, rj.totals.items, rj.totals.done], ["finished", 6, 6]);
   });
 });
 

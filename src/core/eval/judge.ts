@@ -26,7 +26,7 @@ import { bootstrapMeanCI, mean, pairedBootstrap } from "../metrics/stats.js";
 import { judgeParser, type JudgeParser } from "./parse.js";
 import { JANUS_MAX_RETRIES, janusRubric } from "./janus.js";
 import { evalRunMeta, prepareEvalDir, readEvalJson, readItems, type EvalJson } from "./plan.js";
-import { readResults, readRunJson, runBatch, type ResultLine, type RunItem, type RunnerOptions, type RunSummary } from "./runner.js";
+import { openRun, readResults, readRunJson, type ResultLine, type RunItem, type RunnerOptions, type RunSummary } from "./runner.js";
 import { selectUsers, type GenItem } from "./generation.js";
 import { createHash } from "node:crypto";
 
@@ -183,33 +183,39 @@ export async function runJudge(genRunDir: string, opts: JudgeOptions, provider: 
   const maxRetries = plan.evalJson.options.maxParseRetries as number;
   const parse = judgeParser(plan.evalJson.options.parse as JudgeParser);
   const meta = evalRunMeta(runner.meta, plan.evalJson);
-  // Round 0 asks every item once; each later round asks again (a new sample) for outputs without a score.
-  let batch: RunItem[] = [...plan.items];
-  let summary: RunSummary | undefined;
-  const byId = new Map(plan.items.map((i) => [i.id, i]));
-  for (let round = 0; round <= maxRetries; round++) {
-    summary = await runBatch(batch, provider, { ...runner, runDir: callsDir, meta });
-    if (summary.status !== "finished") break;
-    const results = await readResults(callsDir);
-    const again: RunItem[] = [];
-    for (const item of plan.items) {
-      const last = latestCall(item.id, round, results);
-      if (last && last.text !== null && parse(last.text).score === null && round < maxRetries) {
-        const base = byId.get(item.id)!;
-        again.push({ id: `${item.id}#${round + 1}`, request: { ...base.request, sample: round + 1 } });
+  // Round 0 asks every item once; each later round asks again (a new sample) for outputs without a
+  // score. One run session for all rounds: results.jsonl is read once, and the run is finished once.
+  const session = await openRun(provider, { ...runner, runDir: callsDir, meta });
+  try {
+    const byId = new Map(plan.items.map((i) => [i.id, i]));
+    let batch: RunItem[] = plan.items;
+    for (let round = 0; round <= maxRetries && batch.length > 0; round++) {
+      if (!(await session.run(batch))) break;
+      const again: RunItem[] = [];
+      if (round < maxRetries) {
+        for (const item of plan.items) {
+          const last = latestCall(item.id, round, (id) => session.result(id));
+          if (last && last.text !== null && parse(last.text).score === null) {
+            const base = byId.get(item.id)!;
+            again.push({ id: `${item.id}#${round + 1}`, request: { ...base.request, sample: round + 1 } });
+          }
+        }
       }
+      batch = again;
     }
-    if (again.length === 0) break;
-    batch = [...batch, ...again];
+  } catch (e) {
+    await session.finish(e);
+    throw e;
   }
+  const summary = await session.finish();
   const judged = await writeJudged(judgeDir, plan.meta, maxRetries, parse);
-  return { summary: summary!, judged };
+  return { summary, judged };
 }
 
 /** The latest call of an item up to `round` (item id, then id#1, id#2...). */
-function latestCall(itemId: string, round: number, results: Map<string, ResultLine>): ResultLine | undefined {
+function latestCall(itemId: string, round: number, result: (id: string) => ResultLine | undefined): ResultLine | undefined {
   for (let r = round; r >= 0; r--) {
-    const line = results.get(r === 0 ? itemId : `${itemId}#${r}`);
+    const line = result(r === 0 ? itemId : `${itemId}#${r}`);
     if (line) return line;
   }
   return undefined;

@@ -29,24 +29,31 @@
  *   cachedInput price + cacheWrite x cacheWrite price + output x output price, per 1M tokens.
  * - run.json status: "running", then "finished" (every item has a line; some may be failures,
  *   see totals.failed), "cancelled", or "failed" (the run itself broke).
+ * - Rounds: `openRun` opens a run folder once (lock, one read of results.jsonl into an in-memory
+ *   index) and `RunSession.run(items)` adds a round of new items to it (a judge's re-ask round, a
+ *   chunk of `preflab rs`); `finish()` writes the final status once, with totals over every item
+ *   of every round. `runBatch` is one round.
+ * - run.json writes are coalesced and retried (run-status.ts); a write that keeps failing never
+ *   fails the run: results.jsonl is the source of truth and every open rewrites run.json from it
+ *   (totals recounted, so a stale or missing run.json is repaired).
  */
 import { setMaxListeners } from "node:events";
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import type { Pricing } from "../providers/registry.js";
-import { ProviderError, type Provider, type ProviderRequest, type ProviderResponse, type Usage } from "../providers/types.js";
-import { ResponseCache, requestHash, sha256, stableStringify } from "./cache.js";
-import { RateLimiter, estimateTokens } from "./limiter.js";
+import type { Provider, ProviderRequest } from "../providers/types.js";
+import { requestHash, stableStringify } from "./cache.js";
+import { Dispatcher, round } from "./dispatch.js";
+import { RunIndex, RunMismatchError } from "./run-index.js";
+import { StatusWriter } from "./run-status.js";
 import {
   LineAppender,
   RESULTS_FILE,
   lockRunDir,
   RUN_FILE,
-  emptyTotals,
   readResultLines,
   readRunJson,
   sanitizeMeta,
-  writeJsonAtomic,
   type ResultLine,
   type RunJson,
   type RunMeta,
@@ -54,6 +61,9 @@ import {
   type RunTotals,
 } from "./runlog.js";
 
+export { costOf } from "./cost.js";
+export { backoffDelay } from "./dispatch.js";
+export { RunMismatchError } from "./run-index.js";
 export { readResults, readResultLines, readRunJson, type ResultLine, type RunJson, type RunMeta, type RunStatus, type RunTotals } from "./runlog.js";
 
 export interface RunItem {
@@ -139,24 +149,8 @@ export interface RunSummary {
   tornBytes: number;
   /** Items whose last line is a failure. */
   failures: FailureSummary[];
-}
-
-/** Refusal to resume a run dir made with different settings or requests. */
-export class RunMismatchError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "RunMismatchError";
-  }
-}
-
-/** Cost in USD of one call's usage (inputTokens include cached and cache-written tokens). */
-export function costOf(usage: Usage, pricing: Pricing | undefined): number {
-  if (!pricing) return 0;
-  const inP = pricing.input ?? 0;
-  const cached = usage.cachedInputTokens;
-  const write = usage.cacheWriteTokens;
-  const plain = Math.max(0, usage.inputTokens - cached - write);
-  return (plain * inP + cached * (pricing.cachedInput ?? inP) + write * (pricing.cacheWrite ?? inP) + usage.outputTokens * (pricing.output ?? 0)) / 1e6;
+  /** Set when run.json could not be written even after retries (results.jsonl has every result; the next open rewrites run.json). */
+  statusWriteError?: string;
 }
 
 /** Items grouped by userKey (else sequenceKey), groups in order of first appearance. */
@@ -180,114 +174,210 @@ export function dispatchOrder(items: RunItem[]): RunItem[] {
   return out.flat();
 }
 
-/** Full-jitter exponential backoff for the given attempt (1-based). */
-export function backoffDelay(attempt: number, b: BackoffOptions, random: () => number = Math.random): number {
-  const cap = Math.min(b.maxMs, b.baseMs * 2 ** Math.max(0, attempt - 1));
-  return Math.floor(random() * cap);
-}
 
-type AttemptOutcome = { ok: Omit<ProviderResponse, "cached"> } | { err: ProviderError } | { aborted: true };
+/** A run folder opened for one or more rounds of items; see the module comment. */
+export class RunSession {
+  private readonly index: RunIndex;
+  private readonly dispatcher: Dispatcher;
+  private readonly status: StatusWriter;
+  private readonly stop = new AbortController();
+  private readonly onCallerAbort: () => void;
+  private readonly interval: NodeJS.Timeout;
+  private readonly sessionStart = performance.now();
+  private readonly sessionStartedAt = new Date().toISOString();
+  private readonly startedAt: string;
+  private state: RunStatus = "running";
+  private runError: string | undefined;
+  private finishedAt: string | null = null;
+  private ended: RunSummary | undefined;
+  private roundPending = 0;
+  private roundFinished = 0;
+  private counters = { skipped: 0, retriedFailed: 0, finishedThisSession: 0 };
 
-export async function runBatch(items: RunItem[], provider: Provider, options: RunnerOptions): Promise<RunSummary> {
-  const concurrency = options.concurrency;
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`concurrency must be an integer >= 1, got ${concurrency}`);
-  if (!Number.isInteger(options.maxRetries) || options.maxRetries < 0) throw new Error(`maxRetries must be an integer >= 0, got ${options.maxRetries}`);
-  if (!(options.timeoutMs > 0)) throw new Error(`timeoutMs must be > 0, got ${options.timeoutMs}`);
-  const secrets = (options.secrets ?? []).filter((s) => typeof s === "string" && s.length >= 8);
-  const runDir = options.runDir;
-
-  const byId = new Map<string, RunItem>();
-  for (const item of items) {
-    if (typeof item.id !== "string" || item.id === "") throw new Error("every item needs a non-empty string id");
-    if (byId.has(item.id)) throw new Error(`duplicate item id "${item.id}"`);
-    byId.set(item.id, item);
+  private constructor(
+    readonly runDir: string,
+    provider: Provider,
+    private readonly options: RunnerOptions,
+    private readonly meta: Omit<RunMeta, "cacheScope">,
+    private readonly existing: RunJson | undefined,
+    private readonly tornBytes: number,
+    lines: ResultLine[],
+    private readonly appender: LineAppender,
+    private readonly unlock: () => Promise<void>,
+    cacheScope: string | undefined,
+    private readonly redact: (text: string) => string,
+  ) {
+    this.index = new RunIndex(runDir, options.pricing);
+    this.index.load(lines);
+    this.startedAt = existing?.startedAt ?? this.sessionStartedAt;
+    this.status = new StatusWriter(path.join(runDir, RUN_FILE));
+    setMaxListeners(0, this.stop.signal); // one listener per in-flight attempt or backoff wait
+    this.onCallerAbort = () => this.stop.abort(options.signal?.reason);
+    if (options.signal?.aborted) this.stop.abort(options.signal.reason);
+    else options.signal?.addEventListener("abort", this.onCallerAbort, { once: true });
+    this.dispatcher = new Dispatcher({
+      provider,
+      concurrency: options.concurrency,
+      timeoutMs: options.timeoutMs,
+      maxRetries: options.maxRetries,
+      backoff: options.backoff ?? RUNNER_DEFAULTS.backoff,
+      maxRetryAfterMs: options.maxRetryAfterMs ?? 600_000,
+      random: options.random ?? Math.random,
+      rpm: options.rpm,
+      tpm: options.tpm,
+      cacheDir: options.cacheDir,
+      cacheScope,
+      runParams: meta.params ?? {},
+      redact,
+      stop: this.stop,
+    });
+    this.interval = setInterval(() => void this.writeStatus(), options.runJsonIntervalMs ?? 2000);
+    this.interval.unref();
   }
 
-  const { cacheScope, ...metaRest } = options.meta;
-  const meta = sanitizeMeta(metaRest);
-
-  await mkdir(runDir, { recursive: true });
-  const unlock = await lockRunDir(runDir);
-  try {
-    return await runLocked(items, provider, options, runDir, meta, cacheScope, secrets);
-  } finally {
-    await unlock();
-  }
-}
-
-async function runLocked(
-  items: RunItem[],
-  provider: Provider,
-  options: RunnerOptions,
-  runDir: string,
-  meta: Omit<RunMeta, "cacheScope">,
-  cacheScope: string | undefined,
-  secrets: string[],
-): Promise<RunSummary> {
-  const concurrency = options.concurrency;
-  const backoff = options.backoff ?? RUNNER_DEFAULTS.backoff;
-  const random = options.random ?? Math.random;
-  const retryFailed = options.retryFailed ?? true;
-  const maxRetryAfterMs = options.maxRetryAfterMs ?? 600_000;
-  const redact = (text: string): string => {
-    for (const s of secrets) if (text.includes(s)) text = text.split(s).join("[redacted]");
-    return text;
-  };
-  const runParams = meta.params ?? {};
-  const existing = await readRunJson(runDir);
-  if (existing) checkCompatible(existing, meta, runDir);
-  const { lines, tornBytes } = await readResultLines(runDir, { repair: true });
-
-  // Hashes, and what is already recorded.
-  const hashes = new Map<string, string>();
-  for (const item of items) hashes.set(item.id, requestHash(meta.provider, meta.model, runParams, item.request));
-  const final = new Map<string, ResultLine>();
-  const lineNo = new Map<string, number>();
-  const totals = emptyTotals(items.length);
-  lines.forEach((l, i) => {
-    final.set(l.itemId, l);
-    lineNo.set(l.itemId, i + 1);
-    if (!l.cached) addUsage(totals, l.usage, options.pricing);
-  });
-  for (const [id, l] of final) {
-    const h = hashes.get(id);
-    if (h === undefined) continue; // recorded for an item this input no longer has: kept, not counted
-    if (l.requestHash !== h) {
-      throw new RunMismatchError(
-        `item "${id}" differs from the request recorded in ${path.join(runDir, RESULTS_FILE)} (line ${lineNo.get(id)}); ` +
-          `its messages or params changed, so resuming would mix two experiments: use a new run dir`,
-      );
-    }
-    if (l.error) totals.failed++;
-    else {
-      totals.done++;
-      if (l.cached) totals.cached++;
-    }
-  }
-  let skipped = 0;
-  let retriedFailed = 0;
-  const todo: RunItem[] = [];
-  for (const item of items) {
-    const l = final.get(item.id);
-    if (l && !l.error) skipped++;
-    else if (l && !retryFailed) continue;
-    else {
-      if (l) retriedFailed++;
-      todo.push(item);
+  /** Opens (locks) a run folder; results.jsonl is read once here. Call `finish()` when done. */
+  static async open(provider: Provider, options: RunnerOptions): Promise<RunSession> {
+    validate(options);
+    const secrets = (options.secrets ?? []).filter((s) => typeof s === "string" && s.length >= 8);
+    const redact = (text: string): string => {
+      for (const s of secrets) if (text.includes(s)) text = text.split(s).join("[redacted]");
+      return text;
+    };
+    const runDir = options.runDir;
+    const { cacheScope, ...metaRest } = options.meta;
+    const meta = sanitizeMeta(metaRest);
+    await mkdir(runDir, { recursive: true });
+    const unlock = await lockRunDir(runDir);
+    try {
+      const existing = await readRunJson(runDir).catch(() => undefined); // unreadable: rewritten from results.jsonl
+      if (existing) checkCompatible(existing, meta, runDir);
+      const { lines, tornBytes } = await readResultLines(runDir, { repair: true });
+      const appender = await LineAppender.open(path.join(runDir, RESULTS_FILE));
+      const s = new RunSession(runDir, provider, options, meta, existing, tornBytes, lines, appender, unlock, cacheScope, redact);
+      await s.writeStatus();
+      return s;
+    } catch (e) {
+      await unlock();
+      throw e;
     }
   }
-  const pending = dispatchOrder(todo);
 
-  const cache = options.cacheDir ? new ResponseCache(options.cacheDir) : undefined;
-  const limiter = new RateLimiter({ rpm: options.rpm, tpm: options.tpm });
-  const startedAt = existing?.startedAt ?? new Date().toISOString();
-  const sessionStart = performance.now();
-  const sessionStartedAt = new Date().toISOString();
-  let status: RunStatus = "running";
-  let runError: string | undefined;
-  let finishedAt: string | null = null;
+  /** The last recorded line of an item (from memory; results.jsonl is not re-read). */
+  result(itemId: string): ResultLine | undefined {
+    return this.index.get(itemId);
+  }
 
-  const runJson = (): RunJson => {
+  get cancelled(): boolean {
+    return this.stop.signal.aborted;
+  }
+
+  /** Current totals over the run's items (every round so far). */
+  get totals(): RunTotals {
+    return { ...this.index.totals, costUsd: round(this.index.totals.costUsd) };
+  }
+
+  /**
+   * Adds a round of new items (ids not yet in this run) and runs those not already done. Returns
+   * false when the run was cancelled (nothing more is dispatched). An error that is not a
+   * ProviderError ends the run as "failed" and is rethrown.
+   */
+  async run(items: RunItem[]): Promise<boolean> {
+    if (this.ended) throw new Error(`${this.runDir}: the run already ended (${this.ended.status})`);
+    const meta = this.meta;
+    const params = meta.params ?? {};
+    const hashes = new Map<string, string>();
+    for (const item of items) {
+      if (typeof item.id !== "string" || item.id === "") throw new Error("every item needs a non-empty string id");
+      if (hashes.has(item.id) || this.index.has(item.id)) throw new Error(`duplicate item id "${item.id}"`);
+      hashes.set(item.id, requestHash(meta.provider, meta.model, params, item.request));
+    }
+    const retryFailed = this.options.retryFailed ?? true;
+    const todo: RunItem[] = [];
+    for (const item of items) {
+      const l = this.index.admit(item.id, hashes.get(item.id)!);
+      if (l && !l.error) this.counters.skipped++;
+      else if (l && !retryFailed) continue;
+      else {
+        if (l) this.counters.retriedFailed++;
+        todo.push(item);
+      }
+    }
+    const pending = dispatchOrder(todo);
+    this.roundPending = pending.length;
+    this.roundFinished = 0;
+    this.emit();
+    if (this.stop.signal.aborted) return false;
+    try {
+      await this.dispatcher.round(pending, (item) => hashes.get(item.id)!, (line) => this.record(line));
+    } catch (e) {
+      this.state = "failed";
+      this.runError = e instanceof Error ? e.message : String(e);
+      throw e;
+    }
+    await this.writeStatus(); // still "running": only finish() ends the run
+    return !this.stop.signal.aborted;
+  }
+
+  /**
+   * Ends the run once: status "finished" (every round ran to the end), "cancelled", or "failed"
+   * (a round threw, or `error` is given: the caller's own failure). Releases the lock. Idempotent.
+   */
+  async finish(error?: unknown): Promise<RunSummary> {
+    if (this.ended) return this.ended;
+    clearInterval(this.interval);
+    this.options.signal?.removeEventListener("abort", this.onCallerAbort);
+    try {
+      await this.appender.close().catch(() => undefined);
+      if (error !== undefined && this.state !== "failed") {
+        this.state = "failed";
+        this.runError = error instanceof Error ? error.message : String(error);
+      }
+      if (this.state !== "failed") {
+        if (this.stop.signal.aborted) this.state = "cancelled";
+        else {
+          this.state = "finished";
+          this.finishedAt = new Date().toISOString();
+        }
+      }
+      await this.writeStatus();
+      this.emit();
+    } finally {
+      await this.unlock();
+    }
+    const failures: FailureSummary[] = [];
+    for (const l of this.index.failures()) {
+      const f: FailureSummary = { itemId: l.itemId, kind: l.error!.kind, message: l.error!.message, attempts: l.attempts };
+      if (l.error!.status !== undefined) f.status = l.error!.status;
+      failures.push(f);
+    }
+    const cache = this.dispatcher.cache;
+    const summary: RunSummary = {
+      status: this.state,
+      runDir: this.runDir,
+      totals: this.totals,
+      cache: { enabled: cache !== undefined, hits: cache?.hits ?? 0, misses: cache?.misses ?? 0 },
+      ...this.counters,
+      tornBytes: this.tornBytes,
+      failures,
+    };
+    if (this.status.lastError) summary.statusWriteError = `${path.join(this.runDir, RUN_FILE)}: ${this.status.lastError.message}`;
+    this.ended = summary;
+    return summary;
+  }
+
+  private async record(raw: ResultLine): Promise<void> {
+    const json = JSON.stringify(raw);
+    const safe = this.redact(json);
+    const line = safe === json ? raw : (JSON.parse(safe) as ResultLine);
+    await this.appender.append(safe);
+    this.index.record(line);
+    this.counters.finishedThisSession++;
+    this.roundFinished++;
+    this.emit();
+  }
+
+  private runJson(): RunJson {
+    const meta = this.meta;
     const j: RunJson = {
       provider: meta.provider,
       model: meta.model,
@@ -295,250 +385,78 @@ async function runLocked(
       templateHash: meta.templateHash ?? null,
       datasetManifestHash: meta.datasetManifestHash ?? null,
       seed: meta.seed ?? null,
-      startedAt,
+      startedAt: this.startedAt,
       updatedAt: new Date().toISOString(),
-      finishedAt,
-      status,
-      totals: { ...totals, costUsd: round(totals.costUsd) },
+      finishedAt: this.finishedAt,
+      status: this.state,
+      totals: this.totals,
     };
     if (meta.baseUrl) j.baseUrl = meta.baseUrl;
-    if (existing) j.resumedAt = sessionStartedAt;
-    if (runError) j.error = runError;
+    if (this.existing) j.resumedAt = this.sessionStartedAt;
+    if (this.runError) j.error = this.runError;
     return j;
-  };
-  let runJsonChain: Promise<void> = Promise.resolve();
-  const writeRunJson = (): Promise<void> => {
-    const snapshot = redact(JSON.stringify(runJson()));
-    runJsonChain = runJsonChain.then(() => writeJsonAtomic(path.join(runDir, RUN_FILE), JSON.parse(snapshot)));
-    return runJsonChain;
-  };
-  await writeRunJson();
+  }
 
-  const appender = await LineAppender.open(path.join(runDir, RESULTS_FILE));
-  const interval = setInterval(() => void writeRunJson().catch(() => undefined), options.runJsonIntervalMs ?? 2000);
-  interval.unref();
+  /** Never rejects: failures are retried, then remembered (summary.statusWriteError). */
+  private writeStatus(): Promise<void> {
+    return this.status.write(JSON.parse(this.redact(JSON.stringify(this.runJson()))));
+  }
 
-  const stop = new AbortController();
-  setMaxListeners(0, stop.signal); // one listener per in-flight attempt or backoff wait
-  const onCallerAbort = () => stop.abort(options.signal?.reason);
-  if (options.signal?.aborted) stop.abort(options.signal.reason);
-  else options.signal?.addEventListener("abort", onCallerAbort, { once: true });
-
-  let inFlight = 0;
-  let finishedThisSession = 0;
-  let pauseUntil = 0;
-  let fatal: { error: unknown } | undefined;
-
-  const emit = () => {
-    if (!options.onProgress) return;
-    const remaining = pending.length - finishedThisSession;
-    const elapsed = performance.now() - sessionStart;
+  private emit(): void {
+    const onProgress = this.options.onProgress;
+    if (!onProgress) return;
+    const t = this.index.totals;
+    const remaining = this.roundPending - this.roundFinished;
+    const done = this.counters.finishedThisSession;
+    const elapsed = performance.now() - this.sessionStart;
     const p: Progress = {
-      done: totals.done,
-      total: totals.items,
-      failed: totals.failed,
-      cached: totals.cached,
-      inFlight,
-      etaMs: finishedThisSession > 0 ? Math.round((elapsed / finishedThisSession) * Math.max(0, remaining)) : null,
-      inputTokens: totals.inputTokens,
-      outputTokens: totals.outputTokens,
-      costUsd: totals.costUsd,
+      done: t.done,
+      total: t.items,
+      failed: t.failed,
+      cached: t.cached,
+      inFlight: this.dispatcher.inFlight,
+      etaMs: done > 0 ? Math.round((elapsed / done) * Math.max(0, remaining)) : null,
+      inputTokens: t.inputTokens,
+      outputTokens: t.outputTokens,
+      costUsd: t.costUsd,
     };
     try {
-      options.onProgress(p);
+      onProgress(p);
     } catch {
       // a progress listener must not break the run
     }
-  };
-
-  const record = async (raw: ResultLine, slot: { busy: boolean }): Promise<void> => {
-    const json = JSON.stringify(raw);
-    const safe = redact(json);
-    const line = safe === json ? raw : (JSON.parse(safe) as ResultLine);
-    await appender.append(safe);
-    const prev = final.get(line.itemId);
-    if (prev) {
-      if (prev.error) totals.failed--;
-      else {
-        totals.done--;
-        if (prev.cached) totals.cached--;
-      }
-    }
-    final.set(line.itemId, line);
-    if (line.error) totals.failed++;
-    else {
-      totals.done++;
-      if (line.cached) totals.cached++;
-    }
-    if (!line.cached) addUsage(totals, line.usage, options.pricing);
-    finishedThisSession++;
-    if (slot.busy) {
-      slot.busy = false;
-      inFlight--;
-    }
-    emit();
-  };
-
-  const attempt = async (item: RunItem): Promise<AttemptOutcome> => {
-    const ac = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      ac.abort(new DOMException(`request timed out after ${options.timeoutMs} ms`, "TimeoutError"));
-    }, options.timeoutMs);
-    const onStop = () => ac.abort(stop.signal.reason);
-    stop.signal.addEventListener("abort", onStop, { once: true });
-    // Race the call against its own signal, so a provider that ignores signals cannot hang the run.
-    let unlisten: (() => void) | undefined;
-    const aborted = new Promise<never>((_, reject) => {
-      const f = () => reject(ac.signal.reason);
-      ac.signal.addEventListener("abort", f, { once: true });
-      unlisten = () => ac.signal.removeEventListener("abort", f);
-    });
-    try {
-      const call = provider.call(item.request, { signal: ac.signal });
-      call.catch(() => undefined);
-      const r = await Promise.race([call, aborted]);
-      if (r.error) return { err: new ProviderError(r.error.kind, r.error.message, { status: r.error.status }) };
-      return { ok: r };
-    } catch (e) {
-      if (stop.signal.aborted) return { aborted: true };
-      if (timedOut) return { err: new ProviderError("timeout", `${provider.id}: request timed out after ${options.timeoutMs} ms`, { cause: e }) };
-      if (e instanceof ProviderError) return { err: e };
-      throw e;
-    } finally {
-      clearTimeout(timer);
-      unlisten?.();
-      stop.signal.removeEventListener("abort", onStop);
-    }
-  };
-
-  const tokenEstimate = (item: RunItem): number => {
-    let chars = 0;
-    for (const m of item.request.messages) chars += m.content.length;
-    const maxTokens = item.request.params?.maxTokens ?? (typeof runParams.maxTokens === "number" ? runParams.maxTokens : 0);
-    return estimateTokens(chars) + maxTokens;
-  };
-
-  const processItem = async (item: RunItem, slot: { busy: boolean }): Promise<void> => {
-    const hash = hashes.get(item.id)!;
-    const cacheKey = cacheScope ? sha256(`${cacheScope}\n${hash}`) : hash;
-    if (cache) {
-      const t0 = performance.now();
-      const hit = await cache.get(cacheKey);
-      if (hit) {
-        const line: ResultLine = { itemId: item.id, requestHash: hash, text: hit.text, usage: hit.usage, latencyMs: round(performance.now() - t0), attempts: 0, cached: true, finishedAt: new Date().toISOString() };
-        if (hit.tokenProbabilities) line.tokenProbabilities = hit.tokenProbabilities;
-        if (hit.finishReason) line.finishReason = hit.finishReason;
-        await record(line, slot);
-        return;
-      }
-    }
-    let attempts = 0;
-    for (;;) {
-      if (stop.signal.aborted) return;
-      const wait = pauseUntil - Date.now();
-      if (wait > 0 && !(await sleep(wait, stop.signal))) return;
-      if (limiter.active) {
-        try {
-          await limiter.acquire(tokenEstimate(item), stop.signal);
-        } catch {
-          return; // aborted while waiting
-        }
-      }
-      attempts++;
-      const out = await attempt(item);
-      if ("aborted" in out) return;
-      if ("ok" in out) {
-        const r = out.ok;
-        const line: ResultLine = { itemId: item.id, requestHash: hash, text: r.text, usage: r.usage, latencyMs: round(r.latencyMs), attempts, cached: false, finishedAt: new Date().toISOString() };
-        if (r.tokenProbabilities) line.tokenProbabilities = r.tokenProbabilities;
-        if (r.finishReason) line.finishReason = r.finishReason;
-        if (cache) {
-          const entry = { text: redact(r.text), usage: r.usage, latencyMs: r.latencyMs, ...(r.tokenProbabilities ? { tokenProbabilities: r.tokenProbabilities } : {}), ...(r.finishReason ? { finishReason: r.finishReason } : {}) };
-          await cache.put(cacheKey, entry).catch(() => undefined); // a cache write failure only costs a future hit
-        }
-        await record(line, slot);
-        return;
-      }
-      const err = out.err;
-      if (!err.retryable || attempts > options.maxRetries) {
-        const error: ResultLine["error"] = { kind: err.kind, message: err.message };
-        if (err.status !== undefined) error.status = err.status;
-        await record({ itemId: item.id, requestHash: hash, text: null, usage: { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, cacheWriteTokens: 0 }, latencyMs: 0, attempts, cached: false, error, finishedAt: new Date().toISOString() }, slot);
-        return;
-      }
-      let delay: number;
-      if (err.retryAfterMs !== undefined) {
-        delay = Math.min(err.retryAfterMs, maxRetryAfterMs);
-        if (err.kind === "rate_limit") pauseUntil = Math.max(pauseUntil, Date.now() + delay);
-      } else {
-        delay = backoffDelay(attempts, backoff, random);
-      }
-      if (!(await sleep(delay, stop.signal))) return;
-    }
-  };
-
-  let next = 0;
-  const worker = async () => {
-    while (!stop.signal.aborted) {
-      const item = pending[next++];
-      if (!item) return;
-      inFlight++;
-      const slot = { busy: true };
-      try {
-        await processItem(item, slot);
-      } catch (e) {
-        if (!fatal) fatal = { error: e };
-        stop.abort(e);
-      } finally {
-        if (slot.busy) inFlight--;
-      }
-    }
-  };
-
-  emit();
-  try {
-    await Promise.all(Array.from({ length: Math.min(concurrency, pending.length) }, worker));
-  } finally {
-    clearInterval(interval);
-    options.signal?.removeEventListener("abort", onCallerAbort);
-    await appender.close().catch(() => undefined);
   }
+}
 
-  if (fatal) {
-    status = "failed";
-    runError = fatal.error instanceof Error ? fatal.error.message : String(fatal.error);
-  } else if (options.signal?.aborted || stop.signal.aborted) {
-    status = "cancelled";
-  } else {
-    status = "finished";
-    finishedAt = new Date().toISOString();
-  }
-  await writeRunJson();
-  emit();
-  if (fatal) throw fatal.error;
+/** Opens a run folder for rounds of items (see RunSession). */
+export function openRun(provider: Provider, options: RunnerOptions): Promise<RunSession> {
+  return RunSession.open(provider, options);
+}
 
-  const failures: FailureSummary[] = [];
+/** Runs `items` as one round in `options.runDir` and ends the run. */
+export async function runBatch(items: RunItem[], provider: Provider, options: RunnerOptions): Promise<RunSummary> {
+  validate(options);
+  const ids = new Set<string>();
   for (const item of items) {
-    const l = final.get(item.id);
-    if (l?.error) {
-      const f: FailureSummary = { itemId: item.id, kind: l.error.kind, message: l.error.message, attempts: l.attempts };
-      if (l.error.status !== undefined) f.status = l.error.status;
-      failures.push(f);
-    }
+    if (typeof item.id !== "string" || item.id === "") throw new Error("every item needs a non-empty string id");
+    if (ids.has(item.id)) throw new Error(`duplicate item id "${item.id}"`);
+    ids.add(item.id);
   }
-  return {
-    status,
-    runDir,
-    totals: { ...totals, costUsd: round(totals.costUsd) },
-    cache: { enabled: cache !== undefined, hits: cache?.hits ?? 0, misses: cache?.misses ?? 0 },
-    skipped,
-    retriedFailed,
-    finishedThisSession,
-    tornBytes,
-    failures,
-  };
+  const session = await RunSession.open(provider, options);
+  try {
+    await session.run(items);
+  } catch (e) {
+    await session.finish(e);
+    throw e;
+  }
+  return session.finish();
+}
+
+function validate(options: RunnerOptions): void {
+  const concurrency = options.concurrency;
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`concurrency must be an integer >= 1, got ${concurrency}`);
+  if (!Number.isInteger(options.maxRetries) || options.maxRetries < 0) throw new Error(`maxRetries must be an integer >= 0, got ${options.maxRetries}`);
+  if (!(options.timeoutMs > 0)) throw new Error(`timeoutMs must be > 0, got ${options.timeoutMs}`);
 }
 
 function checkCompatible(existing: RunJson, meta: Omit<RunMeta, "cacheScope">, runDir: string): void {
@@ -559,33 +477,4 @@ function checkCompatible(existing: RunJson, meta: Omit<RunMeta, "cacheScope">, r
   if (diffs.length > 0) {
     throw new RunMismatchError(`cannot resume ${runDir}: it was made with different settings (recorded vs now: ${diffs.join("; ")}); use a new run dir or the same settings`);
   }
-}
-
-function addUsage(t: RunTotals, u: Usage | undefined, pricing: Pricing | undefined): void {
-  if (!u) return;
-  t.inputTokens += u.inputTokens ?? 0;
-  t.outputTokens += u.outputTokens ?? 0;
-  t.cachedInputTokens += u.cachedInputTokens ?? 0;
-  t.costUsd += costOf({ inputTokens: u.inputTokens ?? 0, outputTokens: u.outputTokens ?? 0, cachedInputTokens: u.cachedInputTokens ?? 0, cacheWriteTokens: u.cacheWriteTokens ?? 0 }, pricing);
-}
-
-function round(x: number): number {
-  return Math.round(x * 1e6) / 1e6;
-}
-
-/** Sleeps `ms`; false when the signal fired first. */
-function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return Promise.resolve(false);
-  if (ms <= 0) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const onAbort = () => {
-      clearTimeout(t);
-      resolve(false);
-    };
-    const t = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve(true);
-    }, ms);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
 }

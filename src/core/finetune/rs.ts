@@ -18,8 +18,8 @@
  *   example id) and the first round(p x n) are kept. Examples without a margin (failed requests, or
  *   over the token budget even without history) are not kept and are counted apart.
  *
- * Scoring goes through runBatch (src/core/eval/runner.ts) in `OUT/run`, in chunks, so a killed run
- * resumes where it stopped: rerun the same command. OUT also holds plan.json (what is scored;
+ * Scoring goes through one run session (src/core/eval/runner.ts, openRun) in `OUT/run`, in chunks
+ * (one round each; results.jsonl is read once), so a killed run resumes where it stopped: rerun the same command. OUT also holds plan.json (what is scored;
  * a resume must match it), scores.jsonl (one line per example: rewards, margin, kept) and rs.json
  * (the report: counts, kept / dropped per part, the margin distribution), both written atomically.
  */
@@ -28,7 +28,7 @@ import * as path from "node:path";
 import { Dataset } from "../data/dataset.js";
 import { PROBABILITY_SUFFIX } from "../eval/rm.js";
 import { templatesHash } from "../eval/plan.js";
-import { readResults, runBatch, type ResultLine, type RunItem, type RunnerOptions, type RunStatus, type RunSummary } from "../eval/runner.js";
+import { openRun, type ResultLine, type RunItem, type RunnerOptions, type RunStatus, type RunSummary } from "../eval/runner.js";
 import type { Provider, ProviderRequest } from "../providers/types.js";
 import { DEFAULT_MAX_INPUT_TOKENS, renderWithBudget } from "../templates/budget.js";
 import { templateOfKind } from "../templates/template.js";
@@ -62,7 +62,7 @@ export interface RsOptions extends ExampleOptions {
   /** Generation template (scalar mode); default the paper's B.2. */
   template?: string;
   historyTemplate?: string;
-  /** Items per runBatch call (default 2000): bounds the prompts held in memory at once. */
+  /** Items per round of the run session (default 2000): bounds the prompts held in memory at once. */
   chunkSize?: number;
 }
 
@@ -242,46 +242,45 @@ export async function runRejectionSampling(
   const planned: Planned[] = [];
   const stats = emptyExampleStats();
   const train = await TrainPairs.open(datasetDir, options);
+  // One run session for every chunk: results.jsonl is read once into memory, each chunk appends,
+  // and the run is finished once at the end with totals over all chunks.
+  const session = await openRun(provider, { ...runner, runDir, meta }).catch(async (e: unknown) => {
+    await train.close();
+    throw e;
+  });
   let chunk: RunItem[] = [];
-  let summary: RunSummary | undefined;
-  const totals = { finishedThisSession: 0, skipped: 0, retriedFailed: 0 };
-  const flush = async (): Promise<boolean> => {
-    if (chunk.length === 0) return true;
-    const s = await runBatch(chunk, provider, { ...runner, runDir, meta });
-    totals.finishedThisSession += s.finishedThisSession;
-    totals.skipped += s.skipped;
-    totals.retriedFailed += s.retriedFailed;
-    summary = s;
-    chunk = [];
-    return s.status !== "cancelled";
-  };
   let cancelled = false;
+  const flush = async (): Promise<void> => {
+    if (chunk.length === 0) return;
+    const items = chunk;
+    chunk = [];
+    if (!(await session.run(items))) cancelled = true;
+  };
   try {
     for await (const ex of trainExamples(train, options, stats)) {
       const items = itemsFor(ex, mode, { rmTpl, genTpl, htpl, maxInputTokens });
       planned.push({ id: ex.id, pairId: ex.pairId, dimension: ex.dimension, part: ex.part, overBudget: items === null });
       if (items) chunk.push(...items);
-      if (chunk.length >= chunkSize && !(await flush())) {
-        cancelled = true;
-        break;
-      }
+      if (chunk.length >= chunkSize) await flush();
+      if (cancelled) break;
     }
-    if (!cancelled && !(await flush())) cancelled = true;
+    if (!cancelled) await flush();
+  } catch (e) {
+    await session.finish(e);
+    throw e;
   } finally {
     await train.close();
   }
+  const summary = await session.finish();
+  cancelled ||= summary.status === "cancelled";
 
-  const results = await readResults(runDir).catch(() => new Map<string, ResultLine>());
-  const scores: RsScore[] = planned.map((p) => scoreOf(p, mode, results));
+  const scores: RsScore[] = planned.map((p) => scoreOf(p, mode, (id) => session.result(id)));
   const report = buildReport(scores, { mode, keep, provider, ds, options, maxInputTokens, runDir, noDimension: stats.noDimension, status: cancelled ? "cancelled" : "finished" });
-  const finalSummary: RunSummary = summary
-    ? { ...summary, ...totals, status: cancelled ? "cancelled" : summary.status }
-    : { status: cancelled ? "cancelled" : "finished", runDir, totals: { items: 0, done: 0, failed: 0, cached: 0, inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, costUsd: 0 }, cache: { enabled: false, hits: 0, misses: 0 }, skipped: 0, retriedFailed: 0, finishedThisSession: 0, tornBytes: 0, failures: [] };
   if (!cancelled) {
     await writeFileAtomic(path.join(out, RS_FILES.scores), scores.map((s) => JSON.stringify(s)).join("\n") + (scores.length ? "\n" : ""));
     await writeJsonFileAtomic(path.join(out, RS_FILES.report), report);
   }
-  return { report, summary: finalSummary };
+  return { report, summary };
 }
 
 function itemsFor(
@@ -318,11 +317,11 @@ function itemsFor(
   return items;
 }
 
-function scoreOf(p: Planned, mode: RsMode, results: Map<string, ResultLine>): RsScore {
+function scoreOf(p: Planned, mode: RsMode, result: (id: string) => ResultLine | undefined): RsScore {
   const base = { id: p.id, pairId: p.pairId, dimension: p.dimension, part: p.part, kept: false };
   if (p.overBudget) return { ...base, status: "over_budget", rewardChosen: null, rewardRejected: null, margin: null };
   const keys = mode === "scalar" ? [`${p.id}.chosen`, `${p.id}.rejected`] : [`${p.id}.ab`, `${p.id}.ba`];
-  const lines = keys.map((k) => results.get(k));
+  const lines = keys.map((k) => result(k));
   if (lines.some((l) => l === undefined)) return { ...base, status: "missing", rewardChosen: null, rewardRejected: null, margin: null };
   if (mode === "scalar") {
     const c = scalarOf(lines[0]);
@@ -352,7 +351,7 @@ function buildReport(
     const kept = selectTopByMargin(ok.map((s) => ({ id: s.id, margin: s.margin! })), c.keep);
     for (const s of ok) s.kept = kept.has(s.id);
     const keptMargins = ok.filter((s) => s.kept).map((s) => s.margin!);
-    byPart[part] = { examples: inPart.length, scored: ok.length, kept: kept.size, dropped: inPart.length - kept.size, threshold: keptMargins.length ? Math.min(...keptMargins) : null };
+    byPart[part] = { examples: inPart.length, scored: ok.length, kept: kept.size, dropped: inPart.length - kept.size, threshold: keptMargins.length ? keptMargins.reduce((a, b) => Math.min(a, b)) : null };
   }
   const ok = scores.filter((s) => s.status === "ok");
   const range: [number, number] | undefined = c.mode === "probability" ? [-1, 1] : undefined;
