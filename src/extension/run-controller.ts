@@ -435,6 +435,7 @@ export class RunController implements Feature, vscode.Disposable {
         dimensions: o.dimensions as Dimension[],
         orders: o.orders as "both" | "ab",
         verdict: o.verdict as "text" | "probability",
+        keepNonContrastive: o.keepNonContrastive === true,
         limit: (o.limit as number | null) ?? undefined,
         maxInputTokens: o.maxInputTokens as number,
         template: tpl("reward-model"),

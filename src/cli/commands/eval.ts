@@ -44,6 +44,8 @@ Options:
   --template FILE            reward-model template (.ptpl); default: the paper's B.1
   --history-template FILE    history template (.ptpl); default: the paper's B.3
   --max-input-tokens N       input budget; the oldest history pairs are dropped to fit (default 12800)
+  --keep-non-contrastive     keep test pairs whose rejected member states the same preference on
+                             the user's dimension (default: left out, and counted in the report)
   --format text|md|json      report format on stdout (default text)
 ${providerOptionsHelp()}
 `;
@@ -53,7 +55,7 @@ export const rmCommand: CliCommand = {
   summary: "reward-model evaluation with feedback histories (Table 1)",
   help: RM_HELP,
   async run(argv, io) {
-    const { values, positionals } = parse(argv, { ...evalCommon, orders: { type: "string" }, verdict: { type: "string" }, ...providerOptionSpec() });
+    const { values, positionals } = parse(argv, { ...evalCommon, orders: { type: "string" }, verdict: { type: "string" }, "keep-non-contrastive": { type: "boolean" }, ...providerOptionSpec() });
     if (positionals.length !== 1) throw new UsageError("expected one dataset directory");
     if (!values.out) throw new UsageError("--out is required");
     const format = choiceOption(values.format as string | undefined, "format", ["text", "md", "json"] as const, "text");
@@ -65,6 +67,7 @@ export const rmCommand: CliCommand = {
       template: values.template as string | undefined,
       historyTemplate: values["history-template"] as string | undefined,
       maxInputTokens: intOption(values["max-input-tokens"] as string | undefined, "max-input-tokens", 12_800, 1),
+      keepNonContrastive: values["keep-non-contrastive"] === true,
     };
     const resolved = await resolveProviderOptions(values, {});
     const runDir = path.resolve(values.out as string);

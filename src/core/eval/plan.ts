@@ -36,6 +36,10 @@ export interface EvalJson {
    * rejection-sampling rule...): copied into run.json `params.protocol` and shown by every report.
    */
   protocol?: Record<string, unknown>;
+  /** rm: test pairs whose sides state the same preference on the user's dimension (excluded or kept). */
+  nonContrastive?: { policy: "exclude" | "keep"; total: number; byDimension: Partial<Record<string, number>>; pairs: string[] };
+  /** The dataset manifest's own count of non-contrastive pairs, when its builder records one. */
+  datasetNonContrastive?: unknown;
 }
 
 /** Provenance every evaluation adds to its run.json: template hash, dataset manifest hash and seed. */

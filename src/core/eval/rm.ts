@@ -5,7 +5,8 @@
  * presentation orders by default. Accuracy is per dimension; random guessing is 50%.
  */
 import { Dataset } from "../data/dataset.js";
-import { DIMENSIONS, type Dimension } from "../data/schema.js";
+import { DIMENSIONS, type Dimension, type PreferenceEntry } from "../data/schema.js";
+import { contrasts } from "../data/contrast.js";
 import type { SyntheticUser, Triple } from "../data/types.js";
 import type { Provider, ProviderRequest } from "../providers/types.js";
 import { DEFAULT_MAX_INPUT_TOKENS, renderWithBudget } from "../templates/budget.js";
@@ -30,6 +31,29 @@ export interface RmOptions {
   maxInputTokens?: number;
   /** Counts the input budget; runRm uses the provider's (tokenizerFor), planRm alone the chars/4 estimate. */
   tokenizer?: Tokenizer;
+  /**
+   * Keep test pairs whose rejected member states the same preference as the chosen one on the
+   * user's dimension (contrast.ts). Default false: such a pair does not test the preference, so it
+   * is left out and counted (eval.json `nonContrastive`, every rm report).
+   */
+  keepNonContrastive?: boolean;
+}
+
+/** Test pairs whose two sides state the same preference on the user's dimension, per dimension. */
+export interface NonContrastiveCounts {
+  /** Whether they were left out (the default) or kept. */
+  policy: "exclude" | "keep";
+  total: number;
+  byDimension: Partial<Record<Dimension, number>>;
+  /** Their pair ids (`<user>.vs<k>`). */
+  pairs: string[];
+}
+
+/** The preference entry of a triple member on a dimension. */
+export function memberPreference(t: Triple, member: number, d: Dimension): PreferenceEntry {
+  const e = t.members[member]!.preference_set.find((x) => x.dimension === d);
+  if (!e) throw new Error(`triple ${t.id} member ${member} has no preference on ${d}`);
+  return e;
 }
 
 export interface RmItem {
@@ -42,6 +66,8 @@ export interface RmItem {
   order: Order;
   /** Where the chosen (user-preferred) response is shown. */
   chosen: Verdict;
+  /** False for a non-contrastive pair kept with keepNonContrastive. */
+  contrastive?: boolean;
   historyKept: number;
   /** History pairs dropped (least similar first) to fit the input budget. */
   historyDropped: number;
@@ -73,6 +99,7 @@ export async function planRm(datasetDir: string, opts: RmOptions = {}): Promise<
   const items: RunItem[] = [];
   const meta: RmItem[] = [];
   const overBudget: string[] = [];
+  const nonContrastive: NonContrastiveCounts = { policy: opts.keepNonContrastive ? "keep" : "exclude", total: 0, byDimension: {}, pairs: [] };
   let users = 0;
   for await (const u of ds.users() as AsyncGenerator<SyntheticUser>) {
     if (!dims.includes(u.dimension)) continue;
@@ -83,6 +110,13 @@ export async function planRm(datasetDir: string, opts: RmOptions = {}): Promise<
     const chosenText = t.members[u.member]!.response;
     for (let k = 0; k < 3; k++) {
       if (k === u.member) continue;
+      const contrastive = contrasts(memberPreference(t, u.member, u.dimension), memberPreference(t, k, u.dimension));
+      if (!contrastive) {
+        nonContrastive.total++;
+        nonContrastive.byDimension[u.dimension] = (nonContrastive.byDimension[u.dimension] ?? 0) + 1;
+        nonContrastive.pairs.push(`${u.id}.vs${k}`);
+        if (!opts.keepNonContrastive) continue;
+      }
       const rejectedText = t.members[k]!.response;
       for (const order of orders) {
         const [a, b] = order === "ab" ? [chosenText, rejectedText] : [rejectedText, chosenText];
@@ -117,6 +151,7 @@ export async function planRm(datasetDir: string, opts: RmOptions = {}): Promise<
           historyKept: p.kept,
           historyDropped: p.dropped,
           promptTokens: p.tokens,
+          ...(contrastive ? {} : { contrastive: false }),
         });
       }
     }
@@ -127,13 +162,17 @@ export async function planRm(datasetDir: string, opts: RmOptions = {}): Promise<
   };
   const evalJson: EvalJson = {
     kind: "rm",
-    options: { dimensions: dims, orders: opts.orders ?? "both", verdict, limit: opts.limit ?? null, maxInputTokens: maxTokens },
+    options: { dimensions: dims, orders: opts.orders ?? "both", verdict, limit: opts.limit ?? null, maxInputTokens: maxTokens, keepNonContrastive: opts.keepNonContrastive ?? false },
     tokenizer: { name: tokenizer.name, exact: tokenizer.exact },
     dataset: { dir: ds.dir, manifestHash: ds.manifestHash, seed: ds.manifest.seed },
     templates,
     items: items.length,
     overBudget,
+    nonContrastive,
+    protocol: { contrastFilter: nonContrastive.policy, nonContrastivePairs: nonContrastive.total },
   };
+  const manifestCount = (ds.manifest as unknown as { nonContrastive?: unknown }).nonContrastive;
+  if (manifestCount !== undefined) evalJson.datasetNonContrastive = manifestCount;
   return { items, meta, evalJson };
 }
 
@@ -154,7 +193,7 @@ export async function runRm(datasetDir: string, opts: RmOptions, provider: Provi
     ...runner,
     meta: evalRunMeta(runner.meta, plan.evalJson),
   });
-  const report = scoreRm(plan.meta, await readResults(runner.runDir), plan.evalJson.options.verdict as VerdictMode);
+  const report = withNonContrastive(scoreRm(plan.meta, await readResults(runner.runDir), plan.evalJson.options.verdict as VerdictMode), plan.evalJson.nonContrastive as NonContrastiveCounts);
   return { summary, report };
 }
 
@@ -176,11 +215,24 @@ export interface RmDimensionReport {
   truncated: number;
   /** Mean P(chosen) in probability mode. */
   meanChosenProbability?: number;
+  /** Non-contrastive test pairs on this dimension (left out, or kept: see RmReport.nonContrastive.policy). */
+  nonContrastive?: number;
 }
 
 export interface RmReport {
   byDimension: Partial<Record<Dimension, RmDimensionReport>>;
   overall: RmDimensionReport;
+  /** Non-contrastive test pairs: excluded (default) or kept, and how many (from eval.json). */
+  nonContrastive?: { policy: "exclude" | "keep"; total: number };
+}
+
+/** Adds an rm run's non-contrastive counts (eval.json) to its report. */
+export function withNonContrastive(report: RmReport, counts: NonContrastiveCounts | undefined): RmReport {
+  if (!counts) return report;
+  report.nonContrastive = { policy: counts.policy, total: counts.total };
+  report.overall.nonContrastive = counts.total;
+  for (const [d, r] of Object.entries(report.byDimension)) r.nonContrastive = counts.byDimension[d as Dimension] ?? 0;
+  return report;
 }
 
 export interface RmScoredItem extends RmItem {
