@@ -12,6 +12,7 @@ import type { RunMeta } from "../core/eval/runlog.js";
 import { publicUrl } from "../core/eval/runlog.js";
 import type { RunGate } from "./gate.js";
 import { findRegisteredModel } from "./models.js";
+import { resolvePrice, type ResolvedPrice } from "../core/cost/prices.js";
 
 /** What a host asks for: a ProviderConfig whose provider may be left out when `model` names a registered model. */
 export type ProviderRequest = Omit<ProviderConfig, "provider" | "apiKey"> & { provider?: ProviderId };
@@ -42,6 +43,8 @@ export interface ProviderContext {
   keyHint?: (provider: ProviderId, env: string) => string;
   /** Pricing for the resolved model when the request has none (the extension's price table). */
   priceFor?: (provider: ProviderId, model: string) => Pricing | undefined;
+  /** False for an estimate, which sends nothing: a missing key is not an error then. */
+  needKey?: boolean;
 }
 
 export interface ResolvedProvider {
@@ -50,6 +53,8 @@ export interface ResolvedProvider {
   secrets: string[];
   /** The registered model the request named, if it named one. */
   registered?: { name: string; kind: string };
+  /** The price and where it came from (request, host's table, dated defaults); undefined = price unknown. */
+  price?: ResolvedPrice;
 }
 
 export const CLOUD_PROVIDERS: readonly ProviderId[] = ["openai", "anthropic", "openai-compatible"];
@@ -118,15 +123,19 @@ export async function resolveProviderConfig(req: ProviderRequest, ctx: ProviderC
     if (key) {
       out.apiKey = key;
       secrets.push(key);
-    } else if (provider !== "openai-compatible") {
+    } else if (provider !== "openai-compatible" && ctx.needKey !== false) {
       throw new ProviderConfigError(`provider ${provider} needs an API key: ${ctx.keyHint ? ctx.keyHint(provider, env) : `set ${env} in the environment`}`, "key", provider);
     }
   }
-  if (!out.pricing && ctx.priceFor) {
-    const pricing = ctx.priceFor(provider, displayModel(out));
-    if (pricing) out.pricing = pricing;
+  // Price: the request's own, else the host's table, else the dated defaults (src/core/cost/prices.ts).
+  let price: ResolvedPrice | undefined;
+  if (out.pricing) price = { pricing: out.pricing, source: "flags" };
+  else {
+    const hostPrice = ctx.priceFor?.(provider, displayModel(out));
+    price = hostPrice ? { pricing: hostPrice, source: "settings" } : resolvePrice(provider, displayModel(out));
+    if (price) out.pricing = price.pricing;
   }
-  return { config: out, secrets, ...(registered ? { registered } : {}) };
+  return { config: out, secrets, ...(registered ? { registered } : {}), ...(price ? { price } : {}) };
 }
 
 /** What the gate is asked before a provider is created: nothing for the baseline, "model" for local models, "network" (+ "key") for servers. */

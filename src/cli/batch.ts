@@ -80,11 +80,12 @@ export function formatSummary(label: string, s: RunSummary, priced: boolean): st
     `  items      ${t.items}`,
     `  done       ${t.done} (${t.cached} from cache)`,
     `  failed     ${t.failed}`,
-    `  tokens     ${t.inputTokens} in (${t.cachedInputTokens} cached) / ${t.outputTokens} out`,
-    `  cost       ${priced ? `$${t.costUsd.toFixed(4)}` : "n/a (give --price-* flags)"}`,
+    `  tokens     ${t.inputTokens} in (${t.cachedInputTokens} cached, ${t.cacheWriteTokens ?? 0} written to cache) / ${t.outputTokens} out`,
+    `  cost       ${priced ? `$${t.costUsd.toFixed(4)}` : "price unknown (give --price-* flags)"}`,
     `  cache      ${s.cache.enabled ? `${s.cache.hits} hits, ${s.cache.misses} misses` : "off"}`,
     `  run dir    ${s.runDir}`,
   ];
+  if ((t.batchRequests ?? 0) > 0) lines.push(`  batch      ${t.batchRequests} answered by the batch API${priced ? `, saving $${(t.batchDiscountUsd ?? 0).toFixed(4)}` : ""}`);
   if (s.skipped > 0 || s.retriedFailed > 0) lines.push(`  resumed    ${s.skipped} already done, ${s.retriedFailed} failed before and tried again`);
   if (s.tornBytes > 0) lines.push(`  repaired   a torn last line (${s.tornBytes} bytes) in results.jsonl`);
   if (s.failures.length > 0) {

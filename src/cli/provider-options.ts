@@ -75,7 +75,8 @@ export function providerOptionsHelp(prefix = ""): string {
     `  ${p}timeout-ms N         per-request timeout (default ${RUNNER_DEFAULTS.timeoutMs})`,
     `  ${p}rpm N / ${p}tpm N      requests / tokens per minute limits`,
     `  ${p}cache-dir DIR        response cache (default .preflab/cache/responses); ${p}no-cache disables it`,
-    `  ${p}price-input / ${p}price-output / ${p}price-cached-input / ${p}price-cache-write USD per 1M tokens (for cost)`,
+    `  ${p}price-input / ${p}price-output / ${p}price-cached-input / ${p}price-cache-write USD per 1M tokens`,
+    `                        (default: the dated list prices of known models; otherwise "price unknown")`,
   ].join("\n");
 }
 
@@ -93,6 +94,8 @@ interface ResolveOpts {
   /** Relative paths resolve here; registered models are read from CWD/.preflab/models.json. */
   cwd?: string;
   defaultProvider?: ProviderId;
+  /** false for `--estimate`, which sends nothing: a missing API key is not an error then. */
+  needKey?: boolean;
 }
 
 /**
@@ -181,6 +184,7 @@ export async function resolveProviderOptions(values: Values, opts: ResolveOpts &
         return name ? env[name] || undefined : undefined;
       },
       name: (s) => `--${flag(CLI_FLAG[s])}`,
+      ...(opts.needKey === false ? { needKey: false } : {}),
     });
     return { ...resolved, runner };
   } catch (e) {

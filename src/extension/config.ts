@@ -8,6 +8,7 @@
  * `vscode.workspace.getConfiguration("preflab")`, so it is unit-tested in plain Node.
  */
 import * as path from "node:path";
+import { resolvePrice } from "../core/cost/prices.js";
 import { PROVIDER_IDS, isProviderId, type Pricing, type ProviderConfig, type ProviderId } from "../core/providers/registry.js";
 
 export const CONFIG_SECTION = "preflab";
@@ -168,8 +169,9 @@ export function configuredModel(cfg: PreflabConfig, provider: ProviderId): strin
   }
 }
 
+/** The `preflab.prices` setting, else the dated default list prices; undefined = price unknown. */
 export function priceFor(cfg: PreflabConfig, provider: ProviderId, model: string): Pricing | undefined {
-  return cfg.prices[`${provider}/${model}`] ?? cfg.prices[model];
+  return resolvePrice(provider, model, { prices: cfg.prices })?.pricing;
 }
 
 export interface ProviderChoice {

@@ -86,7 +86,9 @@ test("providerConfigFor: per-provider fields, prices by provider/model or model,
     "llamacpp.threads": 1,
     prices: { "openai/gpt-4o-mini": { input: 0.15, output: 0.6 }, "tiny.gguf": { input: 0 } },
   });
-  assert.deepEqual(providerConfigFor(cfg, { provider: "baseline", model: "tfidf-style" }), { provider: "baseline" });
+  // Local providers cost nothing; a listed cloud model without a setting gets the dated default price.
+  assert.deepEqual(providerConfigFor(cfg, { provider: "baseline", model: "tfidf-style" }), { provider: "baseline", pricing: { input: 0, output: 0 } });
+  assert.deepEqual(providerConfigFor(cfg, { provider: "anthropic", model: "claude-haiku-4-5" }).pricing, { input: 1, output: 5, cachedInput: 0.1, cacheWrite: 1.25 });
   assert.deepEqual(providerConfigFor(cfg, { provider: "openai", model: "gpt-4o-mini" }, { apiKey: "sk-test-123456789", params: { temperature: 0.5 } }), {
     provider: "openai",
     model: "gpt-4o-mini",

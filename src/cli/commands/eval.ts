@@ -1,7 +1,10 @@
 /** `preflab rm`, `preflab generate`, `preflab judge`: the paper's evaluations as resumable runs. */
 import path from "node:path";
 import { DIMENSIONS, type Dimension } from "../../core/data/schema.js";
-import { GENERATION_DIMENSIONS } from "../../core/eval/generation.js";
+import { GENERATION_DIMENSIONS, planGeneration } from "../../core/eval/generation.js";
+import { planRm } from "../../core/eval/rm.js";
+import { planJudge } from "../../core/eval/judge.js";
+import { printEstimate } from "../estimate.js";
 import { JANUS_MAX_RETRIES } from "../../core/eval/janus.js";
 import { JUDGE_PARSERS } from "../../core/eval/parse.js";
 import { buildReport, formatReport } from "../../core/metrics/report.js";
@@ -25,7 +28,11 @@ const evalCommon = {
   "history-template": { type: "string" },
   "max-input-tokens": { type: "string" },
   format: { type: "string" },
+  estimate: { type: "boolean" },
 } as const;
+
+const ESTIMATE_HELP = `  --estimate                 print requests, tokens (model tokenizer), cacheable share and dollars
+                             (naive / cached / batch+cached) for this run, then exit; sends nothing`;
 
 const RM_HELP = `Usage: preflab rm DATASET_DIR --provider ID --out RUN_DIR [options]
 
@@ -47,6 +54,7 @@ Options:
   --keep-non-contrastive     keep test pairs whose rejected member states the same preference on
                              the user's dimension (default: left out, and counted in the report)
   --format text|md|json      report format on stdout (default text)
+${ESTIMATE_HELP}
 ${providerOptionsHelp()}
 `;
 
@@ -69,8 +77,9 @@ export const rmCommand: CliCommand = {
       maxInputTokens: intOption(values["max-input-tokens"] as string | undefined, "max-input-tokens", 12_800, 1),
       keepNonContrastive: values["keep-non-contrastive"] === true,
     };
-    const resolved = await resolveProviderOptions(values, {});
+    const resolved = await resolveProviderOptions(values, { needKey: values.estimate !== true });
     const runDir = path.resolve(values.out as string);
+    if (values.estimate) return printEstimate(io, "rm", resolved, async (tokenizer) => (await planRm(positionals[0]!, { ...opts, tokenizer })).items, runDir);
     const { summary } = await runEvaluationCli("rm", { kind: "rm", datasetDir: positionals[0]!, options: opts }, resolved, runDir, io);
     io.err(formatSummary("rm", summary, resolved.config.pricing !== undefined));
     io.out(formatReport(await buildReport([runDir]), format));
@@ -94,6 +103,7 @@ Options:
   --plain-template FILE      template without history; default: the instruction alone
   --history-template FILE    history template; default: the paper's B.3
   --max-input-tokens N       input budget (default 12800)
+${ESTIMATE_HELP}
 ${providerOptionsHelp()}
 `;
 
@@ -112,7 +122,7 @@ export const generateCommand: CliCommand = {
     if (positionals.length !== 1) throw new UsageError("expected one dataset directory");
     if (!values.out) throw new UsageError("--out is required");
     const fallback = values["include-harmlessness"] ? [...GENERATION_DIMENSIONS, "harmlessness" as const] : GENERATION_DIMENSIONS;
-    const resolved = await resolveProviderOptions(values, {});
+    const resolved = await resolveProviderOptions(values, { needKey: values.estimate !== true });
     // Sampling params: the flags, else the template's front-matter defaults (the session fills them in).
     const opts = {
       dimensions: dimensionsOption(values.dimensions as string | undefined, fallback),
@@ -124,6 +134,7 @@ export const generateCommand: CliCommand = {
       maxInputTokens: intOption(values["max-input-tokens"] as string | undefined, "max-input-tokens", 12_800, 1),
     };
     const runDir = path.resolve(values.out as string);
+    if (values.estimate) return printEstimate(io, "generate", resolved, async (tokenizer) => (await planGeneration(positionals[0]!, { ...opts, tokenizer })).items, runDir);
     const { summary } = await runEvaluationCli("generate", { kind: "generate", datasetDir: positionals[0]!, options: opts }, resolved, runDir, io);
     io.out(formatSummary("generate", summary, resolved.config.pricing !== undefined));
     return exitCode(summary);
@@ -148,6 +159,7 @@ Options:
                              1-5 only) or with the MultiFacet authors' pattern exactly (first match)
   --max-parse-retries N      extra judge calls for an output without a score (default 5, as Janus)
   --format text|md|json      report format on stdout (default text)
+${ESTIMATE_HELP}
 ${providerOptionsHelp("judge-")}
 `;
 
@@ -163,12 +175,13 @@ export const judgeCommand: CliCommand = {
       "max-parse-retries": { type: "string" },
       "judge-parse": { type: "string" },
       format: { type: "string" },
+      estimate: { type: "boolean" },
       ...providerOptionSpec("judge-"),
     });
     if (positionals.length !== 1) throw new UsageError("expected one generation run directory");
     if (!values.out) throw new UsageError("--out is required");
     const format = choiceOption(values.format as string | undefined, "format", ["text", "md", "json"] as const, "text");
-    const resolved = await resolveProviderOptions(values, { prefix: "judge-" });
+    const resolved = await resolveProviderOptions(values, { prefix: "judge-", needKey: values.estimate !== true });
     // Sampling params: the flags, over the judge template's defaults (the session and the core merge them).
     const opts = {
       cross: values.cross === true,
@@ -177,6 +190,7 @@ export const judgeCommand: CliCommand = {
       parse: choiceOption(values["judge-parse"] as string | undefined, "judge-parse", JUDGE_PARSERS, "robust"),
     };
     const runDir = path.resolve(values.out as string);
+    if (values.estimate) return printEstimate(io, "judge", resolved, async () => (await planJudge(positionals[0]!, opts)).items, runDir);
     const outcome = await runEvaluationCli("judge", { kind: "judge", sourceRunDir: positionals[0]!, options: opts }, resolved, runDir, io);
     if (outcome.kind !== "judge") throw new Error("unreachable: a judge request gave another outcome");
     const { summary, judged } = outcome;

@@ -117,6 +117,7 @@ export class Dispatcher {
         const line: ResultLine = { itemId: item.id, requestHash: hash, text: r.text, usage: r.usage, latencyMs: round(r.latencyMs), attempts, cached: false, finishedAt: new Date().toISOString() };
         if (r.tokenProbabilities) line.tokenProbabilities = r.tokenProbabilities;
         if (r.finishReason) line.finishReason = r.finishReason;
+        if (r.batch) line.batch = true;
         if (cache) {
           const entry = { text: o.redact(r.text), usage: r.usage, latencyMs: r.latencyMs, ...(r.tokenProbabilities ? { tokenProbabilities: r.tokenProbabilities } : {}), ...(r.finishReason ? { finishReason: r.finishReason } : {}) };
           await cache.put(cacheKey, entry).catch(() => undefined); // a cache write failure only costs a future hit

@@ -9,6 +9,7 @@ import type { Pricing } from "../providers/registry.js";
 import type { Usage } from "../providers/types.js";
 import { emptyTotals, RESULTS_FILE, type ResultLine, type RunTotals } from "./runlog.js";
 import { costOf } from "./cost.js";
+import { batchPricing } from "../cost/prices.js";
 
 /** Refusal to resume a run dir made with different settings or requests. */
 export class RunMismatchError extends Error {
@@ -30,6 +31,8 @@ export class RunIndex {
   constructor(
     private readonly runDir: string,
     private readonly pricing: Pricing | undefined,
+    /** The provider id, for its batch discount (lines with `batch: true`). */
+    private readonly provider = "",
   ) {}
 
   /** Loads the lines read from results.jsonl (once, at open). Usage of every line counts. */
@@ -37,7 +40,7 @@ export class RunIndex {
     lines.forEach((l, i) => {
       this.final.set(l.itemId, l);
       this.lineNo.set(l.itemId, i + 1);
-      if (!l.cached) addUsage(this.totals, l.usage, this.pricing);
+      if (!l.cached) addUsage(this.totals, l, this.pricing, this.provider);
     });
   }
 
@@ -80,7 +83,7 @@ export class RunIndex {
     if (prev && inRun) this.count(prev, -1);
     this.final.set(line.itemId, line);
     if (inRun) this.count(line, 1);
-    if (!line.cached) addUsage(this.totals, line.usage, this.pricing);
+    if (!line.cached) addUsage(this.totals, line, this.pricing, this.provider);
   }
 
   /** The run's items whose last line is a failure, in admission order. */
@@ -100,10 +103,23 @@ export class RunIndex {
   }
 }
 
-function addUsage(t: RunTotals, u: Usage | undefined, pricing: Pricing | undefined): void {
+/** Adds a line's usage and cost; a batch-API line costs the provider's batch price, and the difference is the batch discount. */
+function addUsage(t: RunTotals, line: Pick<ResultLine, "usage" | "batch">, pricing: Pricing | undefined, provider: string): void {
+  const u: Usage | undefined = line.usage;
   if (!u) return;
   t.inputTokens += u.inputTokens ?? 0;
   t.outputTokens += u.outputTokens ?? 0;
   t.cachedInputTokens += u.cachedInputTokens ?? 0;
-  t.costUsd += costOf({ inputTokens: u.inputTokens ?? 0, outputTokens: u.outputTokens ?? 0, cachedInputTokens: u.cachedInputTokens ?? 0, cacheWriteTokens: u.cacheWriteTokens ?? 0 }, pricing);
+  t.cacheWriteTokens += u.cacheWriteTokens ?? 0;
+  const usage = { inputTokens: u.inputTokens ?? 0, outputTokens: u.outputTokens ?? 0, cachedInputTokens: u.cachedInputTokens ?? 0, cacheWriteTokens: u.cacheWriteTokens ?? 0 };
+  const full = costOf(usage, pricing);
+  if (!line.batch) {
+    t.costUsd += full;
+    return;
+  }
+  const bp = pricing ? batchPricing(provider, pricing) : undefined;
+  const paid = bp ? costOf(usage, bp) : full;
+  t.batchRequests += 1;
+  t.batchDiscountUsd += full - paid;
+  t.costUsd += paid;
 }

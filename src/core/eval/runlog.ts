@@ -30,6 +30,8 @@ export interface ResultLine {
   attempts: number;
   /** Served from Preflab's response cache. */
   cached: boolean;
+  /** Answered through the provider's batch API (priced at its batch discount). */
+  batch?: boolean;
   error?: { kind: ProviderErrorKind; message: string; status?: number };
   finishedAt: string;
 }
@@ -58,6 +60,12 @@ export interface RunTotals {
   inputTokens: number;
   outputTokens: number;
   cachedInputTokens: number;
+  /** Input tokens written to the provider's prompt cache (Anthropic cache_creation_input_tokens). */
+  cacheWriteTokens: number;
+  /** Lines answered through a provider batch API, and the dollars its discount saved. */
+  batchRequests: number;
+  batchDiscountUsd: number;
+  /** Dollars at the run's prices; 0 when the price is unknown (see RunJson.pricing). */
   costUsd: number;
 }
 
@@ -77,11 +85,13 @@ export interface RunJson {
   status: RunStatus;
   /** Why a run ended as "failed", when it did not just have failed items. */
   error?: string;
+  /** USD per 1M tokens the cost was computed at; null = price unknown (costUsd means nothing). */
+  pricing?: import("../providers/registry.js").Pricing | null;
   totals: RunTotals;
 }
 
 export function emptyTotals(items = 0): RunTotals {
-  return { items, done: 0, failed: 0, cached: 0, inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, costUsd: 0 };
+  return { items, done: 0, failed: 0, cached: 0, inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, cacheWriteTokens: 0, batchRequests: 0, batchDiscountUsd: 0, costUsd: 0 };
 }
 
 /** Writes JSON to a temp file beside `file` and renames it over `file`. */

@@ -207,7 +207,7 @@ export class RunSession {
     cacheScope: string | undefined,
     private readonly redact: (text: string) => string,
   ) {
-    this.index = new RunIndex(runDir, options.pricing);
+    this.index = new RunIndex(runDir, options.pricing, meta.provider);
     this.index.load(lines);
     this.startedAt = existing?.startedAt ?? this.sessionStartedAt;
     this.status = new StatusWriter(path.join(runDir, RUN_FILE));
@@ -273,7 +273,7 @@ export class RunSession {
 
   /** Current totals over the run's items (every round so far). */
   get totals(): RunTotals {
-    return { ...this.index.totals, costUsd: round(this.index.totals.costUsd) };
+    return { ...this.index.totals, costUsd: round(this.index.totals.costUsd), batchDiscountUsd: round(this.index.totals.batchDiscountUsd) };
   }
 
   /**
@@ -389,6 +389,7 @@ export class RunSession {
       updatedAt: new Date().toISOString(),
       finishedAt: this.finishedAt,
       status: this.state,
+      pricing: this.options.pricing ?? null,
       totals: this.totals,
     };
     if (meta.baseUrl) j.baseUrl = meta.baseUrl;

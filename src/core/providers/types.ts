@@ -72,6 +72,8 @@ export interface ProviderResponse {
   cached: boolean;
   latencyMs: number;
   finishReason?: string;
+  /** Answered through the provider's batch API (priced at its batch discount). */
+  batch?: boolean;
   /** Probability of each requested candidate (renormalised over the candidates is up to the caller). */
   tokenProbabilities?: Record<string, number>;
   error?: { kind: ProviderErrorKind; message: string; status?: number };

@@ -1,0 +1,155 @@
+/**
+ * Cost: dated default prices and their precedence, the model's tokenizer, the estimate (caching
+ * and batch arithmetic checked by hand), `--estimate` on the CLI (nothing sent, no key needed),
+ * and what a finished run records (cache writes, batch discount, the price it used).
+ */
+import { test, before } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
+import * as path from "node:path";
+import { getEncoding } from "js-tiktoken";
+import { resolvePrice, DEFAULT_PRICES, batchPricing } from "../../src/core/cost/prices.js";
+import { tokenizerFor, MESSAGE_OVERHEAD_TOKENS } from "../../src/core/cost/tokenizer.js";
+import { estimateCost, formatEstimates, totalEstimate } from "../../src/core/cost/estimate.js";
+import { buildDataset } from "../../src/core/data/builder.js";
+import { planRm } from "../../src/core/eval/rm.js";
+import { runBatch, readRunJson } from "../../src/core/eval/runner.js";
+import type { ModelTokenizer } from "../../src/core/cost/tokenizer.js";
+import type { Provider, ProviderRequest } from "../../src/core/providers/types.js";
+import { main } from "../../src/cli/main.js";
+import { FakeApiServer } from "../servers/fake-apis.js";
+import { tempDir } from "../helpers/tmp.js";
+import { testRunner } from "../helpers/eval.js";
+
+const dir = tempDir();
+const ds = path.join(dir, "ds");
+before(async () => {
+  await buildDataset({ train: "samples/train.jsonl", test: "samples/test.jsonl", out: ds });
+});
+
+test("prices: flags beat settings beat dated defaults; snapshots fall back to their alias; unknown stays unknown", () => {
+  assert.deepEqual(resolvePrice("openai", "gpt-4o")?.pricing, DEFAULT_PRICES["openai/gpt-4o"]);
+  assert.equal(resolvePrice("openai", "gpt-4o-2024-08-06")?.key, "openai/gpt-4o");
+  assert.equal(resolvePrice("openai", "gpt-4o-2024-05-13")?.key, "openai/gpt-4o-2024-05-13", "the paper's snapshot has its own price");
+  assert.equal(resolvePrice("anthropic", "claude-sonnet-4-5-20250929")?.key, "anthropic/claude-sonnet-4-5");
+  assert.equal(resolvePrice("openai", "my-private-model"), undefined);
+  assert.equal(resolvePrice("openai-compatible", "gpt-4o"), undefined, "a compatible server's model is never priced as OpenAI's");
+  assert.equal(resolvePrice("anthropic", "gpt-4o"), undefined);
+  assert.deepEqual(resolvePrice("openai", "gpt-4o", { prices: { "gpt-4o": { input: 9 } } }), { pricing: { input: 9 }, source: "settings", key: "gpt-4o" });
+  assert.deepEqual(resolvePrice("openai", "gpt-4o", { flags: { input: 1, output: 2 }, prices: { "gpt-4o": { input: 9 } } })?.source, "flags");
+  assert.equal(resolvePrice("llamacpp", "tiny.gguf")?.source, "free");
+  const claude = DEFAULT_PRICES["anthropic/claude-sonnet-4-5"]!;
+  assert.equal(claude.cachedInput, 0.3);
+  assert.equal(claude.cacheWrite, 3.75);
+  assert.deepEqual(batchPricing("anthropic", claude), { input: 1.5, output: 7.5, cachedInput: 0.15, cacheWrite: 1.875 });
+  assert.equal(batchPricing("openai-compatible", claude), undefined);
+});
+
+test("tokenizer: OpenAI models count with tiktoken (special-token text as plain text); others are labelled approximate", () => {
+  const t = tokenizerFor("openai", "gpt-4o-mini");
+  assert.equal(t.name, "o200k_base");
+  assert.ok(t.exact);
+  const text = "The feedback history: [[A]] vs [[B]] <|endoftext|>";
+  assert.equal(t.count(text), getEncoding("o200k_base").encode(text, [], []).length);
+  assert.equal(tokenizerFor("openai", "gpt-4-0613").name, "cl100k_base");
+  assert.equal(tokenizerFor("anthropic", "claude-sonnet-4-5").exact, false);
+});
+
+/** One token per character: makes the arithmetic below exact. */
+const charTok: ModelTokenizer = { name: "chars", exact: true, count: (s) => s.length };
+const req = (history: string, rest: string, maxTokens?: number): { request: ProviderRequest } => ({
+  request: { messages: [{ role: "user", content: history + rest, cacheUntil: history.length }], ...(maxTokens ? { params: { maxTokens } } : {}) },
+});
+
+test("estimate: cacheable share, reads vs writes per shared prefix, and dollars naive / cached / batch+cached by hand", () => {
+  const h1 = "x".repeat(2000);
+  const h2 = "y".repeat(2000);
+  const short = "z".repeat(500); // below the 1,024-token minimum: never cached
+  const requests = [req(h1, "a".repeat(100), 10), req(h1, "b".repeat(100), 10), req(h1, "c".repeat(100), 10), req(h2, "d".repeat(100), 10), req(short, "e".repeat(100), 10)];
+  const price = resolvePrice("anthropic", "claude-sonnet-4-5")!;
+  const e = estimateCost({ label: "rm", provider: "anthropic", model: "claude-sonnet-4-5", requests, tokenizer: charTok, price });
+  const o = MESSAGE_OVERHEAD_TOKENS;
+  assert.equal(e.requests, 5);
+  assert.equal(e.inputTokens, 4 * (2100 + o) + (600 + o));
+  assert.equal(e.cacheablePrefixTokens, 4 * (2000 + o) + (500 + o));
+  assert.equal(e.cacheWriteTokens, 2 * (2000 + o), "h1 and h2 are each written once");
+  assert.equal(e.cacheReadTokens, 2 * (2000 + o), "h1 is read by its second and third prompt");
+  assert.equal(e.outputTokens, 50);
+  const plain = e.inputTokens - e.cacheReadTokens - e.cacheWriteTokens;
+  const naive = (e.inputTokens * 3 + 50 * 15) / 1e6;
+  const cached = (plain * 3 + e.cacheReadTokens * 0.3 + e.cacheWriteTokens * 3.75 + 50 * 15) / 1e6;
+  assert.ok(Math.abs(e.dollars!.naive - naive) < 1e-12);
+  assert.ok(Math.abs(e.dollars!.cached - cached) < 1e-12);
+  assert.ok(Math.abs(e.dollars!.batchCached! - cached / 2) < 1e-12);
+  // A model without prompt caching gains nothing from it; an unknown price stays unknown.
+  const nocache = estimateCost({ label: "x", provider: "openai", model: "gpt-4o-2024-05-13", requests, tokenizer: charTok, price: resolvePrice("openai", "gpt-4o-2024-05-13") });
+  assert.equal(nocache.dollars!.cached, nocache.dollars!.naive);
+  const unknown = estimateCost({ label: "x", provider: "openai", model: "mystery", requests, tokenizer: charTok, price: undefined });
+  assert.equal(unknown.dollars, undefined);
+  const table = formatEstimates([e, unknown]);
+  assert.match(table, /price unknown/);
+  assert.equal(totalEstimate([e, unknown]).dollars, undefined, "a total over an unpriced cell is not a price");
+  // Observed output means replace max_tokens when a run exists; no max_tokens at all is flagged.
+  assert.equal(estimateCost({ label: "x", provider: "openai", model: "gpt-4o", requests, tokenizer: charTok, price, observedOutputMean: 3.5 }).outputTokens, 18);
+  const assumed = estimateCost({ label: "x", provider: "openai", model: "gpt-4o", requests: [req(h1, "q")], tokenizer: charTok, price });
+  assert.equal(assumed.outputSource, "assumed");
+  assert.match(formatEstimates([assumed]), /assumed/);
+});
+
+test("preflab rm --estimate: counts the planned prompts with the model's tokenizer, needs no key, sends and writes nothing", async () => {
+  const api = await FakeApiServer.start();
+  try {
+    const out: string[] = [];
+    const io = { out: (s: string) => void out.push(s), err: (s: string) => void out.push(s) };
+    const runDir = path.join(dir, "est-rm");
+    const env = process.env.OPENAI_API_KEY;
+    delete process.env.OPENAI_API_KEY;
+    let code: number;
+    try {
+      code = await main(["rm", ds, "--provider", "openai", "--model", "gpt-4o", "--base-url", api.openaiBaseUrl, "--limit", "3", "--max-tokens", "300", "--out", runDir, "--estimate"], io);
+    } finally {
+      if (env !== undefined) process.env.OPENAI_API_KEY = env;
+    }
+    assert.equal(code, 0, out.join(""));
+    assert.equal(api.requests.length, 0, "nothing was sent");
+    assert.equal(existsSync(runDir), false, "no run folder was made");
+    const plan = await planRm(ds, { limit: 3 });
+    const enc = getEncoding("o200k_base");
+    const tokens = plan.items.reduce((n, i) => n + i.request.messages.reduce((m, x) => m + enc.encode(x.content, [], []).length + MESSAGE_OVERHEAD_TOKENS, 0), 0);
+    const text = out.join("");
+    assert.match(text, new RegExp(`rm\\s+openai/gpt-4o\\s+${plan.items.length}\\s+${tokens.toLocaleString("en-US")}\\s`));
+    assert.match(text, new RegExp(`${(plan.items.length * 300).toLocaleString("en-US")}`));
+    assert.match(text, /\$\d/);
+    const unknown: string[] = [];
+    await main(["rm", ds, "--provider", "openai", "--model", "not-a-listed-model", "--limit", "1", "--out", runDir, "--estimate"], { out: (s) => void unknown.push(s), err: () => undefined });
+    assert.match(unknown.join(""), /price unknown/);
+  } finally {
+    await api.close();
+  }
+});
+
+test("run.json after a run: cache writes, batch lines at the batch discount, and the price used", async () => {
+  const pricing = { input: 3, output: 15, cachedInput: 0.3, cacheWrite: 3.75 };
+  let n = 0;
+  const provider: Provider = {
+    id: "anthropic",
+    model: "claude-test",
+    capabilities: { tokenProbabilities: false },
+    async call() {
+      n++;
+      return { text: "ok", usage: { inputTokens: 1000, outputTokens: 10, cachedInputTokens: 400, cacheWriteTokens: 100 }, latencyMs: 1, ...(n % 2 === 0 ? { batch: true } : {}) };
+    },
+  };
+  const runDir = path.join(dir, "priced");
+  const items = Array.from({ length: 4 }, (_, i) => ({ id: `i${i}`, request: { messages: [{ role: "user" as const, content: `q${i}` }] } }));
+  await runBatch(items, provider, testRunner(runDir, provider, { concurrency: 1, pricing, meta: { provider: "anthropic", model: "claude-test", params: {} } }));
+  const rj = (await readRunJson(runDir))!;
+  const one = (500 * 3 + 400 * 0.3 + 100 * 3.75 + 10 * 15) / 1e6;
+  assert.equal(rj.totals.cacheWriteTokens, 400);
+  assert.equal(rj.totals.batchRequests, 2);
+  assert.ok(Math.abs(rj.totals.costUsd - (2 * one + 2 * one * 0.5)) < 1e-6);
+  assert.ok(Math.abs(rj.totals.batchDiscountUsd - one) < 1e-6);
+  assert.deepEqual(rj.pricing, pricing);
+  const lines = readFileSync(path.join(runDir, "results.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { batch?: boolean });
+  assert.equal(lines.filter((l) => l.batch).length, 2);
+});
