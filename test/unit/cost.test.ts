@@ -9,12 +9,11 @@ import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { getEncoding } from "js-tiktoken";
 import { resolvePrice, DEFAULT_PRICES, batchPricing } from "../../src/core/cost/prices.js";
-import { tokenizerFor, MESSAGE_OVERHEAD_TOKENS } from "../../src/core/cost/tokenizer.js";
-import { estimateCost, formatEstimates, totalEstimate } from "../../src/core/cost/estimate.js";
+import { tokenizerFor, type Tokenizer } from "../../src/core/templates/tokens.js";
+import { estimateCost, formatEstimates, totalEstimate, MESSAGE_OVERHEAD_TOKENS } from "../../src/core/cost/estimate.js";
 import { buildDataset } from "../../src/core/data/builder.js";
 import { planRm } from "../../src/core/eval/rm.js";
 import { runBatch, readRunJson } from "../../src/core/eval/runner.js";
-import type { ModelTokenizer } from "../../src/core/cost/tokenizer.js";
 import type { Provider, ProviderRequest } from "../../src/core/providers/types.js";
 import { main } from "../../src/cli/main.js";
 import { FakeApiServer } from "../servers/fake-apis.js";
@@ -45,18 +44,8 @@ test("prices: flags beat settings beat dated defaults; snapshots fall back to th
   assert.equal(batchPricing("openai-compatible", claude), undefined);
 });
 
-test("tokenizer: OpenAI models count with tiktoken (special-token text as plain text); others are labelled approximate", () => {
-  const t = tokenizerFor("openai", "gpt-4o-mini");
-  assert.equal(t.name, "o200k_base");
-  assert.ok(t.exact);
-  const text = "The feedback history: [[A]] vs [[B]] <|endoftext|>";
-  assert.equal(t.count(text), getEncoding("o200k_base").encode(text, [], []).length);
-  assert.equal(tokenizerFor("openai", "gpt-4-0613").name, "cl100k_base");
-  assert.equal(tokenizerFor("anthropic", "claude-sonnet-4-5").exact, false);
-});
-
 /** One token per character: makes the arithmetic below exact. */
-const charTok: ModelTokenizer = { name: "chars", exact: true, count: (s) => s.length };
+const charTok: Tokenizer = { name: "chars", exact: true, count: (s) => s.length, countMessages: (ms) => ms.reduce((n, m) => n + m.content.length + MESSAGE_OVERHEAD_TOKENS, 0) };
 const req = (history: string, rest: string, maxTokens?: number): { request: ProviderRequest } => ({
   request: { messages: [{ role: "user", content: history + rest, cacheUntil: history.length }], ...(maxTokens ? { params: { maxTokens } } : {}) },
 });
@@ -113,9 +102,12 @@ test("preflab rm --estimate: counts the planned prompts with the model's tokeniz
     assert.equal(code, 0, out.join(""));
     assert.equal(api.requests.length, 0, "nothing was sent");
     assert.equal(existsSync(runDir), false, "no run folder was made");
-    const plan = await planRm(ds, { limit: 3 });
+    const tokenizer = await tokenizerFor({ provider: "openai", model: "gpt-4o" });
+    assert.equal(tokenizer.name, "tiktoken:o200k_base");
+    const plan = await planRm(ds, { limit: 3, tokenizer });
     const enc = getEncoding("o200k_base");
-    const tokens = plan.items.reduce((n, i) => n + i.request.messages.reduce((m, x) => m + enc.encode(x.content, [], []).length + MESSAGE_OVERHEAD_TOKENS, 0), 0);
+    // OpenAI's chat rule: 3 tokens per message and 3 for the reply.
+    const tokens = plan.items.reduce((n, i) => n + 3 + i.request.messages.reduce((m, x) => m + enc.encode(x.content, [], []).length + 3, 0), 0);
     const text = out.join("");
     assert.match(text, new RegExp(`rm\\s+openai/gpt-4o\\s+${plan.items.length}\\s+${tokens.toLocaleString("en-US")}\\s`));
     assert.match(text, new RegExp(`${(plan.items.length * 300).toLocaleString("en-US")}`));

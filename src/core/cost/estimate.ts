@@ -19,7 +19,10 @@ import { createHash } from "node:crypto";
 import type { Pricing } from "../providers/registry.js";
 import type { ProviderRequest } from "../providers/types.js";
 import { batchPricing, type ResolvedPrice } from "./prices.js";
-import { MESSAGE_OVERHEAD_TOKENS, type ModelTokenizer } from "./tokenizer.js";
+import type { Tokenizer } from "../templates/tokens.js";
+
+/** Chat-formatting tokens counted per message of a cacheable prefix (OpenAI's published 3). */
+export const MESSAGE_OVERHEAD_TOKENS = 3;
 
 export const MIN_CACHE_TOKENS = 1024;
 /** Output tokens assumed per request when neither max_tokens nor an earlier run says. */
@@ -58,7 +61,7 @@ export interface EstimateInput {
   provider: string;
   model: string;
   requests: { request: ProviderRequest }[];
-  tokenizer: ModelTokenizer;
+  tokenizer: Tokenizer;
   price: ResolvedPrice | undefined;
   /** max_tokens of requests that set none themselves (the run's --max-tokens). */
   defaultMaxTokens?: number;
@@ -84,10 +87,10 @@ export function estimateCost(input: EstimateInput): CostEstimate {
     let prefix = 0;
     let prefixText = "";
     let inPrefix = request.messages.some((m) => m.cachePrefix || m.cacheUntil !== undefined);
+    total = input.tokenizer.countMessages(request.messages);
     for (const m of request.messages) {
-      const n = count(m.content) + MESSAGE_OVERHEAD_TOKENS;
-      total += n;
       if (!inPrefix) continue;
+      const n = count(m.content) + MESSAGE_OVERHEAD_TOKENS;
       if (m.cacheUntil !== undefined && m.cacheUntil < m.content.length) {
         const head = m.content.slice(0, m.cacheUntil);
         prefix += count(head) + MESSAGE_OVERHEAD_TOKENS;
