@@ -73,6 +73,12 @@ test("selection keeps exactly round(p x n) by margin, ties by id (hand-checked)"
     { id: "c", margin: 0.5 },
   ];
   assert.deepEqual([...selectTopByMargin(ties, 0.6)], ["a", "b"]);
+  // --rs-rule absolute: the smallest |margin| go; a confidently reversed example (e2) stays.
+  const rev = [...items, { id: "e6", margin: -0.95 }];
+  assert.deepEqual([...selectTopByMargin(rev, 0.5)].sort(), ["e1", "e3", "e5"]);
+  assert.deepEqual([...selectTopByMargin(rev, 0.5, "signed")].sort(), ["e1", "e3", "e5"]);
+  assert.deepEqual([...selectTopByMargin(rev, 0.5, "absolute")].sort(), ["e1", "e5", "e6"]);
+  assert.deepEqual([...selectTopByMargin(rev, 4 / 6, "absolute")].sort(), ["e1", "e3", "e5", "e6"]);
   const s = marginStats([1, 2, 3, 4], 4, [0, 4]);
   assert.equal(s.mean, 2.5);
   assert.equal(s.quantiles.p50, 2.5);
@@ -152,6 +158,17 @@ test("scalar-reward endpoint: margin = r(chosen) - r(rejected); exactly the top 
   assert.equal(body.model, "llama-rm");
   assert.equal(body.messages.at(-1)!.role, "assistant");
   assert.match(body.messages[0]!.content, /# START OF EXAMPLES/);
+  // --rs-rule absolute on the same scores: the top 18 by |margin|, recorded in rs.json and run.json.
+  const outAbs = path.join(dir, "rs-scalar-abs");
+  const abs = await runRejectionSampling(ds, { out: outAbs, split: 0, keep: 0.6, rule: "absolute" }, provider, runner({ provider: provider.id, model: provider.model }));
+  const byAbs = [...expected].sort((a, b) => Math.abs(b.margin) - Math.abs(a.margin) || (a.id < b.id ? -1 : 1));
+  assert.deepEqual(readScores(outAbs).filter((s) => s.kept).map((s) => s.id).sort(), byAbs.slice(0, 18).map((e) => e.id).sort());
+  assert.notDeepEqual(byAbs.slice(0, 18).map((e) => e.id).sort(), expected.slice(0, 18).map((e) => e.id).sort(), "the rules differ on this data");
+  assert.equal(abs.report.rule, "absolute");
+  assert.equal(report.rule, "signed");
+  assert.ok(Math.abs(abs.report.byPart.b!.threshold! - Math.abs(byAbs[17]!.margin)) < 1e-9);
+  const rj = JSON.parse(readFileSync(path.join(outAbs, "run", "run.json"), "utf8")) as { params: { protocol: unknown } };
+  assert.deepEqual(rj.params.protocol, { rsRule: "absolute", rsKeep: 0.6 });
   // Text mode and the pooling shape are settings.
   const text = new ScalarRewardProvider({ baseUrl: api.url, model: "m", input: "text", path: "/pooling", scorePath: "data.0.data.0" });
   assert.deepEqual(Object.keys(text.body({ messages: [{ role: "user", content: "x" }] })), ["model", "input"]);

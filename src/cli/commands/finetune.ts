@@ -7,7 +7,7 @@ import { DIMENSIONS, type Dimension } from "../../core/data/schema.js";
 import { exportFinetuneData, formatExportReport } from "../../core/finetune/export.js";
 import { parseSplit, type PartChoice, type PerPair } from "../../core/finetune/examples.js";
 import { EXPORT_FORMATS, EXPORT_TARGETS, type ExportFormat, type ExportTarget } from "../../core/finetune/formats.js";
-import { formatRsReport, runRejectionSampling, DEFAULT_KEEP, type RsOptions } from "../../core/finetune/rs.js";
+import { formatRsReport, runRejectionSampling, DEFAULT_KEEP, RS_RULES, type RsOptions } from "../../core/finetune/rs.js";
 import { SCALAR_DEFAULTS, SCALAR_REWARD_ID, ScalarRewardProvider } from "../../core/finetune/scalar-reward.js";
 import { isActive, listJobs, loadJob, type JobBackend, type JobMethod, type JobRecord } from "../../core/finetune/jobs.js";
 import { listModels, providerFlags } from "../../core/finetune/models.js";
@@ -156,6 +156,8 @@ kept / dropped counts, margin quantiles and histogram). Then: preflab export ...
 Options:
   --out DIR                  output folder (created; reused to resume)
   --keep P                   fraction kept (default ${DEFAULT_KEEP})
+  --rs-rule signed|absolute  keep the top p by signed margin (default), or drop the smallest
+                             |margin| (the paper's "reward differences are marginal", literally)
   --part a|b|all             parts to score (default all; each part keeps its own top p)
   --rm-template FILE         reward-model template (probability mode); default the paper's B.1
   --json                     print rs.json
@@ -176,6 +178,7 @@ export const rsCommand: CliCommand = {
     const { values: parsed, positionals } = parse(argv, {
       ...exampleSpec,
       keep: { type: "string" },
+      "rs-rule": { type: "string" },
       "rm-template": { type: "string" },
       "rm-path": { type: "string" },
       "rm-score-path": { type: "string" },
@@ -195,6 +198,7 @@ export const rsCommand: CliCommand = {
       part,
       out: path.resolve(values.out as string),
       keep: fraction(values.keep as string | undefined, "keep", DEFAULT_KEEP),
+      rule: choiceOption(values["rs-rule"] as string | undefined, "rs-rule", RS_RULES, "signed"),
       rmTemplate: values["rm-template"] as string | undefined,
     };
     const scalarProvider = scalar

@@ -52,10 +52,24 @@ export const DEFAULT_KEEP = 0.6;
 
 export type RsMode = "probability" | "scalar";
 
+/**
+ * Which examples rejection sampling keeps (`--rs-rule`). The paper (section 4.3) "filter[s] out
+ * training data where the reward differences are marginal between two candidate responses ...
+ * keeping only p=60%". Two readings:
+ * - `signed` (default): keep the top p by margin = r(chosen) - r(rejected); examples the reward
+ *   model scores the wrong way round (negative margin) go first, then the marginal ones.
+ * - `absolute`: drop the smallest |margin| (the literal "marginal differences"); an example the
+ *   reward model confidently reverses is kept.
+ */
+export type RsRule = "signed" | "absolute";
+export const RS_RULES: readonly RsRule[] = ["signed", "absolute"];
+
 export interface RsOptions extends ExampleOptions {
   out: string;
   /** Fraction kept (default 0.6, the paper's p). */
   keep?: number;
+  /** Keep the top p by signed margin (default) or drop the smallest |margin|. */
+  rule?: RsRule;
   maxInputTokens?: number;
   /** Reward-model template (probability mode); default the paper's B.1. */
   rmTemplate?: string;
@@ -94,7 +108,7 @@ export interface RsPartReport {
   scored: number;
   kept: number;
   dropped: number;
-  /** Smallest kept margin. */
+  /** Smallest kept margin (rule absolute: smallest kept |margin|). */
   threshold: number | null;
 }
 
@@ -102,6 +116,8 @@ export interface RsReport {
   version: 1;
   mode: RsMode;
   keep: number;
+  /** The selection rule (absent in reports written before it existed: signed). */
+  rule: RsRule;
   status: RunStatus;
   provider: { id: string; model: string };
   dataset: { dir: string; manifestHash: string };
@@ -163,11 +179,13 @@ export function marginStats(values: number[], bins = 20, range?: [number, number
 }
 
 /**
- * Keeps the top `keep` fraction by margin: sorted by margin descending, ties by id; the first
+ * Keeps the top `keep` fraction by margin: sorted by margin descending (rule `signed`) or by
+ * |margin| descending (rule `absolute`: the smallest |margin| are dropped), ties by id; the first
  * round(keep x n) are kept. Returns the kept ids.
  */
-export function selectTopByMargin(items: { id: string; margin: number }[], keep: number): Set<string> {
-  const sorted = [...items].sort((a, b) => b.margin - a.margin || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+export function selectTopByMargin(items: { id: string; margin: number }[], keep: number, rule: RsRule = "signed"): Set<string> {
+  const key = rule === "absolute" ? (m: number) => Math.abs(m) : (m: number) => m;
+  const sorted = [...items].sort((a, b) => key(b.margin) - key(a.margin) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const k = Math.round(keep * sorted.length);
   return new Set(sorted.slice(0, k).map((i) => i.id));
 }
@@ -200,6 +218,8 @@ export async function runRejectionSampling(
 ): Promise<RsResult> {
   const keep = opts.keep ?? DEFAULT_KEEP;
   if (!(keep > 0 && keep <= 1)) throw new Error(`keep must be a fraction in (0, 1], got ${keep}`);
+  const rule = opts.rule ?? "signed";
+  if (!RS_RULES.includes(rule)) throw new Error(`rule must be one of ${RS_RULES.join(", ")}, got ${String(rule)}`);
   const maxInputTokens = opts.maxInputTokens ?? DEFAULT_MAX_INPUT_TOKENS;
   const chunkSize = opts.chunkSize ?? 2000;
   const mode = modeOf(provider);
@@ -235,6 +255,8 @@ export async function runRejectionSampling(
 
   const meta = {
     ...runner.meta,
+    // The selection rule and p are recorded with the params (cache keys ignore `protocol`).
+    params: { ...runner.meta.params, protocol: { rsRule: rule, rsKeep: keep } },
     templateHash: templatesHash(templates),
     datasetManifestHash: ds.manifestHash,
     seed: options.seed,
@@ -275,7 +297,7 @@ export async function runRejectionSampling(
   cancelled ||= summary.status === "cancelled";
 
   const scores: RsScore[] = planned.map((p) => scoreOf(p, mode, (id) => session.result(id)));
-  const report = buildReport(scores, { mode, keep, provider, ds, options, maxInputTokens, runDir, noDimension: stats.noDimension, status: cancelled ? "cancelled" : "finished" });
+  const report = buildReport(scores, { mode, keep, rule, provider, ds, options, maxInputTokens, runDir, noDimension: stats.noDimension, status: cancelled ? "cancelled" : "finished" });
   if (!cancelled) {
     await writeFileAtomic(path.join(out, RS_FILES.scores), scores.map((s) => JSON.stringify(s)).join("\n") + (scores.length ? "\n" : ""));
     await writeJsonFileAtomic(path.join(out, RS_FILES.report), report);
@@ -341,17 +363,17 @@ function scoreOf(p: Planned, mode: RsMode, result: (id: string) => ResultLine | 
 
 function buildReport(
   scores: RsScore[],
-  c: { mode: RsMode; keep: number; provider: Provider; ds: Dataset; options: ResolvedExampleOptions; maxInputTokens: number; runDir: string; noDimension: number; status: RunStatus },
+  c: { mode: RsMode; keep: number; rule: RsRule; provider: Provider; ds: Dataset; options: ResolvedExampleOptions; maxInputTokens: number; runDir: string; noDimension: number; status: RunStatus },
 ): RsReport {
   const byPart: RsReport["byPart"] = {};
   for (const part of ["a", "b"] as const) {
     const inPart = scores.filter((s) => s.part === part);
     if (inPart.length === 0) continue;
     const ok = inPart.filter((s) => s.status === "ok");
-    const kept = selectTopByMargin(ok.map((s) => ({ id: s.id, margin: s.margin! })), c.keep);
+    const kept = selectTopByMargin(ok.map((s) => ({ id: s.id, margin: s.margin! })), c.keep, c.rule);
     for (const s of ok) s.kept = kept.has(s.id);
     const keptMargins = ok.filter((s) => s.kept).map((s) => s.margin!);
-    byPart[part] = { examples: inPart.length, scored: ok.length, kept: kept.size, dropped: inPart.length - kept.size, threshold: keptMargins.length ? keptMargins.reduce((a, b) => Math.min(a, b)) : null };
+    byPart[part] = { examples: inPart.length, scored: ok.length, kept: kept.size, dropped: inPart.length - kept.size, threshold: keptMargins.length ? keptMargins.map((m) => (c.rule === "absolute" ? Math.abs(m) : m)).reduce((a, b) => Math.min(a, b)) : null };
   }
   const ok = scores.filter((s) => s.status === "ok");
   const range: [number, number] | undefined = c.mode === "probability" ? [-1, 1] : undefined;
@@ -362,6 +384,7 @@ function buildReport(
     version: 1,
     mode: c.mode,
     keep: c.keep,
+    rule: c.rule,
     status: c.status,
     provider: { id: c.provider.id, model: c.provider.model },
     dataset: { dir: c.ds.dir, manifestHash: c.ds.manifestHash },
@@ -426,13 +449,13 @@ export function formatRsReport(r: RsReport): string {
   const c = r.counts;
   const f = (x: number | null) => (x === null ? "-" : x.toFixed(4));
   const lines = [
-    `rejection sampling: ${r.status} (${r.mode} rewards from ${r.provider.id}/${r.provider.model}; keep p=${r.keep} per part)`,
+    `rejection sampling: ${r.status} (${r.mode} rewards from ${r.provider.id}/${r.provider.model}; keep p=${r.keep} per part by ${r.rule === "absolute" ? "|margin| (the smallest |margin| dropped)" : "signed margin"})`,
     `  examples   ${c.examples} (scored ${c.scored}, failed ${c.failed}, not run ${c.missing}, over budget ${c.overBudget}; ${c.noDimension} pairs express no requested dimension)`,
     `  kept       ${c.kept}`,
     `  dropped    ${c.dropped}`,
   ];
   for (const [part, p] of Object.entries(r.byPart)) {
-    lines.push(`  part ${part}     ${p.kept} kept / ${p.dropped} dropped of ${p.examples} (scored ${p.scored}); threshold margin ${f(p.threshold)}`);
+    lines.push(`  part ${part}     ${p.kept} kept / ${p.dropped} dropped of ${p.examples} (scored ${p.scored}); threshold ${r.rule === "absolute" ? "|margin|" : "margin"} ${f(p.threshold)}`);
   }
   const m = r.margins;
   lines.push(
