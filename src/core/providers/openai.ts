@@ -19,7 +19,13 @@
  *   gets 0 and the caller sees an unusable verdict rather than a made-up one).
  * - Usage: `inputTokens` is `prompt_tokens` (cached tokens included), `cachedInputTokens` is
  *   `prompt_tokens_details.cached_tokens`.
+ * - Prompt caching (`openai` only): OpenAI caches exact prompt prefixes of >= 1024 tokens and routes
+ *   by `prompt_cache_key`; a request with a cache mark (`cacheUntil` / `cachePrefix`: the feedback
+ *   history, which the templates put before everything that varies) is sent with
+ *   `prompt_cache_key` = a hash of that prefix. Prompts of one synthetic user share it; with fixed
+ *   histories (`build --history fixed`) every user of one preference shares it too.
  */
+import { createHash } from "node:crypto";
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from "openai";
 import type { ChatCompletion, ChatCompletionCreateParamsNonStreaming } from "openai/resources/chat/completions";
 import type { ProviderConfig } from "./registry.js";
@@ -86,6 +92,10 @@ export class OpenAIProvider implements Provider {
       if (this.id === "openai") body.max_completion_tokens = maxTokens;
       else body.max_tokens = maxTokens;
     }
+    if (this.id === "openai") {
+      const key = promptCacheKey(request);
+      if (key) body.prompt_cache_key = key;
+    }
     return body;
   }
 
@@ -108,6 +118,23 @@ export class OpenAIProvider implements Provider {
     return mapSdkError(this.id, { APIUserAbortError, APIConnectionTimeoutError, APIConnectionError, APIError }, e, signal);
   }
 
+}
+
+/**
+ * The `prompt_cache_key` of a request: a hash of its cacheable prefix (everything up to the cache
+ * mark), so identical prefixes (one user's prompts; fixed histories) land on the same cache.
+ * Undefined for a request without a cache mark.
+ */
+export function promptCacheKey(request: ProviderRequest): string | undefined {
+  if (!request.messages.some((m) => m.cachePrefix || m.cacheUntil !== undefined)) return undefined;
+  const h = createHash("sha256");
+  for (const m of request.messages) {
+    const cut = m.cacheUntil !== undefined && m.cacheUntil < m.content.length ? m.cacheUntil : undefined;
+    h.update(`\u0000${m.role}\u0000`);
+    h.update(cut === undefined ? m.content : m.content.slice(0, cut));
+    if (cut !== undefined || m.cachePrefix || m.cacheUntil !== undefined) break;
+  }
+  return `preflab-${h.digest("base64url").slice(0, 32)}`;
 }
 
 /** Reads a chat completion body into a ProviderResponse; throws `malformed` when it is not one. */
