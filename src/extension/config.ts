@@ -9,7 +9,7 @@
  */
 import * as path from "node:path";
 import { resolvePrice } from "../core/cost/prices.js";
-import { PROVIDER_IDS, isProviderId, type Pricing, type ProviderConfig, type ProviderId } from "../core/providers/registry.js";
+import { PROVIDER_IDS, isProviderId, type Pricing, type ProviderId } from "../core/providers/registry.js";
 
 export const CONFIG_SECTION = "preflab";
 
@@ -178,50 +178,6 @@ export interface ProviderChoice {
   provider: ProviderId;
   /** The model name; for llamacpp, the GGUF path. */
   model: string;
-}
-
-/**
- * The ProviderConfig for a run: the choice, the settings that apply to that provider, sampling
- * params, pricing and the API key (from SecretStorage or the environment; never from settings).
- */
-export function providerConfigFor(
-  cfg: PreflabConfig,
-  choice: ProviderChoice,
-  opts: { apiKey?: string; params?: { temperature?: number; maxTokens?: number; topP?: number; seed?: number } } = {},
-): ProviderConfig {
-  const c: ProviderConfig = { provider: choice.provider };
-  switch (choice.provider) {
-    case "baseline":
-      break;
-    case "openai":
-      c.model = choice.model;
-      if (cfg.openai.baseUrl) c.baseUrl = cfg.openai.baseUrl;
-      break;
-    case "anthropic":
-      c.model = choice.model;
-      if (cfg.anthropic.baseUrl) c.baseUrl = cfg.anthropic.baseUrl;
-      break;
-    case "openai-compatible":
-      c.model = choice.model;
-      if (cfg.openaiCompatible.baseUrl) c.baseUrl = cfg.openaiCompatible.baseUrl;
-      break;
-    case "llamacpp":
-      c.modelPath = choice.model;
-      c.gpu = cfg.llamacpp.gpu === "off" ? false : cfg.llamacpp.gpu;
-      if (cfg.llamacpp.threads !== undefined) c.threads = cfg.llamacpp.threads;
-      if (cfg.llamacpp.contextSize !== undefined) c.contextSize = cfg.llamacpp.contextSize;
-      break;
-  }
-  const p = opts.params ?? {};
-  if (p.temperature !== undefined) c.temperature = p.temperature;
-  if (p.maxTokens !== undefined) c.maxTokens = p.maxTokens;
-  if (p.topP !== undefined) c.topP = p.topP;
-  if (p.seed !== undefined) c.seed = p.seed;
-  const modelName = choice.provider === "llamacpp" ? path.basename(choice.model) : choice.model;
-  const pricing = priceFor(cfg, choice.provider, modelName);
-  if (pricing) c.pricing = pricing;
-  if (opts.apiKey) c.apiKey = opts.apiKey;
-  return c;
 }
 
 /** A settings folder resolved against the workspace folder (or the extension's storage without one). */

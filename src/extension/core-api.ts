@@ -17,5 +17,8 @@ export { compareRuns } from "../core/metrics/compare.js";
 export { TripleViewLoader } from "../core/views/triple-view.js";
 // The application layer: run sessions, provider validation, resume, prompt sets.
 export { readPromptFile, InputError } from "../app/prompts.js";
+export { runEvaluation, runnerSettings } from "../app/session.js";
+export { resolveProviderConfig, ProviderConfigError } from "../app/provider.js";
+export { readResumable, ResumeError } from "../app/resume.js";
 export { activateTemplateLanguage } from "./template-language.js";
 export * as finetune from "../core/finetune/index.js";

@@ -9,18 +9,20 @@
 import { moduleStart } from "./load-start.js";
 import * as vscode from "vscode";
 import { FINETUNE_COMMAND_IDS, registerCommands, type CommandHandler, type CommandId, type CommandMap, type Feature, type FinetuneCommandId } from "./commands.js";
-import { configuredModel, providerConfigFor } from "./config.js";
+import { configuredModel } from "./config.js";
 import { loadCore } from "./core.js";
 import { DatasetFeature } from "./dataset-feature.js";
 import { finetuneFeature, type FINETUNE_COMMANDS } from "./finetune.js";
 import { Log } from "./log.js";
 import { PanelsFeature } from "./panels/panels-feature.js";
-import { RunController, UserFacingError } from "./run-controller.js";
+import { RunController, UserFacingError } from "./runs/controller.js";
 import { RunsTree } from "./runs-tree.js";
 import { ApiKeys } from "./secrets.js";
 import { Services } from "./services.js";
 import { ActiveRuns, DatasetState } from "./state.js";
-import { RestrictedModeError, trustRefusal } from "./trust.js";
+import { RestrictedModeError, trustRefusal, workspaceTrustGate } from "./trust.js";
+import { runEnv } from "./runs/env.js";
+import { runnerSettingsFor } from "./runs/plan.js";
 import { PAIR_SCHEME, UsersTree } from "./users-tree.js";
 
 /** Module evaluation of the activation bundle ends here (moduleStart is the first import's). */
@@ -150,19 +152,20 @@ export function activate(context: vscode.ExtensionContext): { activationMs: numb
             log: log.channel,
             datasetDir: () => dataset.dir,
             runsDir: () => s.folders().runs,
-            cacheDir: () => (s.config().cacheEnabled ? s.folders().cache : false),
+            gate: workspaceTrustGate(() => s.trusted),
+            runner: () => runnerSettingsFor(m, runEnv(s)),
             onRunFinished: () => runs.refresh(),
+            // The default provider and model from settings, validated like any other run's.
             provider: async () => {
               const cfg = s.config();
               const refusal = trustRefusal(cfg.provider, s.trusted);
               if (refusal) {
                 void vscode.window.showWarningMessage(`${refusal} Using the baseline provider for this sample run.`);
-                return { config: { provider: "baseline" } };
+                return undefined;
               }
               const model = cfg.provider === "llamacpp" ? cfg.llamacpp.modelPath : configuredModel(cfg, cfg.provider);
-              if (!model) return { config: { provider: "baseline" } };
-              const key = await keys.get(cfg.provider);
-              return { config: providerConfigFor(cfg, { provider: cfg.provider, model }, { apiKey: key?.key }), secrets: key ? [key.key] : [] };
+              if (!model) return undefined;
+              return controller.resolveProvider("rm", { provider: cfg.provider, model });
             },
           }),
         );

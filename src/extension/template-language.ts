@@ -15,7 +15,9 @@ import { existsSync } from "node:fs";
 import * as path from "node:path";
 import * as vscode from "vscode";
 import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from "vscode-languageclient/node";
-import type { ProviderConfig } from "../core/providers/registry.js";
+import type { RunGate } from "../app/gate.js";
+import type { ResolvedProvider } from "../app/provider.js";
+import type { RunnerSettings } from "../app/session.js";
 import { parseTemplate } from "../core/templates/template.js";
 import {
   PREVIEW_TEMPLATE_COMMAND,
@@ -38,14 +40,16 @@ export interface TemplateLanguageOptions {
   /** The open dataset folder, if any (the commands ask for one otherwise). */
   datasetDir: () => string | undefined;
   /**
-   * The model for "Run on N samples": a ProviderConfig (with its API key, if it needs one) and the
-   * strings to redact from run files. Default: the no-network baseline.
+   * The model for "Run on N samples", validated by the session layer (with its API key, if it
+   * needs one, and the strings to redact). Default: the no-network baseline.
    */
-  provider?: () => Promise<{ config: ProviderConfig; secrets?: string[] } | undefined>;
+  provider?: () => Promise<ResolvedProvider | undefined>;
+  /** The gate runs pass (the host's: workspace trust). */
+  gate: RunGate;
   /** Parent folder of run folders. Default: <first workspace folder>/.preflab/runs, else the extension's global storage. */
   runsDir?: () => string;
-  /** Response cache folder, or false (default). */
-  cacheDir?: () => string | false;
+  /** The configured runner settings (rate limits, retries, cache). Default: runner defaults, no cache. */
+  runner?: () => RunnerSettings;
   /** N in "Run on N samples" (default 5). */
   sampleSize?: number;
   /** Told about each finished sample run (e.g. to refresh a runs view). */
@@ -268,7 +272,7 @@ export function activateTemplateLanguage(context: vscode.ExtensionContext, opts:
     try {
       const dir = await datasetDir();
       if (!dir) return undefined;
-      const chosen = (await opts.provider?.()) ?? { config: { provider: "baseline" } as ProviderConfig };
+      const chosen: ResolvedProvider = (await opts.provider?.()) ?? { config: { provider: "baseline" }, secrets: [] };
       const runsDir = opts.runsDir?.() ?? defaultRunsDir(context);
       const result = await vscode.window.withProgress(
         { location: vscode.ProgressLocation.Notification, title: `Preflab: ${name} on ${count} sample(s) with ${chosen.config.provider}`, cancellable: true },
@@ -282,9 +286,9 @@ export function activateTemplateLanguage(context: vscode.ExtensionContext, opts:
               datasetDir: dir,
               runsDir,
               n: count,
-              provider: chosen.config,
-              secrets: chosen.secrets,
-              cacheDir: opts.cacheDir?.() ?? false,
+              provider: chosen,
+              gate: opts.gate,
+              ...(opts.runner ? { runner: opts.runner() } : {}),
               signal: ac.signal,
               onProgress: (p) => {
                 const finished = p.done + p.failed;

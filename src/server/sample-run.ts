@@ -1,23 +1,23 @@
 /**
- * "Run on N samples" for a template being edited: a small evaluation through the core runners
- * (rm.ts / generation.ts) into a fresh run folder that also holds the template text as run.
+ * "Run on N samples" for a template being edited: a small evaluation through the run session
+ * (src/app/session.ts) into a fresh run folder that also holds the template text as run.
  * No vscode here: the extension's command (src/extension/template-language.ts) calls it with the
  * configured provider, and the unit tests call it with the baseline.
  *
  * - reward-model template: the first N synthetic users, each pair in the A/B order (2 items a user).
  * - history template: the same reward-model evaluation with the built-in reward-model template and
  *   this file as the history template.
- * - generation template: the first N users, with history; the template's `defaults` (temperature,
- *   maxTokens, topP) are the sampling parameters.
+ * - generation template: the first N users, with history.
+ * In every case the template's front-matter `defaults` (temperature, maxTokens, topP) fill in the
+ * sampling params the settings leave unset, as they do for every run (src/app/session.ts).
  * - judge template: not here (a judge needs a generation run: `preflab judge`).
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import * as path from "node:path";
-import { runGeneration } from "../core/eval/generation.js";
-import { runRm } from "../core/eval/rm.js";
-import { RUNNER_DEFAULTS, type Progress, type RunSummary } from "../core/eval/runner.js";
-import { createProvider, type ProviderConfig } from "../core/providers/registry.js";
-import type { GenerationParams } from "../core/providers/types.js";
+import type { RunGate } from "../app/gate.js";
+import type { ResolvedProvider } from "../app/provider.js";
+import { runEvaluation, runnerSettings, type EvalRequest, type RunnerSettings } from "../app/session.js";
+import type { Progress, RunSummary } from "../core/eval/runner.js";
 import { parseTemplate } from "../core/templates/template.js";
 
 export interface SampleRunOptions {
@@ -28,13 +28,14 @@ export interface SampleRunOptions {
   runsDir: string;
   /** Number of synthetic users. */
   n: number;
-  provider: ProviderConfig;
+  /** The validated provider (src/app/provider.ts resolveProviderConfig) and the keys to redact. */
+  provider: ResolvedProvider;
+  /** Asked before the provider is created (the extension's follows workspace trust). */
+  gate: RunGate;
+  /** The configured runner settings (rate limits, retries, cache folder); default: runner defaults, no cache. */
+  runner?: RunnerSettings;
   signal?: AbortSignal;
   onProgress?: (p: Progress) => void;
-  /** Strings to redact from what the run writes (API keys). */
-  secrets?: string[];
-  /** Response cache folder, or false (default). */
-  cacheDir?: string | false;
   /** For the folder name (default: now). */
   now?: Date;
 }
@@ -63,7 +64,7 @@ export async function runTemplateSample(opts: SampleRunOptions): Promise<SampleR
   if (!parsed.template || error) throw new SampleRunError(`fix the template first: line ${(error?.start.line ?? 0) + 1}: ${error?.message ?? "invalid template"}`);
   const t = parsed.template;
   if (t.kind === "judge") throw new SampleRunError("a judge template grades a generation run: run a generation, then `preflab judge GEN_RUN --template FILE`");
-  if (t.kind === "generation" && opts.provider.provider === "baseline") {
+  if (t.kind === "generation" && opts.provider.config.provider === "baseline") {
     throw new SampleRunError("the baseline only picks between two responses; choose a model provider to run a generation template");
   }
   if (!Number.isInteger(opts.n) || opts.n < 1) throw new SampleRunError(`the number of samples must be a positive integer, got ${opts.n}`);
@@ -73,36 +74,20 @@ export async function runTemplateSample(opts: SampleRunOptions): Promise<SampleR
   const file = path.join(runDir, TEMPLATE_FILE);
   await writeFile(file, opts.text);
 
-  const provider = await createProvider(opts.provider);
-  try {
-    const params: Record<string, unknown> = {};
-    for (const k of ["temperature", "maxTokens", "topP", "seed"] as const) if (opts.provider[k] !== undefined) params[k] = opts.provider[k];
-    const runner = {
-      ...RUNNER_DEFAULTS,
-      runDir,
-      cacheDir: opts.cacheDir ?? false,
-      signal: opts.signal,
-      onProgress: opts.onProgress,
-      secrets: opts.secrets,
-      ...(opts.provider.pricing ? { pricing: opts.provider.pricing } : {}),
-      meta: { provider: provider.id, model: provider.model, params },
-    };
-    if (t.kind === "generation") {
-      const gen: GenerationParams = {};
-      if (t.defaults?.temperature !== undefined) gen.temperature = t.defaults.temperature;
-      if (t.defaults?.maxTokens !== undefined) gen.maxTokens = t.defaults.maxTokens;
-      if (t.defaults?.topP !== undefined) gen.topP = t.defaults.topP;
-      const summary = await runGeneration(opts.datasetDir, { template: file, limit: opts.n, history: "with", params: gen }, provider, runner);
-      const headline = `${t.name}: ${summary.totals.done} response(s) generated, ${summary.totals.failed} failed (${summary.status})`;
-      return { runDir, kind: "generate", summary, headline };
-    }
-    const rmOpts = t.kind === "history" ? { historyTemplate: file } : { template: file };
-    const { summary, report } = await runRm(opts.datasetDir, { ...rmOpts, limit: opts.n, orders: "ab" }, provider, runner);
-    const o = report.overall;
+  // Through the run session, like every other run: the same run record (cache scope included), the
+  // configured rate limits, and the template's front-matter defaults as sampling params.
+  const request: EvalRequest =
+    t.kind === "generation"
+      ? { kind: "generate", datasetDir: opts.datasetDir, options: { template: file, limit: opts.n, history: "with" } }
+      : { kind: "rm", datasetDir: opts.datasetDir, options: { ...(t.kind === "history" ? { historyTemplate: file } : { template: file }), limit: opts.n, orders: "ab" } };
+  const outcome = await runEvaluation(request, { runDir, provider: opts.provider, runner: opts.runner ?? runnerSettings() }, { gate: opts.gate, signal: opts.signal, onProgress: opts.onProgress });
+  if (outcome.kind === "rm") {
+    const o = outcome.report.overall;
     const acc = o.n ? `accuracy ${(o.accuracy * 100).toFixed(1)}% over ${o.n} verdict(s)` : "no verdicts";
-    const headline = `${t.name}: ${acc}, ${o.unparsable} unparsable, ${o.failed} failed (${summary.status})`;
-    return { runDir, kind: "rm", summary, headline };
-  } finally {
-    await provider.dispose?.();
+    const headline = `${t.name}: ${acc}, ${o.unparsable} unparsable, ${o.failed} failed (${outcome.summary.status})`;
+    return { runDir, kind: "rm", summary: outcome.summary, headline };
   }
+  const summary = outcome.summary;
+  const headline = `${t.name}: ${summary.totals.done} response(s) generated, ${summary.totals.failed} failed (${summary.status})`;
+  return { runDir, kind: "generate", summary, headline };
 }

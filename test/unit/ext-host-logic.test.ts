@@ -15,7 +15,9 @@ import type { SyntheticUser } from "../../src/core/data/types.js";
 import { runRm } from "../../src/core/eval/rm.js";
 import { loadRunReport } from "../../src/core/metrics/report.js";
 import { createProvider } from "../../src/core/providers/registry.js";
-import { providerConfigFor, readConfig, resolveFolder } from "../../src/extension/config.js";
+import { readConfig, resolveFolder } from "../../src/extension/config.js";
+import { resolveProviderConfig } from "../../src/app/provider.js";
+import { providerContext, providerRequest, type RunEnv } from "../../src/extension/runs/plan.js";
 import { formatDuration, formatTokens, fractionDone, increment, progressMessage } from "../../src/extension/format.js";
 import { deriveStatus, headlineOf, listRuns, lockHeld, newRunName, readRunInfo } from "../../src/extension/runs-model.js";
 import { assertProviderAllowed, RestrictedModeError, trustRefusal } from "../../src/extension/trust.js";
@@ -78,7 +80,7 @@ test("readConfig: defaults, valid values, and invalid values falling back", () =
   assert.equal(cfgOf({ provider: "nope" }).provider, "baseline");
 });
 
-test("providerConfigFor: per-provider fields, prices by provider/model or model, the key only when given", () => {
+test("provider configs from settings: per-provider fields, prices by provider/model or model, the key only when the provider takes one", async () => {
   const cfg = cfgOf({
     "openai.baseUrl": "https://proxy.example/v1",
     "openaiCompatible.baseUrl": "http://localhost:8000/v1",
@@ -86,10 +88,14 @@ test("providerConfigFor: per-provider fields, prices by provider/model or model,
     "llamacpp.threads": 1,
     prices: { "openai/gpt-4o-mini": { input: 0.15, output: 0.6 }, "tiny.gguf": { input: 0 } },
   });
+  const gguf = path.join(dir, "tiny.gguf");
+  writeFileSync(gguf, "");
+  const env: RunEnv = { cfg, root: dir, cacheDir: path.join(dir, "cache"), getKey: async () => "sk-test-123456789" };
+  const configOf = async (choice: Parameters<typeof providerRequest>[1], params = {}) => (await resolveProviderConfig(providerRequest(cfg, choice, params), providerContext(env, choice.provider))).config;
   // Local providers cost nothing; a listed cloud model without a setting gets the dated default price.
-  assert.deepEqual(providerConfigFor(cfg, { provider: "baseline", model: "tfidf-style" }), { provider: "baseline", pricing: { input: 0, output: 0 } });
-  assert.deepEqual(providerConfigFor(cfg, { provider: "anthropic", model: "claude-haiku-4-5" }).pricing, { input: 1, output: 5, cachedInput: 0.1, cacheWrite: 1.25 });
-  assert.deepEqual(providerConfigFor(cfg, { provider: "openai", model: "gpt-4o-mini" }, { apiKey: "sk-test-123456789", params: { temperature: 0.5 } }), {
+  assert.deepEqual(await configOf({ provider: "baseline", model: "tfidf-style" }), { provider: "baseline", pricing: { input: 0, output: 0 } });
+  assert.deepEqual((await configOf({ provider: "anthropic", model: "claude-haiku-4-5" })).pricing, { input: 1, output: 5, cachedInput: 0.1, cacheWrite: 1.25 });
+  assert.deepEqual(await configOf({ provider: "openai", model: "gpt-4o-mini" }, { temperature: 0.5 }), {
     provider: "openai",
     model: "gpt-4o-mini",
     baseUrl: "https://proxy.example/v1",
@@ -97,8 +103,11 @@ test("providerConfigFor: per-provider fields, prices by provider/model or model,
     pricing: { input: 0.15, output: 0.6 },
     apiKey: "sk-test-123456789",
   });
-  assert.deepEqual(providerConfigFor(cfg, { provider: "openai-compatible", model: "qwen" }), { provider: "openai-compatible", model: "qwen", baseUrl: "http://localhost:8000/v1" });
-  assert.deepEqual(providerConfigFor(cfg, { provider: "llamacpp", model: "/m/tiny.gguf" }), { provider: "llamacpp", modelPath: "/m/tiny.gguf", gpu: false, threads: 1, pricing: { input: 0 } });
+  assert.deepEqual(await configOf({ provider: "openai-compatible", model: "qwen" }), { provider: "openai-compatible", model: "qwen", baseUrl: "http://localhost:8000/v1", apiKey: "sk-test-123456789" });
+  assert.deepEqual(await configOf({ provider: "llamacpp", model: gguf }), { provider: "llamacpp", modelPath: gguf, gpu: false, threads: 1, pricing: { input: 0 } });
+  // The settings the refusals name.
+  await assert.rejects(configOf({ provider: "anthropic", model: "c" }, { temperature: 0.2 }), /no longer accepts temperature or top_p; remove preflab\.generation\.temperature/);
+  await assert.rejects(resolveProviderConfig(providerRequest(cfgOf({}), { provider: "openai-compatible", model: "q" }, {}), providerContext(env, "openai-compatible")), /preflab\.openaiCompatible\.baseUrl is required/);
   assert.equal(resolveFolder(".preflab/runs", "/ws"), "/ws/.preflab/runs");
   assert.equal(resolveFolder("/abs/runs", "/ws"), "/abs/runs");
 });

@@ -38,6 +38,8 @@ import { messagesTokens } from "../../src/core/templates/budget.js";
 import { KINDS, TEMPLATE_KINDS } from "../../src/core/templates/kinds.js";
 import { startTemplateServer } from "../../src/server/connection.js";
 import { runTemplateSample, SampleRunError, TEMPLATE_FILE } from "../../src/server/sample-run.js";
+import { ALLOW_ALL } from "../../src/app/gate.js";
+import { runnerSettings } from "../../src/app/session.js";
 import { readResults } from "../../src/core/eval/runner.js";
 import { parseTemplate } from "../../src/core/templates/template.js";
 import { FakeApiServer, type ChatBody } from "../servers/fake-apis.js";
@@ -482,7 +484,7 @@ describe("Run on N samples", () => {
 
   test("a reward-model template: the first N users, A/B order, with the baseline; the template is kept with the run", async () => {
     const text = builtin("reward-model.ptpl").replace("paper-b1-reward-model", "My RM v2");
-    const r = await runTemplateSample({ text, datasetDir, runsDir, n: 2, provider: { provider: "baseline" }, now });
+    const r = await runTemplateSample({ text, datasetDir, runsDir, n: 2, provider: { config: { provider: "baseline" }, secrets: [] }, gate: ALLOW_ALL, now });
     assert.equal(r.runDir, path.join(runsDir, "template-my-rm-v2-20250102-030405Z"));
     assert.equal(readFileSync(path.join(r.runDir, TEMPLATE_FILE), "utf8"), text);
     const evalJson = JSON.parse(readFileSync(path.join(r.runDir, "eval.json"), "utf8"));
@@ -497,7 +499,7 @@ describe("Run on N samples", () => {
 
   test("a history template runs the reward-model evaluation as its history template", async () => {
     const text = builtin("history.ptpl").replace("## Instruction", "## The user's instruction");
-    const r = await runTemplateSample({ text, datasetDir, runsDir, n: 1, provider: { provider: "baseline" }, now });
+    const r = await runTemplateSample({ text, datasetDir, runsDir, n: 1, provider: { config: { provider: "baseline" }, secrets: [] }, gate: ALLOW_ALL, now });
     const evalJson = JSON.parse(readFileSync(path.join(r.runDir, "eval.json"), "utf8"));
     assert.equal(evalJson.templates.history.file, path.join(r.runDir, TEMPLATE_FILE));
     assert.equal(evalJson.templates["reward-model"].name, "paper-b1-reward-model");
@@ -513,8 +515,8 @@ describe("Run on N samples", () => {
         datasetDir,
         runsDir,
         n: 2,
-        provider: { provider: "openai", model: "gpt-test", apiKey: "sk-test-key-123", baseUrl: api.openaiBaseUrl },
-        secrets: ["sk-test-key-123"],
+        provider: { config: { provider: "openai", model: "gpt-test", apiKey: "sk-test-key-123", baseUrl: api.openaiBaseUrl }, secrets: ["sk-test-key-123"] },
+        gate: ALLOW_ALL,
         now,
       });
       assert.deepEqual([r.kind, r.summary.totals.done, r.summary.totals.failed], ["generate", 2, 0]);
@@ -532,9 +534,45 @@ describe("Run on N samples", () => {
     }
   });
 
+  test("two servers with the same model name never share cached answers; configured rate limits apply", async () => {
+    const one = await FakeApiServer.start({ chat: () => ({ text: "Final verdict: [[A]]" }) });
+    const two = await FakeApiServer.start({ chat: () => ({ text: "Final verdict: [[B]]" }) });
+    try {
+      const cacheDir = path.join(runsDir, "shared-cache");
+      const text = builtin("reward-model.ptpl");
+      const at = (api: FakeApiServer, i: number) =>
+        runTemplateSample({
+          text,
+          datasetDir,
+          runsDir: path.join(runsDir, `scope-${i}`),
+          n: 2,
+          provider: { config: { provider: "openai-compatible", model: "same-name", baseUrl: api.openaiBaseUrl }, secrets: [] },
+          gate: ALLOW_ALL,
+          runner: runnerSettings({ cacheDir, maxRetries: 0, rpm: 6000 }),
+          now,
+        });
+      const a = await at(one, 1);
+      const b = await at(two, 2);
+      assert.equal(a.summary.totals.done, 4);
+      assert.equal(two.requests.length, 4, "the second server is asked: its answers are not the first one's, cached");
+      assert.equal(b.summary.cache.hits, 0);
+      const again = await at(one, 3);
+      assert.equal(again.summary.cache.hits, 4, "the same server again: answered from the cache");
+      assert.equal(one.requests.length, 4);
+      const first = readFileSync(path.join(a.runDir, "results.jsonl"), "utf8");
+      const second = readFileSync(path.join(b.runDir, "results.jsonl"), "utf8");
+      assert.match(first, /\[\[A\]\]/);
+      assert.match(second, /\[\[B\]\]/);
+      assert.doesNotMatch(second, /\[\[A\]\]/);
+    } finally {
+      await one.close();
+      await two.close();
+    }
+  });
+
   test("refusals: template errors, judge templates, generation with the baseline", async () => {
     const refuses = (text: string, re: RegExp) =>
-      assert.rejects(runTemplateSample({ text, datasetDir, runsDir, n: 1, provider: { provider: "baseline" } }), (e: unknown) => e instanceof SampleRunError && re.test(e.message));
+      assert.rejects(runTemplateSample({ text, datasetDir, runsDir, n: 1, provider: { config: { provider: "baseline" }, secrets: [] }, gate: ALLOW_ALL }), (e: unknown) => e instanceof SampleRunError && re.test(e.message));
     await refuses(RM_OK.replace("{{response_b}}", "{{response_c}}"), /fix the template first: line 9: unknown placeholder/);
     await refuses(builtin("judge.ptpl"), /a judge template grades a generation run/);
     await refuses(builtin("generation.ptpl"), /the baseline only picks between two responses/);
