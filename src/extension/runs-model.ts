@@ -6,11 +6,10 @@
  */
 import { existsSync, readdirSync } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
-import os from "node:os";
 import * as path from "node:path";
 import type { EvalJson } from "../core/eval/plan.js";
 import type { RunReport } from "../core/metrics/report.js";
-import type { RunJson } from "../core/eval/runlog.js";
+import { runDirLocked, type RunJson } from "../core/eval/runlog.js";
 
 export type RunViewStatus = "running" | "finished" | "failed" | "resumable" | "not started";
 
@@ -55,17 +54,9 @@ async function mtimeOf(file: string): Promise<number> {
   }
 }
 
-/** True when run.lock names a live process on this host. */
-export async function lockHeld(runnerDir: string): Promise<boolean> {
-  const lock = await readJson<{ pid?: unknown; host?: unknown }>(path.join(runnerDir, "run.lock"));
-  if (!lock || typeof lock.pid !== "number") return false;
-  if (lock.host !== os.hostname()) return true; // another machine: assume it is alive
-  try {
-    process.kill(lock.pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
+/** True when run.lock is held by a live run (this process's, another process's, or another host's). */
+export function lockHeld(runnerDir: string): Promise<boolean> {
+  return runDirLocked(runnerDir);
 }
 
 export function deriveStatus(recorded: RunJson["status"] | null, locked: boolean, activeHere: boolean): RunViewStatus {

@@ -19,6 +19,7 @@ import { readConfig, resolveFolder } from "../../src/extension/config.js";
 import { resolveProviderConfig } from "../../src/app/provider.js";
 import { providerContext, providerRequest, type RunEnv } from "../../src/extension/runs/plan.js";
 import { formatDuration, formatTokens, fractionDone, increment, progressMessage } from "../../src/extension/format.js";
+import { lockRunDir } from "../../src/core/eval/runlog.js";
 import { deriveStatus, headlineOf, listRuns, lockHeld, newRunName, readRunInfo } from "../../src/extension/runs-model.js";
 import { assertProviderAllowed, RestrictedModeError, trustRefusal } from "../../src/extension/trust.js";
 import { DIMENSION_LIST, renderPairDocument, UsersIndex, userLabel } from "../../src/extension/users-index.js";
@@ -172,9 +173,13 @@ test("runs model: listing, status from run.json and the lock, headline accuracy,
   writeFileSync(path.join(crashed, "run.lock"), JSON.stringify({ pid: 2 ** 22 + 12345, host: hostname() }));
   assert.equal(await lockHeld(crashed), false);
   assert.equal((await readRunInfo(crashed))!.status, "resumable");
+  // A lock naming this process but not held by it is stale too; one this process takes is held.
   writeFileSync(path.join(crashed, "run.lock"), JSON.stringify({ pid: process.pid, host: hostname() }));
+  assert.equal(await lockHeld(crashed), false);
+  const release = await lockRunDir(crashed);
   assert.equal(await lockHeld(crashed), true);
   assert.equal((await readRunInfo(crashed))!.status, "running");
+  await release();
   assert.deepEqual((await listRuns(runs)).map((r) => r.name), ["rm-crashed", path.basename(rmDir)], "newest first");
 
   assert.equal(deriveStatus(null, false, false), "not started");

@@ -9,6 +9,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { open, readFile, rename, rm, truncate, writeFile, type FileHandle } from "node:fs/promises";
+import { lockState, takeLock } from "../util/lock.js";
 import os from "node:os";
 import path from "node:path";
 import type { ProviderErrorKind, Usage } from "../providers/types.js";
@@ -267,44 +268,22 @@ export function publicUrl(url: string): string {
 }
 
 /**
- * Takes the run dir's lock (`run.lock`: pid and host), so two processes never append to one run.
- * A lock left by a process that no longer exists (e.g. one that was SIGKILLed) is taken over.
- * Returns the release function.
+ * Takes the run dir's lock (`run.lock`, see src/core/util/lock.ts), so two runs (two processes, or
+ * two tasks of one process) never append to one run. A lock left by a process that no longer
+ * exists (e.g. one that was SIGKILLed) is taken over. Returns the release function, which removes
+ * the lock only while it is still this run's.
  */
 export async function lockRunDir(runDir: string): Promise<() => Promise<void>> {
   const file = path.join(runDir, LOCK_FILE);
-  const me = JSON.stringify({ pid: process.pid, host: os.hostname() });
-  for (let tries = 0; tries < 3; tries++) {
-    try {
-      await writeFile(file, me, { flag: "wx" });
-      return async () => {
-        await rm(file, { force: true });
-      };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-    }
-    let holder: { pid?: unknown; host?: unknown } = {};
-    try {
-      holder = JSON.parse(await readFile(file, "utf8")) as typeof holder;
-    } catch {
-      // unreadable or half-written: treat as stale
-    }
-    if (typeof holder.pid === "number" && holder.pid !== process.pid) {
-      if (holder.host !== os.hostname()) {
-        throw new Error(`${runDir} is locked by process ${holder.pid} on ${String(holder.host)}; if that run is gone, delete ${file}`);
-      }
-      if (processAlive(holder.pid)) throw new Error(`${runDir} is in use by another run (process ${holder.pid}); wait for it or cancel it`);
-    }
-    await rm(file, { force: true });
-  }
-  throw new Error(`could not take the lock ${file}`);
+  const lock = await takeLock(file, (holder, here) => {
+    if (here) return `${runDir} is in use by another run in this process; wait for it or cancel it`;
+    if (holder?.host !== undefined && holder.host !== os.hostname()) return `${runDir} is locked by process ${holder.pid} on ${String(holder.host)}; if that run is gone, delete ${file}`;
+    return `${runDir} is in use by another run (process ${holder?.pid}); wait for it or cancel it`;
+  });
+  return () => lock.release();
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
+/** Whether a run dir's lock is held by a live run (in this process or another; another host's lock counts as held). */
+export async function runDirLocked(runDir: string): Promise<boolean> {
+  return (await lockState(path.join(runDir, LOCK_FILE))).state === "held";
 }
