@@ -16,7 +16,8 @@
  * - OpenAI automatic prefix caching is simulated: a prompt sharing a >= 1024-token prefix (tokens ~
  *   chars/4) with an earlier prompt reports `usage.prompt_tokens_details.cached_tokens` (in
  *   128-token steps). Anthropic prompt caching honours `cache_control` breakpoints (<= 4).
- * - `instant: true` answers chat completions with one precomputed body and records nothing, for
+ * - `instant: true` answers chat completions with one precomputed body (and vLLM's POST /classify
+ *   with a score derived from the input) and records nothing, for
  *   benchmarks.
  * - Files and fine-tuning (OpenAI): POST /v1/files (multipart, purpose `fine-tune` etc.), GET
  *   /v1/files/:id, POST /v1/fine_tuning/jobs, GET /v1/fine_tuning/jobs(/:id(/events)), POST
@@ -226,6 +227,15 @@ export class FakeApiServer {
       this.instantBody ??= Buffer.from(JSON.stringify(chatCompletion("gpt-instant", { text: "ok" }, 10, 1, 0)));
       res.writeHead(200, { "content-type": "application/json", "content-length": this.instantBody.length });
       res.end(this.instantBody);
+      return;
+    }
+    if (this.instant && path === "/classify" && this.faults.length === 0 && !this.faultFn) {
+      // vLLM's classify shape, a score that varies with the input (so margins spread), nothing recorded.
+      let h = 0;
+      for (let i = 0; i < rawBody.length; i += 7) h = (h * 31 + rawBody.charCodeAt(i)) | 0;
+      const out = Buffer.from(JSON.stringify({ id: "classify-instant", object: "list", created: 0, model: "rm-instant", data: [{ index: 0, label: "LABEL_0", probs: [((h >>> 0) % 10_000) / 10_000], num_classes: 1 }], usage: { prompt_tokens: rawBody.length >> 2, total_tokens: rawBody.length >> 2 } }));
+      res.writeHead(200, { "content-type": "application/json", "content-length": out.length });
+      res.end(out);
       return;
     }
     let body: unknown;
