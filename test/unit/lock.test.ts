@@ -23,8 +23,8 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function child(file: string, holdMs: number): { proc: ChildProcess; first: Promise<string>; exited: Promise<number | null> } {
-  const proc = spawn(process.execPath, ["--import", "tsx", CHILD, file, String(holdMs)], { stdio: ["ignore", "pipe", "inherit"] });
+function child(file: string, hold: number | "stdin"): { proc: ChildProcess; first: Promise<string>; exited: Promise<number | null> } {
+  const proc = spawn(process.execPath, ["--import", "tsx", CHILD, file, String(hold)], { stdio: ["pipe", "pipe", "inherit"] });
   const rl = createInterface({ input: proc.stdout! });
   const first = new Promise<string>((resolve) => rl.once("line", resolve));
   const exited = new Promise<number | null>((resolve) => proc.once("exit", (code) => resolve(code)));
@@ -71,11 +71,12 @@ test("a lock naming this process that it does not hold is stale and taken over",
 
 test("two processes: the second is refused while the first holds the lock, and takes it after release", async () => {
   const file = lockFile();
-  const holder = child(file, 1500);
+  const holder = child(file, "stdin");
   assert.equal(await holder.first, "taken");
   await assert.rejects(takeLock(file), (e: unknown) => e instanceof LockedError && e.owner?.pid === holder.proc.pid);
   const other = child(file, 0);
   assert.match(await other.first, /^refused .*held by process/);
+  holder.proc.stdin!.end(); // the holder releases and exits
   await holder.exited;
   assert.equal((await lockState(file)).state, "free", "released at exit");
   const l = await takeLock(file);
@@ -90,9 +91,10 @@ test("holder killed with SIGKILL: its stale lock is taken over, by exactly one o
   holder.proc.kill("SIGKILL");
   await holder.exited;
   assert.equal((await lockState(file)).state, "stale");
-  const contenders = [child(file, 3000), child(file, 3000), child(file, 3000)];
+  const contenders = [child(file, "stdin"), child(file, "stdin"), child(file, "stdin")];
   const answers = await Promise.all(contenders.map((c) => c.first));
   assert.equal(answers.filter((a) => a === "taken").length, 1, answers.join(" | "));
+  for (const c of contenders) c.proc.stdin!.end();
   await Promise.all(contenders.map((c) => c.exited));
   assert.equal((await lockState(file)).state, "free");
 });
