@@ -31,9 +31,15 @@ export interface SynthOptions {
   /** Distinct preference phrases per subdimension. */
   preferencesPerSub?: number;
   responseChars?: [number, number];
+  /** When set, system prompts and instructions of about this many characters (the real corpus has long ones). */
+  systemChars?: [number, number];
+  promptChars?: [number, number];
 }
 
-function entry(rng: Rng, d: string, o: Required<SynthOptions>) {
+/** Text sizes like the real MultiFacet train split: about 4.4 KB a row as JSONL. */
+export const REAL_SIZES: SynthOptions = { responseChars: [1200, 3200], systemChars: [500, 1400], promptChars: [80, 700] };
+
+function entry(rng: Rng, d: string, o: Resolved) {
   // Zipf-like: low indices are much more frequent.
   const s = Math.floor(o.subdimensions * Math.pow(rng.next(), 2));
   const p = rng.int(o.preferencesPerSub);
@@ -46,23 +52,29 @@ function entry(rng: Rng, d: string, o: Required<SynthOptions>) {
   };
 }
 
-function defaults(o: SynthOptions): Required<SynthOptions> {
-  return { seed: o.seed ?? 1, subdimensions: o.subdimensions ?? 40, preferencesPerSub: o.preferencesPerSub ?? 12, responseChars: o.responseChars ?? [1000, 3000] };
+type Resolved = Required<Omit<SynthOptions, "systemChars" | "promptChars">> & Pick<SynthOptions, "systemChars" | "promptChars">;
+
+function defaults(o: SynthOptions): Resolved {
+  return { ...o, seed: o.seed ?? 1, subdimensions: o.subdimensions ?? 40, preferencesPerSub: o.preferencesPerSub ?? 12, responseChars: o.responseChars ?? [1000, 3000] };
 }
+
+const sized = (rng: Rng, range: [number, number]) => text(rng, range[0] + rng.int(range[1] - range[0] + 1));
+const systemText = (rng: Rng, o: Resolved) => (o.systemChars ? `You are an assistant. ${sized(rng, o.systemChars)}` : `You are an assistant. ${words(rng, 20)}.`);
+const promptText = (rng: Rng, o: Resolved, head: string) => `${head}: ${o.promptChars ? sized(rng, o.promptChars) : words(rng, 12)}?`;
 
 /** Train rows, three per instruction, consecutive. */
 export function* synthTrainRows(instructions: number, opts: SynthOptions = {}): Generator<Record<string, unknown>> {
   const o = defaults(opts);
   const rng = new Rng(o.seed, "train");
   for (let i = 0; i < instructions; i++) {
-    const prompt = `Instruction ${i}: ${words(rng, 12)}?`;
+    const prompt = promptText(rng, o, `Instruction ${i}`);
     for (let j = 0; j < 3; j++) {
       const [lo, hi] = o.responseChars;
       yield {
         main_source: "synthetic",
         original_source: "synthetic-bench",
         preference_set: DIMS.map((d) => entry(rng, d, o)),
-        system: `You are an assistant. ${words(rng, 20)}.`,
+        system: systemText(rng, o),
         prompt,
         output: text(rng, lo + rng.int(hi - lo + 1)),
       };
@@ -78,13 +90,13 @@ export function* synthTestRows(instructions: number, opts: SynthOptions = {}): G
     score_descriptions: { "1": "Not at all.", "2": "Barely.", "3": "Partly.", "4": "Mostly.", "5": "Fully." },
   });
   for (let i = 0; i < instructions; i++) {
-    const prompt = `Test instruction ${i}: ${words(rng, 12)}?`;
+    const prompt = promptText(rng, o, `Test instruction ${i}`);
     for (let j = 0; j < 3; j++) {
       const [lo, hi] = o.responseChars;
       yield {
         source: "synthetic",
         preference_set: DIMS.map((d) => entry(rng, d, o)),
-        system: `You are an assistant. ${words(rng, 20)}.`,
+        system: systemText(rng, o),
         prompt,
         reference_answer: text(rng, lo + rng.int(hi - lo + 1)),
         rubrics: DIMS.map(rubric),

@@ -5,6 +5,7 @@
  */
 export { buildDataset } from "../core/data/builder.js";
 export { Dataset } from "../core/data/dataset.js";
+export { UsersIndex } from "../core/data/users-index.js";
 export { createProvider } from "../core/providers/registry.js";
 export { runBatch } from "../core/eval/runner.js";
 export { readRunJson, publicUrl } from "../core/eval/runlog.js";

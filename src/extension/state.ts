@@ -6,7 +6,8 @@ import { existsSync } from "node:fs";
 import * as path from "node:path";
 import * as vscode from "vscode";
 import type { Progress } from "../core/eval/runner.js";
-import { UsersIndex } from "./users-index.js";
+import type { UsersIndex } from "../core/data/users-index.js";
+import { loadCore } from "./core.js";
 
 const DATASET_KEY = "preflab.dataset";
 export const DATASET_OPEN_CONTEXT = "preflab.datasetOpen";
@@ -40,7 +41,7 @@ export class DatasetState implements vscode.Disposable {
   async users(): Promise<UsersIndex | undefined> {
     const dir = this.current;
     if (!dir) return undefined;
-    if (!this.index) this.index = UsersIndex.load(dir);
+    if (!this.index) this.index = loadCore().then((core) => core.UsersIndex.load(dir));
     try {
       return await this.index;
     } catch (e) {

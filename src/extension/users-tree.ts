@@ -8,7 +8,8 @@ import * as vscode from "vscode";
 import type { Dimension } from "../core/data/schema.js";
 import type { CommandMap, Feature } from "./commands.js";
 import type { Services } from "./services.js";
-import { DIMENSION_LABEL, oneLine, renderPairDocument, userLabel, UsersIndex, type UserSummary } from "./users-index.js";
+import { DIMENSION_LABEL, oneLine, renderPairDocument, userLabel, type UserSummary } from "./users-index.js";
+import { loadCore } from "./core.js";
 
 export const PAIR_SCHEME = "preflab-pair";
 
@@ -89,6 +90,7 @@ export class UsersTree implements vscode.TreeDataProvider<Node>, vscode.TextDocu
   }
 
   async getChildren(n?: Node): Promise<Node[]> {
+    const t0 = performance.now();
     let index;
     try {
       index = await this.s.dataset.users();
@@ -97,11 +99,17 @@ export class UsersTree implements vscode.TreeDataProvider<Node>, vscode.TextDocu
       return [{ type: "message", text: `Cannot read users.jsonl: ${(e as Error).message}` }];
     }
     if (!index) return [];
-    if (!n) return index.dimensions().map((d) => ({ type: "dimension", dimension: d, count: index.usersOf(d).length }));
+    if (!n) {
+      const nodes: Node[] = index.dimensions().map((d) => ({ type: "dimension", dimension: d, count: index.usersOf(d).length }));
+      this.s.log.debug(`users tree: ${index.size} users ready in ${Math.round(performance.now() - t0)} ms`);
+      return nodes;
+    }
     if (n.type === "dimension") return index.usersOf(n.dimension).map((user) => ({ type: "user", user }));
     if (n.type === "user") {
       const user = await index.user(n.user.id);
-      return (user?.history ?? []).map((h, i) => ({ type: "pair", userId: n.user.id, index: i, prompt: h.prompt, score: h.score, preference: `${h.preference.subdimension} · ${h.preference.preference}` }));
+      const nodes: Node[] = (user?.history ?? []).map((h, i) => ({ type: "pair", userId: n.user.id, index: i, prompt: h.prompt, score: h.score, preference: `${h.preference.subdimension} · ${h.preference.preference}` }));
+      this.s.log.debug(`users tree: history of ${n.user.id} (${nodes.length} pairs) in ${Math.round(performance.now() - t0)} ms`);
+      return nodes;
     }
     return [];
   }
@@ -109,7 +117,7 @@ export class UsersTree implements vscode.TreeDataProvider<Node>, vscode.TextDocu
   async provideTextDocumentContent(uri: vscode.Uri): Promise<string> {
     const p = parsePairUri(uri);
     if (!p) return `Not a Preflab feedback pair: ${uri.toString()}\n`;
-    const index = p.datasetDir === this.s.dataset.dir ? await this.s.dataset.users() : await UsersIndex.load(p.datasetDir);
+    const index = p.datasetDir === this.s.dataset.dir ? await this.s.dataset.users() : await (await loadCore()).UsersIndex.load(p.datasetDir);
     const user = await index?.user(p.userId);
     if (!user) return `User ${p.userId} is not in ${p.datasetDir}.\n`;
     return renderPairDocument(user, p.index);

@@ -10,7 +10,7 @@
  *   member's rubric on the user's dimension (formatRubric, as the judge run does).
  * - history: one pair, the user's first history pair, as example 1.
  */
-import { Dataset } from "../core/data/dataset.js";
+import { UsersIndexCache, type UsersIndex } from "../core/data/users-index.js";
 import type { SyntheticUser, Triple } from "../core/data/types.js";
 import { formatRubric } from "../core/eval/judge.js";
 import type { ChatMessage } from "../core/providers/types.js";
@@ -28,26 +28,25 @@ const oneLine = (s: string, max: number) => {
   return t.length > max ? `${t.slice(0, max - 1)}…` : t;
 };
 
-async function openDataset(dir: string): Promise<Dataset> {
+/** The users of the datasets previewed, kept between refreshes (reloaded when a folder is rebuilt). */
+const usersIndexes = new UsersIndexCache();
+
+async function openUsers(dir: string): Promise<UsersIndex> {
   try {
-    return await Dataset.open(dir);
+    return await usersIndexes.get(dir);
   } catch (e) {
     throw new PreviewError((e as Error).message);
   }
 }
 
 export async function listSubjects(params: TemplateSubjectsParams): Promise<TemplateSubjectsResult> {
-  const ds = await openDataset(params.datasetDir);
+  const users = await openUsers(params.datasetDir);
+  const ds = users.dataset;
   const limit = params.limit ?? 500;
   const prompts = new Map<string, string>();
-  for await (const t of ds.triples()) prompts.set(t.id, t.prompt);
   const subjects: TemplateSubjectsResult["subjects"] = [];
-  let truncated = false;
-  for await (const u of ds.users()) {
-    if (subjects.length >= limit) {
-      truncated = true;
-      break;
-    }
+  for (const u of users.all.slice(0, limit)) {
+    if (!prompts.has(u.tripleId)) prompts.set(u.tripleId, (await ds.triple(u.tripleId))?.prompt ?? "");
     subjects.push({
       userId: u.id,
       tripleId: u.tripleId,
@@ -55,19 +54,20 @@ export async function listSubjects(params: TemplateSubjectsParams): Promise<Temp
       dimension: u.dimension,
       preference: oneLine(u.preference.preference || u.preference.description, 160),
       instruction: oneLine(prompts.get(u.tripleId) ?? "", 120),
-      historyPairs: u.history.length,
+      historyPairs: u.historySize,
     });
   }
-  return { datasetDir: ds.dir, subjects, truncated };
+  return { datasetDir: ds.dir, subjects, truncated: users.all.length > limit };
 }
 
-async function findUser(ds: Dataset, userId?: string, tripleId?: string): Promise<SyntheticUser> {
-  for await (const u of ds.users()) {
-    if (userId !== undefined ? u.id === userId : tripleId === undefined || u.tripleId === tripleId) return u;
-  }
-  if (userId !== undefined) throw new PreviewError(`user ${userId} is not in the dataset ${ds.dir}`);
-  if (tripleId !== undefined) throw new PreviewError(`no synthetic user of triple ${tripleId} in the dataset ${ds.dir}`);
-  throw new PreviewError(`the dataset ${ds.dir} has no synthetic users`);
+async function findUser(users: UsersIndex, userId?: string, tripleId?: string): Promise<SyntheticUser> {
+  const dir = users.dir;
+  const summary = userId !== undefined ? users.summary(userId) : users.all.find((u) => tripleId === undefined || u.tripleId === tripleId);
+  const user = summary && (await users.user(summary.id));
+  if (user) return user;
+  if (userId !== undefined) throw new PreviewError(`user ${userId} is not in the dataset ${dir}`);
+  if (tripleId !== undefined) throw new PreviewError(`no synthetic user of triple ${tripleId} in the dataset ${dir}`);
+  throw new PreviewError(`the dataset ${dir} has no synthetic users`);
 }
 
 function memberOf(t: Triple, m: number, what: string) {
@@ -85,8 +85,9 @@ export async function renderPreview(params: TemplatePreviewParams): Promise<Temp
     throw new PreviewError(first ? `the template has errors: line ${first.start.line + 1}: ${first.message}${more}` : "the template has errors");
   }
   const tpl = parsed.template;
-  const ds = await openDataset(params.datasetDir);
-  const user = await findUser(ds, params.userId, params.tripleId);
+  const users = await openUsers(params.datasetDir);
+  const ds = users.dataset;
+  const user = await findUser(users, params.userId, params.tripleId);
   const triple = await ds.triple(user.tripleId);
   if (!triple) throw new PreviewError(`${ds.dir}: user ${user.id} refers to missing triple ${user.tripleId}`);
   const maxTokens = params.maxInputTokens ?? DEFAULT_MAX_INPUT_TOKENS;

@@ -5,7 +5,8 @@ import * as path from "node:path";
 import { buildDataset } from "../../src/core/data/builder.js";
 import { Dataset } from "../../src/core/data/dataset.js";
 import { DIMENSIONS } from "../../src/core/data/schema.js";
-import type { Pair, SyntheticUser } from "../../src/core/data/types.js";
+import type { SyntheticUser } from "../../src/core/data/types.js";
+import { readDatasetFiles } from "../fixtures/dataset-files.js";
 import { synthTestRows, synthTrainRows } from "../../scripts/lib/synth-corpus.js";
 import { tempDir, writeJsonl } from "../helpers/tmp.js";
 
@@ -45,7 +46,7 @@ test("builds triples, pairs and users with the counts in the manifest", async ()
 });
 
 test("pairs: chosen is member j's response, rejected another member's; --pairs all gives both", async () => {
-  const pairs = readJsonl<Pair>(path.join(dir, "base", "pairs.jsonl"));
+  const pairs = readDatasetFiles(path.join(dir, "base")).pairs;
   const byPrompt = new Map<string, Record<string, unknown>[]>();
   for (const r of trainRows) byPrompt.set(r.prompt as string, [...(byPrompt.get(r.prompt as string) ?? []), r]);
   for (const p of pairs) {
@@ -63,8 +64,8 @@ test("pairs: chosen is member j's response, rejected another member's; --pairs a
 });
 
 test("every history pair shares the user's subdimension, never the evaluated instruction, at most one per train instruction", async () => {
-  const users = readJsonl<SyntheticUser>(path.join(dir, "base", "users.jsonl"));
-  const pairs = new Map(readJsonl<Pair>(path.join(dir, "base", "pairs.jsonl")).map((p) => [p.id, p]));
+  const users = readDatasetFiles(path.join(dir, "base")).users;
+  const pairs = new Map(readDatasetFiles(path.join(dir, "base")).pairs.map((p) => [p.id, p]));
   const triples = new Map(readJsonl<{ id: string; prompt: string }>(path.join(dir, "base", "triples.jsonl")).map((t) => [t.id, t]));
   assert.deepEqual([...new Set(users.map((u) => u.dimension))], [...DIMENSIONS]);
   let total = 0;
@@ -101,7 +102,7 @@ test("every history pair shares the user's subdimension, never the evaluated ins
 });
 
 test("ranking prefers the closest preference text", async () => {
-  const users = readJsonl<SyntheticUser>(path.join(dir, "base", "users.jsonl"));
+  const users = readDatasetFiles(path.join(dir, "base")).users;
   // With 3 preference phrases per subdimension, the top of each history states the user's own phrase.
   let exact = 0;
   for (const u of users) if (u.history.at(-1)!.preference.preference === u.preference.preference) exact++;
@@ -110,12 +111,12 @@ test("ranking prefers the closest preference text", async () => {
 
 test("same inputs and seed give byte-identical output; another seed gives other histories", async () => {
   await buildDataset({ train, test: testFile, out: path.join(dir, "again") });
-  for (const f of ["manifest.json", "pairs.jsonl", "users.jsonl", "triples.jsonl"]) {
+  for (const f of ["manifest.json", "train.jsonl", "pairs.jsonl", "users.jsonl", "triples.jsonl", "index.json"]) {
     assert.equal(readFileSync(path.join(dir, "again", f), "utf8"), readFileSync(path.join(dir, "base", f), "utf8"), f);
   }
   await buildDataset({ train, test: testFile, out: path.join(dir, "seed7"), seed: 7 });
-  const a = readJsonl<SyntheticUser>(path.join(dir, "base", "users.jsonl"));
-  const b = readJsonl<SyntheticUser>(path.join(dir, "seed7", "users.jsonl"));
+  const a = readDatasetFiles(path.join(dir, "base")).users;
+  const b = readDatasetFiles(path.join(dir, "seed7")).users;
   assert.deepEqual(a.map((u) => u.id), b.map((u) => u.id), "ids are stable across seeds");
   const differ = a.filter((u, i) => JSON.stringify(u.history.map((h) => h.pairId)) !== JSON.stringify(b[i]!.history.map((h) => h.pairId)));
   assert.ok(differ.length > a.length / 4, `${differ.length} of ${a.length} histories differ`);
@@ -134,7 +135,7 @@ test("rows of one instruction need not be consecutive: the build counts them fir
   const { manifest } = await buildDataset({ train: file, test: testFile, out: path.join(dir, "mixed") });
   assert.equal(manifest.counts.trainTriples, 60);
   assert.deepEqual(manifest.skipped.groupSizes.train, { "2": 1, "4": 1 });
-  for (const f of ["pairs.jsonl", "users.jsonl", "triples.jsonl"]) {
+  for (const f of ["train.jsonl", "pairs.jsonl", "users.jsonl", "triples.jsonl", "index.json"]) {
     assert.equal(readFileSync(path.join(dir, "mixed", f), "utf8"), readFileSync(path.join(dir, "base", f), "utf8"), f);
   }
 });
@@ -142,7 +143,7 @@ test("rows of one instruction need not be consecutive: the build counts them fir
 test("fixed mode reuses one history per (dimension, subdimension, preference)", async () => {
   const { manifest } = await buildDataset({ train, test: testFile, out: path.join(dir, "fixed"), historyMode: "fixed" });
   assert.equal(manifest.historyMode, "fixed");
-  const users = readJsonl<SyntheticUser>(path.join(dir, "fixed", "users.jsonl"));
+  const users = readDatasetFiles(path.join(dir, "fixed")).users;
   const groups = new Map<string, SyntheticUser[]>();
   for (const u of users) {
     const k = `${u.dimension}|${u.preference.subdimension}|${u.preference.preference}`;
@@ -163,7 +164,7 @@ test("fixed mode reuses one history per (dimension, subdimension, preference)", 
 test("too few matches are reported per user instead of padded", async () => {
   const { manifest } = await buildDataset({ train, test: testFile, out: path.join(dir, "big"), historySize: 50 });
   assert.ok(manifest.shortHistories.length > 0);
-  const users = readJsonl<SyntheticUser>(path.join(dir, "big", "users.jsonl"));
+  const users = readDatasetFiles(path.join(dir, "big")).users;
   for (const s of manifest.shortHistories) {
     const u = users.find((x) => x.id === s.userId)!;
     assert.equal(u.history.length, s.found);

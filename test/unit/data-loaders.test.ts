@@ -155,7 +155,7 @@ test("a directory of shards and a glob resolve in name order, and build like one
   await buildDataset({ train: single, test: test_, out: path.join(dir, "b") });
   assert.equal(a.manifest.counts.trainPairs, 36);
   assert.deepEqual(a.manifest.inputs.filter((i) => i.split === "train").map((i) => i.rows), [18, 18]);
-  for (const f of ["pairs.jsonl", "users.jsonl", "triples.jsonl"]) {
+  for (const f of ["train.jsonl", "pairs.jsonl", "users.jsonl", "triples.jsonl", "index.json"]) {
     assert.equal(readFileSync(path.join(dir, "a", f), "utf8"), readFileSync(path.join(dir, "b", f), "utf8"), f);
   }
 });

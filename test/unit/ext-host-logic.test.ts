@@ -22,7 +22,9 @@ import { formatDuration, formatTokens, fractionDone, increment, progressMessage 
 import { lockRunDir } from "../../src/core/eval/runlog.js";
 import { deriveStatus, headlineOf, listRuns, lockHeld, newRunName, readRunInfo } from "../../src/extension/runs-model.js";
 import { assertProviderAllowed, RestrictedModeError, trustRefusal } from "../../src/extension/trust.js";
-import { DIMENSION_LIST, renderPairDocument, UsersIndex, userLabel } from "../../src/extension/users-index.js";
+import { DIMENSION_LIST, renderPairDocument, userLabel } from "../../src/extension/users-index.js";
+import { UsersIndex } from "../../src/core/data/users-index.js";
+import { readDatasetFiles } from "../fixtures/dataset-files.js";
 import { tempDir } from "../helpers/tmp.js";
 
 const dir = tempDir("preflab-ext-");
@@ -122,11 +124,10 @@ test("trust: in Restricted Mode only the baseline runs, with a message that says
   assert.throws(() => assertProviderAllowed("anthropic", false), RestrictedModeError);
 });
 
-test("UsersIndex: one pass with byte offsets; a user's full line read back on demand", async () => {
+test("UsersIndex (core): every user's summary from one read; a user's history texts read back on demand", async () => {
   assert.deepEqual(DIMENSION_LIST, [...DIMENSIONS]);
   const index = await UsersIndex.load(ds);
-  const lines = readFileSync(path.join(ds, "users.jsonl"), "utf8").trim().split("\n");
-  const all = lines.map((l) => JSON.parse(l) as SyntheticUser);
+  const all: SyntheticUser[] = readDatasetFiles(ds).users;
   assert.equal(index.size, all.length);
   assert.deepEqual(index.dimensions(), [...DIMENSIONS]);
   for (const d of DIMENSIONS) assert.equal(index.usersOf(d).length, all.filter((u) => u.dimension === d).length);

@@ -10,10 +10,11 @@ import { test } from "node:test";
 import { z } from "zod";
 import { main } from "../../src/cli/main.js";
 import { Dataset } from "../../src/core/data/dataset.js";
-import type { Pair, SyntheticUser } from "../../src/core/data/types.js";
+import type { SyntheticUser } from "../../src/core/data/types.js";
 import { emptyExampleStats, parseSplit, resolveExampleOptions, trainExamples, TrainPairs, type TrainExample } from "../../src/core/finetune/examples.js";
 import { exportFinetuneData, type ExampleIndexLine, type ExportReport } from "../../src/core/finetune/export.js";
 import { sampleDataset, synthDataset } from "../fixtures/finetune/datasets.js";
+import { readDatasetFiles } from "../fixtures/dataset-files.js";
 import { tempDir } from "../helpers/tmp.js";
 
 const dir = tempDir("preflab-ft-export-");
@@ -89,7 +90,7 @@ test("the history index rebuilt from pairs.jsonl retrieves exactly the builder's
 
 test("train histories: same subdimension, preference expressed, never the example's own pair or instruction", async () => {
   await ready;
-  const pairs = new Map(readJsonl<Pair>(path.join(synth, "pairs.jsonl")).map((p) => [p.id, p]));
+  const pairs = new Map(readDatasetFiles(synth).pairs.map((p) => [p.id, p]));
   const norm = (s: string) => s.trim().replace(/\s+/g, " ").toLowerCase();
   const examples = await allExamples(synth, { perPair: "all" });
   assert.ok(examples.length > pairs.size, "per-pair all gives several dimensions per pair");
@@ -167,7 +168,7 @@ for (const [format, target, schema] of FORMATS) {
     assert.equal(lines.length, report.counts.written);
     assert.equal(index.length, lines.length);
     assert.ok(lines.length > 0);
-    const pairs = new Map(readJsonl<Pair>(path.join(sample, "pairs.jsonl")).map((p) => [p.id, p]));
+    const pairs = new Map(readDatasetFiles(sample).pairs.map((p) => [p.id, p]));
     lines.forEach((line, i) => {
       const parsed = schema.safeParse(JSON.parse(line));
       assert.ok(parsed.success, `line ${i + 1}: ${parsed.success ? "" : parsed.error.message}`);

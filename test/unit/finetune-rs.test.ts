@@ -15,6 +15,7 @@ import { marginStats, quantile, runRejectionSampling, selectTopByMargin, type Rs
 import { readJsonPath, ScalarRewardProvider } from "../../src/core/finetune/scalar-reward.js";
 import { FakeApiServer, sendJson } from "../servers/fake-apis.js";
 import { synthDataset } from "../fixtures/finetune/datasets.js";
+import { readDatasetFiles } from "../fixtures/dataset-files.js";
 import { tempDir } from "../helpers/tmp.js";
 
 const dir = tempDir("preflab-ft-rs-");
@@ -137,13 +138,7 @@ test("scalar-reward endpoint: margin = r(chosen) - r(rejected); exactly the top 
   assert.equal(summary.totals.failed, 0);
   assert.equal(report.mode, "scalar");
   const scores = readScores(out);
-  const pairs = new Map(
-    readFileSync(path.join(ds, "pairs.jsonl"), "utf8")
-      .split("\n")
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as { id: string; chosen: string; rejected: string })
-      .map((p) => [p.id, p]),
-  );
+  const pairs = new Map(readDatasetFiles(ds).pairs.map((p) => [p.id, p]));
   // By hand: margins from the endpoint's rule, sorted, top round(0.6 x 30) = 18.
   const expected = scores.map((s) => ({ id: s.id, margin: reward(pairs.get(s.pairId)!.chosen) - reward(pairs.get(s.pairId)!.rejected) }));
   for (const s of scores) assert.ok(Math.abs(s.margin! - expected.find((e) => e.id === s.id)!.margin) < 1e-9);

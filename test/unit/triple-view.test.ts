@@ -18,6 +18,7 @@ import type { SyntheticUser, Triple } from "../../src/core/data/types.js";
 import { listTripleIds, loadTripleView, searchTriples, TripleViewLoader } from "../../src/core/views/triple-view.js";
 import { tempDir } from "../helpers/tmp.js";
 import { lastMessage, scriptedProvider, testRunner } from "../helpers/eval.js";
+import { readDatasetFiles } from "../fixtures/dataset-files.js";
 
 const dir = tempDir();
 const ds = path.join(dir, "ds");
@@ -35,7 +36,7 @@ const lastUser = lastMessage;
 before(async () => {
   await buildDataset({ train: "samples/train.jsonl", test: "samples/test.jsonl", out: ds });
   triples = readFileSync(path.join(ds, "triples.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as Triple);
-  users = readFileSync(path.join(ds, "users.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as SyntheticUser);
+  users = readDatasetFiles(ds).users;
   const baseline = await createProvider({ provider: "baseline" });
   // The first 12 users: the 4 dimensions x 3 members of the first triple(s), in users.jsonl order.
   await runRm(ds, { limit: 12 }, baseline, runner(rmDir, baseline));

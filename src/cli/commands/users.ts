@@ -22,10 +22,9 @@ export const usersCommand: CliCommand = {
     const dimension = values.dimension === undefined ? undefined : choiceOption(values.dimension, "dimension", DIMENSIONS, "style");
     const ds = await Dataset.open(positionals[0]!);
     const rows = [];
-    for await (const u of ds.users()) {
+    for (const u of await ds.userSummaries()) {
       if (dimension && u.dimension !== dimension) continue;
-      const mean = u.history.length ? u.history.reduce((s, h) => s + h.score, 0) / u.history.length : 0;
-      rows.push({ id: u.id, tripleId: u.tripleId, member: u.member, dimension: u.dimension, preference: u.preference, historySize: u.history.length, meanScore: Math.round(mean * 1000) / 1000 });
+      rows.push({ id: u.id, tripleId: u.tripleId, member: u.member, dimension: u.dimension, preference: u.preference, historySize: u.historySize, meanScore: Math.round(u.meanScore * 1000) / 1000 });
     }
     if (values.json) {
       io.out(JSON.stringify(rows, null, 2) + "\n");

@@ -2,30 +2,37 @@
  * The counterfactual build (paper section 3.1): MultiFacet rows -> test triples, train
  * preference pairs, and synthetic users with retrieved feedback histories.
  *
+ * Output (format 2, see types.ts): triples.jsonl (test triples), train.jsonl (each train
+ * instruction once with its three rows' preference sets and responses), pairs.jsonl (pairs by
+ * member), users.jsonl (users with their histories as pair ids and scores), index.json (byte
+ * offsets of every line of triples, train and users, for random access) and manifest.json.
+ *
  * Memory: train rows are streamed twice (pass 1 counts rows per instruction, reading only the
  * `prompt` column of Parquet files; pass 2 validates rows, holds each instruction's rows only
- * until its group is complete, and streams pairs.jsonl to disk). Retrieval keeps compact typed
- * arrays of the preference texts; history texts are read back from pairs.jsonl by byte offset.
- * Everything is written into a temp directory that is renamed into place at the end, so a
+ * until its group is complete, and streams train.jsonl and pairs.jsonl to disk). Retrieval keeps
+ * compact typed arrays of the preference texts; no text is read back. Everything is written into a temp directory that is renamed into place at the end, so a
  * failed build leaves no partial output and never destroys an earlier one.
  */
-import { mkdir, open, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import * as path from "node:path";
-import { normText } from "./contrast.js";
-import { Grow, HistoryIndex, type RetrievalQuery } from "./history-index.js";
+import { contrasts, normText } from "./contrast.js";
+import { HistoryIndex, type RetrievalQuery } from "./history-index.js";
 import { pairId, tripleId, userId } from "./ids.js";
 import { LineWriter } from "./jsonl.js";
 import { readRawRows, resolveInputs, sha256File } from "./loaders.js";
 import { DataError, DIMENSIONS, validateRow, type Dimension, type PreferenceEntry, type TestRow, type TrainRow } from "./schema.js";
 import {
   DATASET_FILES,
-  type HistoryEntry,
+  FORMAT_VERSION,
+  type DatasetIndex,
   type HistoryMode,
+  type HistoryRef,
   type Manifest,
-  type Pair,
+  type PairRef,
   type PairsMode,
   type ShortHistory,
-  type SyntheticUser,
+  type StoredUser,
+  type TrainTriple,
   type Triple,
 } from "./types.js";
 import { Rng } from "../util/rng.js";
@@ -159,37 +166,34 @@ async function buildInto(dir: string, ctx: BuildContext): Promise<Manifest> {
     }
   }
 
-  // ---- Train pass 2: validate, emit pairs as each triple completes.
+  // ---- Train pass 2: validate; as each triple completes, write it once (train.jsonl) and its pairs by id.
   const index = new HistoryIndex(seed, historySize);
-  const pairOffsets = new Grow(new Float64Array(1024));
-  const pairLengths = new Grow(new Int32Array(1024));
+  const trainIds: string[] = [];
+  const trainOffsets: number[] = [];
   const pending = new Map<string, TrainRow[]>();
+  const trainWriter = await LineWriter.open(path.join(dir, DATASET_FILES.train));
   const pairsWriter = await LineWriter.open(path.join(dir, DATASET_FILES.pairs));
   let trainRows = 0;
   let skippedTrainGroups = 0;
   let skippedTrainRows = 0;
 
-  const emitTriple = async (prompt: string, rows: TrainRow[], firstRow: number) => {
+  const emitTriple = async (prompt: string, rows: TrainRow[]) => {
     const tid = tripleId("train", prompt);
+    // Register the three rows contiguously: row 3t+j is member j of train triple t.
+    for (const r of rows) index.addRow(r.preference_set);
     // The prompt is only needed for exclusion checks against test prompts.
     const tIdx = index.addTriple(testPrompts.has(prompt) ? prompt : "");
+    trainIds.push(tid);
+    const line: TrainTriple = { id: tid, prompt, members: rows.map((r) => ({ preference_set: r.preference_set, response: r.output })) as TrainTriple["members"] };
+    trainOffsets.push((await trainWriter.write(JSON.stringify(line)))[0]);
     const rng = new Rng(seed, `pairs:${tid}`);
-    // Each response and preference set goes into several lines: serialise it once.
-    const promptJson = JSON.stringify(prompt);
-    const outputJson = rows.map((r) => JSON.stringify(r.output));
-    const prefJson = rows.map((r) => JSON.stringify(r.preference_set));
     for (let j = 0; j < 3; j++) {
       const others = [0, 1, 2].filter((k) => k !== j);
       const rejected = pairsMode === "all" ? others : [others[rng.int(2)]!];
       for (const k of rejected) {
-        // Field order and content as the Pair type (src/core/data/types.ts).
-        const line =
-          `{"id":${JSON.stringify(pairId(tid, j, k))},"prompt":${promptJson},"chosen":${outputJson[j]},"rejected":${outputJson[k]},` +
-          `"chosenPreferenceSet":${prefJson[j]},"rejectedPreferenceSet":${prefJson[k]},"tripleId":"${tid}","chosenMember":${j},"rejectedMember":${k}}`;
-        const [at, len] = await pairsWriter.write(line);
-        pairOffsets.push(at);
-        pairLengths.push(len);
-        index.addPair({ triple: tIdx, chosenRow: firstRow + j, rejectedRow: firstRow + k });
+        const ref: PairRef = { id: pairId(tid, j, k), tripleId: tid, chosenMember: j, rejectedMember: k };
+        await pairsWriter.write(JSON.stringify(ref));
+        index.addPair({ triple: tIdx, chosenRow: 3 * tIdx + j, rejectedRow: 3 * tIdx + k });
       }
     }
   };
@@ -209,18 +213,17 @@ async function buildInto(dir: string, ctx: BuildContext): Promise<Manifest> {
         g.push(row);
         if (g.length === 3) {
           pending.delete(row.prompt);
-          // Register the three rows contiguously so pairs can address them by index.
-          const first = index.rows;
-          for (const r of g) index.addRow(r.preference_set);
-          await emitTriple(row.prompt, g, first);
+          await emitTriple(row.prompt, g);
         }
         if ((trainRows + rows) % 20000 === 0) progress({ phase: "building pairs", done: trainRows + rows, total: seen });
       }
       trainRows += rows;
       inputs.push({ split: "train", path: file, sha256: await sha256File(file), rows });
     }
+    trainOffsets.push(trainWriter.offset);
   } finally {
     await pairsWriter.close();
+    await trainWriter.close();
   }
   for (const size of groupSize.values()) {
     if (size !== 3) {
@@ -231,15 +234,14 @@ async function buildInto(dir: string, ctx: BuildContext): Promise<Manifest> {
   }
   groupSize.clear();
 
-  // ---- Users and their histories.
-  const pairsFile = await open(path.join(dir, DATASET_FILES.pairs), "r");
-  const readPair = async (p: number): Promise<Pair> => {
-    const len = pairLengths.get(p);
-    const buf = Buffer.alloc(len);
-    await pairsFile.read(buf, 0, len, pairOffsets.get(p));
-    return JSON.parse(buf.toString("utf8")) as Pair;
+  // ---- Users and their histories (pairs by id, with their retrieval scores).
+  const pairIdOf = (p: number) => {
+    const m = index.pairs[p]!;
+    return pairId(trainIds[m.triple]!, m.chosenRow - 3 * m.triple, m.rejectedRow - 3 * m.triple);
   };
   const usersWriter = await LineWriter.open(path.join(dir, DATASET_FILES.users));
+  const userIds: string[] = [];
+  const userOffsets: number[] = [];
   const shortHistories: ShortHistory[] = [];
   const fixedKey = (d: Dimension, e: PreferenceEntry) => JSON.stringify([d, normText(e.subdimension), normText(e.preference)]);
   const fixedExclusions = new Map<string, Set<string>>();
@@ -254,31 +256,24 @@ async function buildInto(dir: string, ctx: BuildContext): Promise<Manifest> {
         }
   }
   const fixedHistories = new Map<string, { json: string; found: number }>();
+  const nonContrastive = Object.fromEntries(DIMENSIONS.map((d) => [d, 0])) as Record<Dimension, number>;
   let users = 0;
   const totalUsers = triples.length * 3 * DIMENSIONS.length;
   try {
     for (const t of triples) {
       for (let j = 0; j < 3; j++) {
         for (const d of DIMENSIONS) {
-          const entry = t.members[j]!.preference_set.find((e) => e.dimension === d)!;
+          const entryOf = (m: number) => t.members[m]!.preference_set.find((e) => e.dimension === d)!;
+          const entry = entryOf(j);
+          for (let k = 0; k < 3; k++) if (k !== j && !contrasts(entry, entryOf(k))) nonContrastive[d]++;
           const id = userId(t.id, j, d);
-          const historyFor = async (q: RetrievalQuery) => {
+          const historyFor = (q: RetrievalQuery) => {
             // Chronological order: the most similar pair is the most recent, right before the new
             // instruction; a token budget drops the oldest (least similar) first.
-            const picked = index.retrieve(q).reverse();
-            const history: HistoryEntry[] = [];
-            for (const { pair, score } of picked) {
-              const p = await readPair(pair);
-              const pe = p.chosenPreferenceSet.find((e) => e.dimension === d)!;
-              history.push({
-                pairId: p.id,
-                prompt: p.prompt,
-                chosen: p.chosen,
-                rejected: p.rejected,
-                preference: { subdimension: pe.subdimension, preference: pe.preference, description: pe.description },
-                score,
-              });
-            }
+            const history: HistoryRef[] = index
+              .retrieve(q)
+              .reverse()
+              .map(({ pair, score }) => ({ pairId: pairIdOf(pair), score }));
             return { json: JSON.stringify(history), found: history.length };
           };
           let h: { json: string; found: number };
@@ -286,38 +281,53 @@ async function buildInto(dir: string, ctx: BuildContext): Promise<Manifest> {
             const k = fixedKey(d, entry);
             let cached = fixedHistories.get(k);
             if (!cached) {
-              cached = await historyFor({ key: k, dimension: d, entry, excludePrompts: fixedExclusions.get(k)! });
+              cached = historyFor({ key: k, dimension: d, entry, excludePrompts: fixedExclusions.get(k)! });
               fixedHistories.set(k, cached);
             }
             h = cached;
           } else {
-            h = await historyFor({ key: id, dimension: d, entry, excludePrompts: new Set([t.prompt]) });
+            h = historyFor({ key: id, dimension: d, entry, excludePrompts: new Set([t.prompt]) });
           }
           if (h.found < historySize) shortHistories.push({ userId: id, found: h.found, wanted: historySize });
-          const head: Omit<SyntheticUser, "history"> = {
+          const head: Omit<StoredUser, "history"> = {
             id,
             tripleId: t.id,
             member: j,
             dimension: d,
             preference: { subdimension: entry.subdimension, preference: entry.preference, description: entry.description },
           };
-          await usersWriter.write(`${JSON.stringify(head).slice(0, -1)},"history":${h.json}}`);
+          userIds.push(id);
+          userOffsets.push((await usersWriter.write(`${JSON.stringify(head).slice(0, -1)},"history":${h.json}}`))[0]);
           users++;
           if (users % 200 === 0) progress({ phase: "retrieving histories", done: users, total: totalUsers });
         }
       }
     }
+    userOffsets.push(usersWriter.offset);
   } finally {
     await usersWriter.close();
-    await pairsFile.close();
   }
 
   const triplesWriter = await LineWriter.open(path.join(dir, DATASET_FILES.triples));
-  for (const t of triples) await triplesWriter.write(JSON.stringify(t));
-  await triplesWriter.close();
+  const tripleOffsets: number[] = [];
+  try {
+    for (const t of triples) tripleOffsets.push((await triplesWriter.write(JSON.stringify(t)))[0]);
+    tripleOffsets.push(triplesWriter.offset);
+  } finally {
+    await triplesWriter.close();
+  }
+  const datasetIndex: DatasetIndex = {
+    version: FORMAT_VERSION,
+    files: {
+      triples: { ids: triples.map((t) => t.id), offsets: tripleOffsets },
+      train: { ids: trainIds, offsets: trainOffsets },
+      users: { ids: userIds, offsets: userOffsets },
+    },
+  };
+  await writeFile(path.join(dir, DATASET_FILES.index), JSON.stringify(datasetIndex) + "\n");
 
   const manifest: Manifest = {
-    version: 1,
+    version: FORMAT_VERSION,
     seed,
     historySize,
     historyMode,
@@ -339,6 +349,7 @@ async function buildInto(dir: string, ctx: BuildContext): Promise<Manifest> {
       groupSizes: skippedSizes,
     },
     shortHistories,
+    nonContrastive,
   };
   await writeFile(path.join(dir, DATASET_FILES.manifest), JSON.stringify(manifest, null, 2) + "\n");
   return manifest;

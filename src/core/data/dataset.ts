@@ -1,33 +1,221 @@
-/** Reading a built counterfactual dataset directory (see builder.ts for what it holds). */
+/**
+ * The one reader of a built counterfactual dataset directory (see build.ts for what it holds).
+ * Every consumer (evaluations, fine-tuning export and `rs`, the template preview, the extension's
+ * Synthetic Users tree and triple webview, the CLI) reads through it and gets the hydrated shapes
+ * of types.ts: a Pair or a HistoryEntry with its texts, whatever the format on disk.
+ *
+ * Format 2 (what the build writes): train texts are stored once, in train.jsonl; pairs and
+ * histories name them by id; index.json gives the byte offset of every line of triples.jsonl,
+ * train.jsonl and users.jsonl, so one user, one triple or one pair costs a few reads whatever the
+ * dataset's size. Format 1 (texts copied into pairs.jsonl and users.jsonl, no index) is still read:
+ * streams as they are, random access through offsets found by one scan on first use.
+ */
 import { createReadStream } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { open, readFile } from "node:fs/promises";
 import * as path from "node:path";
-import { createInterface } from "node:readline";
 import { createHash } from "node:crypto";
-import { DataError } from "./schema.js";
-import { DATASET_FILES, type Manifest, type Pair, type SyntheticUser, type Triple } from "./types.js";
+import { parsePairId } from "./ids.js";
+import { DataError, type Dimension } from "./schema.js";
+import {
+  DATASET_FILES,
+  FORMAT_VERSION,
+  type DatasetIndex,
+  type HistoryEntry,
+  type HistoryRef,
+  type Manifest,
+  type Pair,
+  type PairRef,
+  type StoredUser,
+  type SyntheticUser,
+  type TrainTriple,
+  type Triple,
+  type UserSummary,
+} from "./types.js";
 
-async function* readJsonlFile<T>(file: string): AsyncGenerator<T> {
-  const rl = createInterface({ input: createReadStream(file, { encoding: "utf8" }), crlfDelay: Infinity });
+/** Yields the non-blank lines of a file with their 1-based line numbers and byte offsets. */
+export async function* jsonlLines(file: string): AsyncGenerator<{ text: string; line: number; offset: number; length: number }> {
+  let pending: Buffer[] = [];
+  let pendingLen = 0;
+  let offset = 0; // file offset of the first pending byte
   let line = 0;
-  for await (const text of rl) {
+  const emit = (buf: Buffer) => {
     line++;
-    if (!text.trim()) continue;
-    try {
-      yield JSON.parse(text) as T;
-    } catch (e) {
-      throw new DataError({ file, line }, `invalid JSON (${(e as Error).message})`);
+    const at = offset;
+    offset += buf.length + 1;
+    return { text: buf.toString("utf8"), line, offset: at, length: buf.length };
+  };
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+    let start = 0;
+    for (;;) {
+      const nl = chunk.indexOf(10, start);
+      if (nl < 0) break;
+      const piece = chunk.subarray(start, nl);
+      const l = emit(pendingLen ? Buffer.concat([...pending, piece]) : piece);
+      pending = [];
+      pendingLen = 0;
+      start = nl + 1;
+      if (l.text.trim()) yield l;
     }
+    if (start < chunk.length) {
+      pending.push(chunk.subarray(start));
+      pendingLen += chunk.length - start;
+    }
+  }
+  if (pendingLen) {
+    const l = emit(Buffer.concat(pending));
+    if (l.text.trim()) yield l;
   }
 }
 
+function parseLine<T>(file: string, line: number | undefined, text: string): T {
+  try {
+    return JSON.parse(text) as T;
+  } catch (e) {
+    throw new DataError(line === undefined ? { file } : { file, line }, `invalid JSON (${(e as Error).message})`);
+  }
+}
+
+async function* readJsonlFile<T>(file: string): AsyncGenerator<T> {
+  for await (const { text, line } of jsonlLines(file)) yield parseLine<T>(file, line, text);
+}
+
+/** Line positions of one file: id -> [offset, length]. */
+class LineIndex {
+  readonly byId = new Map<string, number>();
+  private byTriple?: Map<string, number[]>;
+  constructor(
+    readonly ids: string[],
+    private readonly offsets: ArrayLike<number>,
+    /** Line lengths (without the newline); by default offsets[i+1] - offsets[i] - 1. */
+    private readonly lengths?: ArrayLike<number>,
+  ) {
+    ids.forEach((id, i) => this.byId.set(id, i));
+  }
+  range(id: string): [number, number] | undefined {
+    const i = this.byId.get(id);
+    if (i === undefined) return undefined;
+    const at = this.offsets[i]!;
+    return [at, this.lengths ? this.lengths[i]! : this.offsets[i + 1]! - at - 1];
+  }
+  /** Ids that start with `<tripleId>.` (users of a test triple), built on first use. */
+  idsOfTriple(tripleId: string): string[] {
+    if (!this.byTriple) {
+      this.byTriple = new Map();
+      for (const id of this.ids) {
+        const t = id.slice(0, id.indexOf("."));
+        const list = this.byTriple.get(t);
+        if (list) list.push(this.byId.get(id)!);
+        else this.byTriple.set(t, [this.byId.get(id)!]);
+      }
+    }
+    return (this.byTriple.get(tripleId) ?? []).map((i) => this.ids[i]!);
+  }
+  /** From a scan of a file's lines. */
+  static fromScan(entries: { id: string; offset: number; length: number }[]): LineIndex {
+    return new LineIndex(
+      entries.map((e) => e.id),
+      Float64Array.from(entries.map((e) => e.offset)),
+      Int32Array.from(entries.map((e) => e.length)),
+    );
+  }
+}
+
+async function readRanges(file: string, ranges: [number, number][]): Promise<string[]> {
+  if (ranges.length === 0) return [];
+  const fh = await open(file, "r");
+  try {
+    const out: string[] = [];
+    for (const [at, len] of ranges) {
+      const buf = Buffer.alloc(len);
+      const { bytesRead } = await fh.read(buf, 0, len, at);
+      out.push(buf.toString("utf8", 0, bytesRead));
+    }
+    return out;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** A bounded cache (insertion order = recency). */
+class Lru<V> {
+  private readonly map = new Map<string, V>();
+  constructor(private readonly max: number) {}
+  get(k: string): V | undefined {
+    const v = this.map.get(k);
+    if (v !== undefined) {
+      this.map.delete(k);
+      this.map.set(k, v);
+    }
+    return v;
+  }
+  set(k: string, v: V): void {
+    this.map.delete(k);
+    this.map.set(k, v);
+    if (this.map.size > this.max) this.map.delete(this.map.keys().next().value!);
+  }
+}
+
+/** The pair `chosen`v`rejected` of a train triple, with its texts. */
+export function pairOf(t: TrainTriple, chosen: number, rejected: number): Pair {
+  const c = t.members[chosen]!;
+  const r = t.members[rejected]!;
+  return {
+    id: `${t.id}.${chosen}v${rejected}`,
+    prompt: t.prompt,
+    chosen: c.response,
+    rejected: r.response,
+    chosenPreferenceSet: c.preference_set,
+    rejectedPreferenceSet: r.preference_set,
+    tripleId: t.id,
+    chosenMember: chosen,
+    rejectedMember: rejected,
+  };
+}
+
+/** A history entry with its texts: the pair and the chosen side's preference on `dimension`. */
+export function historyEntryOf(p: Pair, dimension: Dimension, score: number): HistoryEntry {
+  const pe = p.chosenPreferenceSet.find((e) => e.dimension === dimension);
+  if (!pe) throw new Error(`pair ${p.id}: the chosen side has no preference on ${dimension}`);
+  return {
+    pairId: p.id,
+    prompt: p.prompt,
+    chosen: p.chosen,
+    rejected: p.rejected,
+    preference: { subdimension: pe.subdimension, preference: pe.preference, description: pe.description },
+    score,
+  };
+}
+
+const summaryOf = (u: Omit<SyntheticUser, "history"> & { history: { score: number }[] }): UserSummary => ({
+  id: u.id,
+  tripleId: u.tripleId,
+  member: u.member,
+  dimension: u.dimension,
+  preference: u.preference,
+  historySize: u.history.length,
+  meanScore: u.history.length ? u.history.reduce((s, h) => s + h.score, 0) / u.history.length : 0,
+});
+
 export class Dataset {
+  private index?: Promise<{ triples: LineIndex; train?: LineIndex; users: LineIndex }>;
+  private v1Pairs?: Promise<LineIndex>;
+  private readonly trainCache = new Lru<TrainTriple>(1024);
+
   private constructor(
     readonly dir: string,
     readonly manifest: Manifest,
     /** sha256 of manifest.json: the dataset's identity in run provenance. */
     readonly manifestHash: string,
   ) {}
+
+  /** The format on disk: 2 (texts once, indexed) or 1 (texts copied into pairs and histories). */
+  get format(): 1 | 2 {
+    return this.manifest.version;
+  }
+
+  private file(name: keyof typeof DATASET_FILES): string {
+    return path.join(this.dir, DATASET_FILES[name]);
+  }
 
   static async open(dir: string): Promise<Dataset> {
     const file = path.join(dir, DATASET_FILES.manifest);
@@ -43,22 +231,234 @@ export class Dataset {
     } catch (e) {
       throw new DataError({ file }, `invalid JSON (${(e as Error).message})`);
     }
-    if (manifest.version !== 1) throw new DataError({ file }, `unsupported manifest version ${String(manifest.version)}`, "version");
+    const v = (manifest as { version?: unknown }).version;
+    if (v !== 1 && v !== FORMAT_VERSION) {
+      throw new DataError(
+        { file },
+        `dataset format version ${JSON.stringify(v)} is not one this Preflab reads (1 or ${FORMAT_VERSION}); rebuild the dataset from its MultiFacet files with \`preflab build --train … --test … --out ${dir} --force\``,
+        "version",
+      );
+    }
     return new Dataset(dir, manifest, createHash("sha256").update(text).digest("hex"));
   }
 
+  // ---- Line indexes: index.json (format 2) or one scan per file on first use (format 1).
+
+  private lineIndexes(): Promise<{ triples: LineIndex; train?: LineIndex; users: LineIndex }> {
+    this.index ??= (async () => {
+      if (this.format === 2) {
+        const file = this.file("index");
+        let text: string;
+        try {
+          text = await readFile(file, "utf8");
+        } catch {
+          throw new DataError({ file }, "index.json is missing; rebuild the dataset with `preflab build … --force`");
+        }
+        const ix = parseLine<DatasetIndex>(file, 1, text);
+        const li = (k: keyof DatasetIndex["files"]) => {
+          const f = ix.files?.[k];
+          if (!f || !Array.isArray(f.ids) || !Array.isArray(f.offsets) || f.offsets.length !== f.ids.length + 1) {
+            throw new DataError({ file }, `no valid line index for ${k}; rebuild the dataset with \`preflab build … --force\``, `files.${k}`);
+          }
+          return new LineIndex(f.ids, f.offsets);
+        };
+        return { triples: li("triples"), train: li("train"), users: li("users") };
+      }
+      const scan = async (file: string) => {
+        const entries: { id: string; offset: number; length: number }[] = [];
+        for await (const { text, line, offset, length } of jsonlLines(file)) entries.push({ id: parseLine<{ id: string }>(file, line, text).id, offset, length });
+        return LineIndex.fromScan(entries);
+      };
+      return { triples: await scan(this.file("triples")), users: await scan(this.file("users")) };
+    })();
+    this.index.catch(() => (this.index = undefined));
+    return this.index;
+  }
+
+  private async readById<T>(name: "triples" | "train" | "users" | "pairs", li: LineIndex, id: string): Promise<T | undefined> {
+    const r = li.range(id);
+    if (!r) return undefined;
+    const file = this.file(name);
+    if (!(r[0] >= 0 && r[1] >= 0)) throw new DataError({ file: this.file("index") }, `the line of ${id} has a bad offset; the index is stale: rebuild the dataset with \`preflab build … --force\``);
+    const [text] = await readRanges(file, [r]);
+    const v = parseLine<T & { id?: string }>(file, undefined, text!);
+    if (v.id !== id) throw new DataError({ file }, `the line at byte ${r[0]} is not ${id}; the index is stale: rebuild the dataset with \`preflab build … --force\``);
+    return v;
+  }
+
+  // ---- Test triples.
+
   triples(): AsyncGenerator<Triple> {
-    return readJsonlFile<Triple>(path.join(this.dir, DATASET_FILES.triples));
-  }
-  users(): AsyncGenerator<SyntheticUser> {
-    return readJsonlFile<SyntheticUser>(path.join(this.dir, DATASET_FILES.users));
-  }
-  pairs(): AsyncGenerator<Pair> {
-    return readJsonlFile<Pair>(path.join(this.dir, DATASET_FILES.pairs));
+    return readJsonlFile<Triple>(this.file("triples"));
   }
 
   async triple(id: string): Promise<Triple | undefined> {
-    for await (const t of this.triples()) if (t.id === id) return t;
-    return undefined;
+    return this.readById<Triple>("triples", (await this.lineIndexes()).triples, id);
+  }
+
+  /** Test triple ids in dataset order. */
+  async tripleIds(): Promise<string[]> {
+    return [...(await this.lineIndexes()).triples.ids];
+  }
+
+  // ---- Train triples and pairs.
+
+  /** Train triples in dataset order (format 1: rebuilt from the pairs). */
+  async *trainTriples(): AsyncGenerator<TrainTriple> {
+    if (this.format === 2) {
+      yield* readJsonlFile<TrainTriple>(this.file("train"));
+      return;
+    }
+    const file = this.file("pairs");
+    let group: { pair: Pair; line: number }[] = [];
+    const flush = (): TrainTriple => {
+      const first = group[0]!;
+      const members: (TrainTriple["members"][number] | undefined)[] = [undefined, undefined, undefined];
+      for (const { pair } of group) {
+        members[pair.chosenMember] ??= { preference_set: pair.chosenPreferenceSet, response: pair.chosen };
+        members[pair.rejectedMember] ??= { preference_set: pair.rejectedPreferenceSet, response: pair.rejected };
+      }
+      const missing = members.findIndex((m) => m === undefined);
+      if (missing >= 0) throw new DataError({ file, line: first.line }, `triple ${first.pair.tripleId}: no pair names member ${missing}, so its preferences are unknown`);
+      group = [];
+      return { id: first.pair.tripleId, prompt: first.pair.prompt, members: members as TrainTriple["members"] };
+    };
+    for await (const { text, line } of jsonlLines(file)) {
+      const pair = parseLine<Pair>(file, line, text);
+      if (group.length && group[0]!.pair.tripleId !== pair.tripleId) yield flush();
+      group.push({ pair, line });
+    }
+    if (group.length) yield flush();
+  }
+
+  /** Pairs by id and member, in dataset order (grouped by train triple), without texts. */
+  async *pairRefs(): AsyncGenerator<PairRef & { line: number }> {
+    const file = this.file("pairs");
+    for await (const { text, line } of jsonlLines(file)) {
+      const p = parseLine<PairRef>(file, line, text);
+      if (typeof p.id !== "string" || typeof p.tripleId !== "string" || ![0, 1, 2].includes(p.chosenMember) || ![0, 1, 2].includes(p.rejectedMember) || p.chosenMember === p.rejectedMember) {
+        throw new DataError({ file, line }, "not a Preflab pair (id, tripleId, chosenMember and rejectedMember 0, 1 or 2)");
+      }
+      yield { id: p.id, tripleId: p.tripleId, chosenMember: p.chosenMember, rejectedMember: p.rejectedMember, line };
+    }
+  }
+
+  /** One train triple with its texts. */
+  async trainTriple(id: string): Promise<TrainTriple | undefined> {
+    const hit = this.trainCache.get(id);
+    if (hit) return hit;
+    let t: TrainTriple | undefined;
+    if (this.format === 2) {
+      t = await this.readById<TrainTriple>("train", (await this.lineIndexes()).train!, id);
+    } else {
+      // Format 1: the triple's pairs hold its members.
+      const li = await this.v1PairIndex();
+      const members: (TrainTriple["members"][number] | undefined)[] = [undefined, undefined, undefined];
+      let prompt = "";
+      for (const c of [0, 1, 2])
+        for (const r of [0, 1, 2]) {
+          const p = c === r ? undefined : await this.readById<Pair>("pairs", li, `${id}.${c}v${r}`);
+          if (!p) continue;
+          prompt = p.prompt;
+          members[c] ??= { preference_set: p.chosenPreferenceSet, response: p.chosen };
+          members[r] ??= { preference_set: p.rejectedPreferenceSet, response: p.rejected };
+        }
+      if (members.every((m) => m)) t = { id, prompt, members: members as TrainTriple["members"] };
+    }
+    if (t) this.trainCache.set(id, t);
+    return t;
+  }
+
+  private v1PairIndex(): Promise<LineIndex> {
+    this.v1Pairs ??= (async () => {
+      const file = this.file("pairs");
+      const entries: { id: string; offset: number; length: number }[] = [];
+      const ID = /^\{"id":("(?:[^"\\]|\\.)*")/;
+      for await (const { text, line, offset, length } of jsonlLines(file)) {
+        const m = ID.exec(text);
+        entries.push({ id: m ? (JSON.parse(m[1]!) as string) : parseLine<{ id: string }>(file, line, text).id, offset, length });
+      }
+      return LineIndex.fromScan(entries);
+    })();
+    this.v1Pairs.catch(() => (this.v1Pairs = undefined));
+    return this.v1Pairs;
+  }
+
+  /** One train pair with its texts (any two distinct members of a train triple). */
+  async pair(id: string): Promise<Pair | undefined> {
+    const ref = parsePairId(id);
+    if (!ref || ref.chosen === ref.rejected) return undefined;
+    const t = await this.trainTriple(ref.tripleId);
+    return t ? pairOf(t, ref.chosen, ref.rejected) : undefined;
+  }
+
+  /** Every train pair with its texts, in dataset order. */
+  async *pairs(): AsyncGenerator<Pair> {
+    if (this.format === 1) {
+      yield* readJsonlFile<Pair>(this.file("pairs"));
+      return;
+    }
+    const train = this.trainTriples();
+    let t: TrainTriple | undefined;
+    try {
+      for await (const ref of this.pairRefs()) {
+        while (!t || t.id !== ref.tripleId) {
+          const next = await train.next();
+          if (next.done) throw new DataError({ file: this.file("pairs"), line: ref.line }, `pair ${ref.id}: triple ${ref.tripleId} is not in train.jsonl (in order)`);
+          t = next.value;
+        }
+        yield pairOf(t, ref.chosenMember, ref.rejectedMember);
+      }
+    } finally {
+      await train.return(undefined);
+    }
+  }
+
+  // ---- Users.
+
+  private async hydrate(u: StoredUser | SyntheticUser): Promise<SyntheticUser> {
+    if (this.format === 1) return u as SyntheticUser;
+    const history: HistoryEntry[] = [];
+    for (const h of u.history as HistoryRef[]) {
+      const p = await this.pair(h.pairId);
+      if (!p) throw new DataError({ file: this.file("users") }, `user ${u.id}: history pair ${h.pairId} is not in train.jsonl`);
+      history.push(historyEntryOf(p, u.dimension, h.score));
+    }
+    return { id: u.id, tripleId: u.tripleId, member: u.member, dimension: u.dimension, preference: u.preference, history };
+  }
+
+  /** Every synthetic user with its history texts, in dataset order. */
+  async *users(): AsyncGenerator<SyntheticUser> {
+    for await (const u of readJsonlFile<StoredUser | SyntheticUser>(this.file("users"))) yield await this.hydrate(u);
+  }
+
+  /** Every user without history texts (reads users.jsonl only). */
+  async userSummaries(): Promise<UserSummary[]> {
+    const out: UserSummary[] = [];
+    for await (const u of readJsonlFile<StoredUser>(this.file("users"))) out.push(summaryOf(u));
+    return out;
+  }
+
+  /** One user with its history texts. */
+  async user(id: string): Promise<SyntheticUser | undefined> {
+    const u = await this.readById<StoredUser | SyntheticUser>("users", (await this.lineIndexes()).users, id);
+    return u && this.hydrate(u);
+  }
+
+  /** The users of one test triple, with their history texts, in dataset order. */
+  async usersOfTriple(tripleId: string): Promise<SyntheticUser[]> {
+    const li = (await this.lineIndexes()).users;
+    const ids = li.idsOfTriple(tripleId);
+    const file = this.file("users");
+    const texts = await readRanges(
+      file,
+      ids.map((id) => li.range(id)!),
+    );
+    const users: SyntheticUser[] = [];
+    for (const t of texts) {
+      const u = parseLine<StoredUser | SyntheticUser>(file, undefined, t);
+      if (u.tripleId === tripleId) users.push(await this.hydrate(u));
+    }
+    return users;
   }
 }

@@ -1,4 +1,8 @@
-/** The shapes Preflab writes for a counterfactual dataset (manifest.json, triples/pairs/users.jsonl). */
+/**
+ * The shapes of a counterfactual dataset: what the evaluations consume (Triple, Pair,
+ * SyntheticUser with its HistoryEntry texts, hydrated by the reader in dataset.ts) and what the
+ * build writes (format 2: each train text once in train.jsonl, pairs and histories by id).
+ */
 import type { Dimension, PreferenceEntry, Rubric } from "./schema.js";
 
 export type HistoryMode = "per-example" | "fixed";
@@ -65,8 +69,59 @@ export interface ShortHistory {
   wanted: number;
 }
 
+/** The on-disk format the build writes. Format 1 (pairs and histories with their texts copied in) is still read. */
+export const FORMAT_VERSION = 2;
+
+/** A train instruction with its three rows' preference sets and responses (train.jsonl, one line each). */
+export interface TrainTriple {
+  id: string;
+  prompt: string;
+  members: [TrainMember, TrainMember, TrainMember];
+}
+
+export interface TrainMember {
+  preference_set: PreferenceEntry[];
+  response: string;
+}
+
+/** A line of pairs.jsonl in format 2: the pair's members of its train triple. */
+export interface PairRef {
+  id: string;
+  tripleId: string;
+  chosenMember: number;
+  rejectedMember: number;
+}
+
+/** A history entry as stored in format 2's users.jsonl: the pair by id and its retrieval score. */
+export interface HistoryRef {
+  pairId: string;
+  score: number;
+}
+
+/** A line of users.jsonl in format 2. */
+export interface StoredUser extends Omit<SyntheticUser, "history"> {
+  history: HistoryRef[];
+}
+
+/** A user without history texts: what lists and trees show. */
+export interface UserSummary extends Omit<SyntheticUser, "history"> {
+  historySize: number;
+  /** Mean similarity score of the history pairs (0 without history). */
+  meanScore: number;
+}
+
+/**
+ * index.json (format 2): per JSONL file, the id of each line and the byte offset where each line
+ * starts, plus one final offset (the file's size), so that line i spans offsets[i]..offsets[i+1]-1.
+ */
+export interface DatasetIndex {
+  version: 2;
+  files: Record<"triples" | "train" | "users", { ids: string[]; offsets: number[] }>;
+}
+
 export interface Manifest {
-  version: 1;
+  /** The format version (FORMAT_VERSION when built by this Preflab). */
+  version: 1 | 2;
   seed: number;
   historySize: number;
   historyMode: HistoryMode;
@@ -82,6 +137,22 @@ export interface Manifest {
     groupSizes: { train: Record<string, number>; test: Record<string, number> };
   };
   shortHistories: ShortHistory[];
+  /**
+   * Per dimension: test pairs (a user's golden response vs another member's) whose rejected member
+   * states the same preference as the user on the user's dimension, so they cannot tell that user
+   * apart (contrast.ts). Format 2 only.
+   */
+  nonContrastive?: Record<Dimension, number>;
 }
 
-export const DATASET_FILES = { manifest: "manifest.json", triples: "triples.jsonl", pairs: "pairs.jsonl", users: "users.jsonl" } as const;
+export const DATASET_FILES = {
+  manifest: "manifest.json",
+  /** Test triples. */
+  triples: "triples.jsonl",
+  /** Format 2: train triples (each train text once). */
+  train: "train.jsonl",
+  pairs: "pairs.jsonl",
+  users: "users.jsonl",
+  /** Format 2: byte offsets of every line of triples, train and users. */
+  index: "index.json",
+} as const;

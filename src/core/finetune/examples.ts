@@ -2,14 +2,14 @@
  * Train examples for fine-tuning (paper section 3.3 / Appendix A): each train preference pair
  * becomes an example whose input is a feedback history plus the pair's instruction.
  *
- * - History retrieval: the builder's own rule (src/core/data/builder.ts, HistoryIndex) over the
- *   dataset's pairs.jsonl: pairs whose chosen side has the example's subdimension on the example's
+ * - History retrieval: the builder's own rule (src/core/data/history-index.ts) over the
+ *   dataset's train pairs: pairs whose chosen side has the example's subdimension on the example's
  *   dimension and whose rejected side states a different preference there, ranked by TF-IDF
  *   cosine of the chosen sides' `preference + description`, ties broken by the seeded hash, at
  *   most one pair per train instruction, and never from the example's own instruction (so never
  *   the example's own pair). Chronological order as in users.jsonl: the most similar pair last.
- *   The index is rebuilt from pairs.jsonl: the three rows of a triple are its members' preference
- *   sets, registered in member order, exactly as the builder registered them, so idf and tie-breaks
+ *   The index is rebuilt from the train triples and pairs: the three rows of a triple are its
+ *   members' preference sets, registered in member order, exactly as the builder registered them, so idf and tie-breaks
  *   match the builder's. Tie-break stream: `train:<pairId>.<dimension>`.
  * - Dimension: an example is one (pair, dimension) with the pair expressing the dimension (its two
  *   sides state different preferences there). `perPair: "one"` (default) picks one such dimension
@@ -19,14 +19,12 @@
  *   are shuffled with the seeded RNG (stream `finetune-split`) and the first round(split x N) form
  *   part "a" (the paper's 1/3 for SFT and the reward model), the rest part "b" (DPO).
  *
- * Memory: pairs.jsonl is read once to build the index (texts are dropped; byte offsets kept), and
- * example and history texts are read back by offset, so a full-scale dataset streams.
+ * Memory: the train triples are read once to build the index (texts are dropped), and example
+ * and history texts are read back through the dataset reader's index, so a full-scale dataset streams.
  */
-import { open, type FileHandle } from "node:fs/promises";
-import { createReadStream } from "node:fs";
 import * as path from "node:path";
-import { HistoryIndex } from "../data/builder.js";
-import { Dataset } from "../data/dataset.js";
+import { HistoryIndex } from "../data/history-index.js";
+import { Dataset, historyEntryOf } from "../data/dataset.js";
 import { DataError, DIMENSIONS, type Dimension, type PreferenceEntry } from "../data/schema.js";
 import { DATASET_FILES, type HistoryEntry, type Pair, type UserPreference } from "../data/types.js";
 import { Rng } from "../util/rng.js";
@@ -98,38 +96,6 @@ export function resolveExampleOptions(opts: ExampleOptions, manifest: { seed: nu
   return { seed, historySize, dimensions: DIMENSIONS.filter((d) => dimensions.includes(d)), perPair: opts.perPair ?? "one", split, part: opts.part ?? "all" };
 }
 
-/** Yields the lines of a file with their byte offsets and lengths (without the newline). */
-async function* linesWithOffsets(file: string): AsyncGenerator<{ text: string; offset: number; length: number; line: number }> {
-  let pending: Buffer[] = [];
-  let pendingLen = 0;
-  let offset = 0; // file offset of the first pending byte
-  let line = 0;
-  for await (const chunk of createReadStream(file) as AsyncIterable<Buffer>) {
-    let start = 0;
-    for (;;) {
-      const nl = chunk.indexOf(10, start);
-      if (nl < 0) break;
-      const piece = chunk.subarray(start, nl);
-      const buf = pendingLen ? Buffer.concat([...pending, piece]) : piece;
-      line++;
-      yield { text: buf.toString("utf8"), offset, length: buf.length, line };
-      offset += buf.length + 1;
-      pending = [];
-      pendingLen = 0;
-      start = nl + 1;
-    }
-    if (start < chunk.length) {
-      pending.push(chunk.subarray(start));
-      pendingLen += chunk.length - start;
-    }
-  }
-  if (pendingLen) {
-    const buf = Buffer.concat(pending);
-    line++;
-    yield { text: buf.toString("utf8"), offset, length: buf.length, line };
-  }
-}
-
 /**
  * The train pairs of a dataset with a history index over them (see the module comment).
  * Call `close()` when done.
@@ -138,13 +104,10 @@ export class TrainPairs {
   private constructor(
     readonly dataset: Dataset,
     readonly index: HistoryIndex,
-    /** Per pair (index = line order of pairs.jsonl). */
+    /** Per pair (index = order of pairs.jsonl). */
     private readonly ids: string[],
-    private readonly offsets: Float64Array,
-    private readonly lengths: Int32Array,
     /** Per triple. */
     readonly tripleIds: string[],
-    private readonly fh: FileHandle,
   ) {}
 
   get pairCount(): number {
@@ -156,65 +119,39 @@ export class TrainPairs {
     const file = path.join(dataset.dir, DATASET_FILES.pairs);
     const index = new HistoryIndex(opts.seed, opts.historySize);
     const ids: string[] = [];
-    const offsets: number[] = [];
-    const lengths: number[] = [];
     const tripleIds: string[] = [];
     const seenTriples = new Set<string>();
-    let group: { pair: Pair; offset: number; length: number; line: number }[] = [];
-
-    const flush = () => {
-      if (group.length === 0) return;
-      const tid = group[0]!.pair.tripleId;
-      const members: (PreferenceEntry[] | undefined)[] = [undefined, undefined, undefined];
-      for (const g of group) {
-        members[g.pair.chosenMember] ??= g.pair.chosenPreferenceSet;
-        members[g.pair.rejectedMember] ??= g.pair.rejectedPreferenceSet;
+    // Train triples and pairs are in the same order: walk both, registering each triple's rows
+    // (its members' preference sets, in member order, as the builder did) before its pairs.
+    const train = dataset.trainTriples();
+    let current: string | undefined;
+    try {
+      for await (const ref of dataset.pairRefs()) {
+        while (current !== ref.tripleId) {
+          if (seenTriples.has(ref.tripleId)) throw new DataError({ file, line: ref.line }, `pairs of triple ${ref.tripleId} are not contiguous`);
+          const next = await train.next();
+          if (next.done) throw new DataError({ file, line: ref.line }, `pair ${ref.id}: triple ${ref.tripleId} is not among the train triples (in order)`);
+          const t = next.value;
+          for (const m of t.members) index.addRow(m.preference_set);
+          index.addTriple("");
+          tripleIds.push(t.id);
+          seenTriples.add(t.id);
+          current = t.id;
+        }
+        const t = tripleIds.length - 1;
+        index.addPair({ triple: t, chosenRow: 3 * t + ref.chosenMember, rejectedRow: 3 * t + ref.rejectedMember });
+        ids.push(ref.id);
       }
-      const missing = members.findIndex((m) => m === undefined);
-      if (missing >= 0) throw new DataError({ file, line: group[0]!.line }, `triple ${tid}: no pair names member ${missing}, so its preferences are unknown`);
-      const first = index.rows;
-      for (const m of members) index.addRow(m!);
-      const t = index.addTriple("");
-      tripleIds.push(tid);
-      for (const g of group) {
-        index.addPair({ triple: t, chosenRow: first + g.pair.chosenMember, rejectedRow: first + g.pair.rejectedMember });
-        ids.push(g.pair.id);
-        offsets.push(g.offset);
-        lengths.push(g.length);
-      }
-      group = [];
-    };
-
-    for await (const { text, offset, length, line } of linesWithOffsets(file)) {
-      if (!text.trim()) continue;
-      let pair: Pair;
-      try {
-        pair = JSON.parse(text) as Pair;
-      } catch (e) {
-        throw new DataError({ file, line }, `invalid JSON (${(e as Error).message})`);
-      }
-      if (typeof pair.tripleId !== "string" || typeof pair.id !== "string" || !Array.isArray(pair.chosenPreferenceSet) || !Array.isArray(pair.rejectedPreferenceSet)) {
-        throw new DataError({ file, line }, "not a Preflab pair (id, tripleId, chosenPreferenceSet, rejectedPreferenceSet)");
-      }
-      if (![0, 1, 2].includes(pair.chosenMember) || ![0, 1, 2].includes(pair.rejectedMember)) throw new DataError({ file, line }, "chosenMember / rejectedMember must be 0, 1 or 2");
-      if (group.length && group[0]!.pair.tripleId !== pair.tripleId) flush();
-      if (group.length === 0) {
-        if (seenTriples.has(pair.tripleId)) throw new DataError({ file, line }, `pairs of triple ${pair.tripleId} are not contiguous`);
-        seenTriples.add(pair.tripleId);
-      }
-      // Keep only what the index needs: the texts are read back by offset.
-      group.push({ pair: { ...pair, prompt: "", chosen: "", rejected: "" }, offset, length, line });
+    } finally {
+      await train.return(undefined);
     }
-    flush();
-    const fh = await open(file, "r");
-    return new TrainPairs(dataset, index, ids, Float64Array.from(offsets), Int32Array.from(lengths), tripleIds, fh);
+    return new TrainPairs(dataset, index, ids, tripleIds);
   }
 
   async readPair(p: number): Promise<Pair> {
-    const len = this.lengths[p]!;
-    const buf = Buffer.alloc(len);
-    await this.fh.read(buf, 0, len, this.offsets[p]!);
-    return JSON.parse(buf.toString("utf8")) as Pair;
+    const pair = await this.dataset.pair(this.ids[p]!);
+    if (!pair) throw new DataError({ file: this.dataset.dir }, `pair ${this.ids[p]} is not in the dataset`);
+    return pair;
   }
 
   pairId(p: number): string {
@@ -236,23 +173,12 @@ export class TrainPairs {
     const triple = this.index.pairs[p]!.triple;
     const picked = this.index.retrieve({ key, dimension, entry, excludePrompts: new Set(), excludeTriples: new Set([triple]) }).reverse();
     const history: HistoryEntry[] = [];
-    for (const { pair, score } of picked) {
-      const h = await this.readPair(pair);
-      const pe = h.chosenPreferenceSet.find((e) => e.dimension === dimension)!;
-      history.push({
-        pairId: h.id,
-        prompt: h.prompt,
-        chosen: h.chosen,
-        rejected: h.rejected,
-        preference: { subdimension: pe.subdimension, preference: pe.preference, description: pe.description },
-        score,
-      });
-    }
+    for (const { pair, score } of picked) history.push(historyEntryOf(await this.readPair(pair), dimension, score));
     return history;
   }
 
   async close(): Promise<void> {
-    await this.fh.close();
+    // Reads open and close their own file handles.
   }
 }
 

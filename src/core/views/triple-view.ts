@@ -1,16 +1,16 @@
 /**
  * Builds the view model of the counterfactual-triple webview (src/protocol/webview.ts) from a built
  * dataset directory and any number of run directories (reward-model, generation and judge runs).
- * Pure Node: no vscode, no DOM. `TripleViewLoader` caches what it read (triple list, run items and
- * results, keyed by file mtime) so that stepping through triples in the panel stays fast;
+ * Pure Node: no vscode, no DOM. The dataset is read through the core reader (one triple and its
+ * users by byte offset); `TripleViewLoader` caches what it read (triple list, search texts, run
+ * items and results, keyed by file mtime) so that stepping through triples in the panel stays fast;
  * `loadTripleView` / `listTripleIds` / `searchTriples` are one-shot helpers over it.
  */
-import { createReadStream } from "node:fs";
-import { open, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import * as path from "node:path";
 import { Dataset } from "../data/dataset.js";
 import { DIMENSIONS, type Dimension } from "../data/schema.js";
-import { DATASET_FILES, type SyntheticUser, type Triple } from "../data/types.js";
+import { DATASET_FILES, type SyntheticUser } from "../data/types.js";
 import { EVAL_FILE, ITEMS_FILE, readEvalJson, readItems, type EvalJson } from "../eval/plan.js";
 import { readResults, readRunJson, type ResultLine, type RunJson } from "../eval/runner.js";
 import { scoreItems, type RmItem, type VerdictMode } from "../eval/rm.js";
@@ -46,74 +46,10 @@ interface TripleIndexEntry {
 interface DatasetCache {
   key: string;
   ds: Dataset;
-  index: TripleIndexEntry[];
-  /** The test triples by id (a few MB even for the full Multifaceted-Bench). */
-  triples: Map<string, Triple>;
-  /** Byte ranges of each triple's lines in users.jsonl (built on first use). */
-  userRanges?: Promise<Map<string, ByteRange[]>>;
-}
-
-interface ByteRange {
-  start: number;
-  end: number;
-}
-
-/**
- * Byte ranges of the lines of a JSONL file grouped by a key read from each line's head (adjacent
- * lines of one key merge into one range), so that later reads touch only those bytes.
- */
-async function indexLines(file: string, keyOf: (line: Buffer) => string | null): Promise<Map<string, ByteRange[]>> {
-  const out = new Map<string, ByteRange[]>();
-  let carry: Buffer = Buffer.alloc(0);
-  let offset = 0; // file offset of carry[0]
-  const add = (line: Buffer, start: number) => {
-    if (line.length === 0) return;
-    const key = keyOf(line);
-    if (key === null) return;
-    const end = start + line.length;
-    const ranges = out.get(key);
-    const last = ranges?.at(-1);
-    if (last && last.end + 1 === start) last.end = end;
-    else if (ranges) ranges.push({ start, end });
-    else out.set(key, [{ start, end }]);
-  };
-  for await (const chunk of createReadStream(file) as AsyncIterable<Buffer>) {
-    const buf = carry.length ? Buffer.concat([carry, chunk]) : chunk;
-    let from = 0;
-    for (let nl = buf.indexOf(10, from); nl !== -1; nl = buf.indexOf(10, from)) {
-      add(buf.subarray(from, nl), offset + from);
-      from = nl + 1;
-    }
-    carry = Buffer.from(buf.subarray(from));
-    offset += from;
-  }
-  add(carry, offset);
-  return out;
-}
-
-const TRIPLE_ID_RE = /"tripleId":("(?:[^"\\]|\\.)*")/;
-
-/** A user line's tripleId, read from its first bytes when possible. */
-function userTripleId(line: Buffer): string | null {
-  const m = TRIPLE_ID_RE.exec(line.subarray(0, 512).toString("utf8"));
-  if (m) return JSON.parse(m[1]!) as string;
-  const text = line.toString("utf8").trim();
-  return text ? ((JSON.parse(text) as SyntheticUser).tripleId ?? null) : null;
-}
-
-async function readRanges(file: string, ranges: ByteRange[]): Promise<string[]> {
-  const fh = await open(file, "r");
-  try {
-    const lines: string[] = [];
-    for (const r of ranges) {
-      const buf = Buffer.alloc(r.end - r.start);
-      await fh.read(buf, 0, buf.length, r.start);
-      lines.push(...buf.toString("utf8").split("\n"));
-    }
-    return lines.filter((l) => l.trim());
-  } finally {
-    await fh.close();
-  }
+  /** Test triple ids in dataset order (from the reader's index). */
+  ids: string[];
+  /** Id and instruction of every test triple for search, read on the first search. */
+  search?: Promise<TripleIndexEntry[]>;
 }
 
 interface RunData {
@@ -162,19 +98,14 @@ export class TripleViewLoader {
     const hit = this.datasets.get(abs);
     if (hit && hit.key === keyText) return hit;
     const ds = await Dataset.open(abs);
-    const index: TripleIndexEntry[] = [];
-    const triples = new Map<string, Triple>();
-    for await (const t of ds.triples()) {
-      index.push({ id: t.id, prompt: t.prompt, search: norm(`${t.id} ${t.prompt}`) });
-      triples.set(t.id, t);
-    }
-    const entry: DatasetCache = { key: keyText, ds, index, triples };
+    const entry: DatasetCache = { key: keyText, ds, ids: await ds.tripleIds() };
     this.datasets.set(abs, entry);
     return entry;
   }
 
   /** Every triple id in dataset order; with `query`, those whose id or instruction contains it (case-insensitive). */
   async listTripleIds(datasetDir: string, query?: string): Promise<string[]> {
+    if (!norm(query ?? "")) return [...(await this.dataset(datasetDir)).ids];
     return (await this.search(datasetDir, query)).map((e) => e.id);
   }
 
@@ -186,7 +117,19 @@ export class TripleViewLoader {
   }
 
   private async search(datasetDir: string, query?: string): Promise<TripleIndexEntry[]> {
-    const { index } = await this.dataset(datasetDir);
+    const cache = await this.dataset(datasetDir);
+    cache.search ??= (async () => {
+      const entries: TripleIndexEntry[] = [];
+      for await (const t of cache.ds.triples()) entries.push({ id: t.id, prompt: t.prompt, search: norm(`${t.id} ${t.prompt}`) });
+      return entries;
+    })();
+    let index: TripleIndexEntry[];
+    try {
+      index = await cache.search;
+    } catch (e) {
+      cache.search = undefined;
+      throw e;
+    }
     const q = norm(query ?? "");
     if (!q) return index;
     // An exact id first, then the rest in dataset order.
@@ -233,21 +176,6 @@ export class TripleViewLoader {
     }
     this.runs.set(abs, data);
     return data;
-  }
-
-  /** The users of one triple, read through a byte-range index of users.jsonl built on first use. */
-  private async usersOf(cache: DatasetCache, tripleId: string): Promise<SyntheticUser[]> {
-    const file = path.join(cache.ds.dir, DATASET_FILES.users);
-    cache.userRanges ??= indexLines(file, userTripleId);
-    let ranges: Map<string, ByteRange[]>;
-    try {
-      ranges = await cache.userRanges;
-    } catch (e) {
-      cache.userRanges = undefined;
-      throw e;
-    }
-    const lines = await readRanges(file, ranges.get(tripleId) ?? []);
-    return lines.map((l) => JSON.parse(l) as SyntheticUser).filter((u) => u.tripleId === tripleId);
   }
 
   private outputsFor(data: RunData, tripleId: string, users: SyntheticUser[]): RunOutputsView {
@@ -322,10 +250,10 @@ export class TripleViewLoader {
 
   async load(datasetDir: string, tripleId: string, runDirs: readonly string[] = []): Promise<TripleViewModel> {
     const cache = await this.dataset(datasetDir);
-    const { ds, index } = cache;
-    const triple = cache.triples.get(tripleId);
+    const { ds } = cache;
+    const triple = await ds.triple(tripleId);
     if (!triple) throw new Error(`${ds.dir}: no triple with id ${tripleId}`);
-    const users = await this.usersOf(cache, tripleId);
+    const users = await ds.usersOfTriple(tripleId);
     const byDim: TripleViewModel["users"] = {};
     for (const d of DIMENSIONS) {
       const us = users.filter((u) => u.dimension === d);
@@ -354,7 +282,7 @@ export class TripleViewLoader {
       triple: { id: triple.id, prompt: triple.prompt, members: triple.members.map((mem, index) => ({ index, ...mem })) },
       users: byDim,
       runs,
-      tripleIds: index.map((e) => e.id),
+      tripleIds: [...cache.ids],
     };
   }
 }

@@ -1,0 +1,67 @@
+/**
+ * The generated MultiFacet-shaped corpus the benchmarks and the e2e scale test read: train rows in
+ * snappy Parquet shards (row groups of 10,000 rows) and the test split in one Parquet file, with
+ * the real corpus's text sizes (REAL_SIZES: long system prompts and responses, about 4.4 KB a row
+ * as JSONL). Generated once into `dir` (under the ignored .bench/) and reused while `done` is there.
+ */
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { openMultifacetParquet } from "./multifacet-parquet.js";
+import { REAL_SIZES, synthTestRows, synthTrainRows } from "./synth-corpus.js";
+
+export const FULL_TRAIN_TRIPLES = 65_666; // 196,998 rows
+export const FULL_TEST_TRIPLES = 307; // 921 rows
+
+export interface CorpusSpec {
+  trainTriples: number;
+  testTriples: number;
+  shards: number;
+}
+
+export interface Corpus {
+  dir: string;
+  train: string;
+  test: string;
+}
+
+/** Generates the corpus into `dir` unless it is already there; returns its input paths. */
+export async function ensureCorpus(dir: string, spec: CorpusSpec, log: (s: string) => void = () => {}): Promise<Corpus> {
+  const corpus = { dir, train: path.join(dir, "train"), test: path.join(dir, "test.parquet") };
+  const stamp = path.join(dir, "done");
+  const want = JSON.stringify(spec);
+  if (existsSync(stamp) && (await import("node:fs")).readFileSync(stamp, "utf8") === want) return corpus;
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(corpus.train, { recursive: true });
+  const t0 = Date.now();
+  const perShard = Math.ceil(spec.trainTriples / spec.shards) * 3;
+  let shard = -1;
+  let writer: ReturnType<typeof openMultifacetParquet> | undefined;
+  let inShard = perShard;
+  let batch: Record<string, unknown>[] = [];
+  for (const row of synthTrainRows(spec.trainTriples, REAL_SIZES)) {
+    if (inShard === perShard) {
+      if (writer) {
+        await writer.write(batch);
+        batch = [];
+        writer.close();
+      }
+      shard++;
+      inShard = 0;
+      writer = openMultifacetParquet(path.join(corpus.train, `train-${String(shard).padStart(5, "0")}-of-${String(spec.shards).padStart(5, "0")}.parquet`), "train", 10_000);
+    }
+    batch.push(row);
+    inShard++;
+    if (batch.length === 10_000) {
+      await writer!.write(batch);
+      batch = [];
+    }
+  }
+  await writer!.write(batch);
+  writer!.close();
+  const test = openMultifacetParquet(corpus.test, "test", 1000);
+  await test.write([...synthTestRows(spec.testTriples, REAL_SIZES)]);
+  test.close();
+  writeFileSync(stamp, want);
+  log(`generated corpus in ${((Date.now() - t0) / 1000).toFixed(1)} s (${dir})`);
+  return corpus;
+}
