@@ -25,6 +25,7 @@ export const PALETTE_COMMANDS = [
   "preflab.setApiKey",
   "preflab.selectModel",
   "preflab.showLog",
+  "preflab.manageAllowedOrigins",
 ] as const;
 
 /** Fine-tuning (src/extension/finetune.ts returns their handlers; extension.ts checks the ids match). */

@@ -20,9 +20,11 @@ import { RunsTree } from "./runs-tree.js";
 import { ApiKeys } from "./secrets.js";
 import { Services } from "./services.js";
 import { ActiveRuns, DatasetState } from "./state.js";
-import { RestrictedModeError, trustRefusal, workspaceTrustGate } from "./trust.js";
+import { RestrictedModeError, trustRefusal } from "./trust.js";
 import { runEnv } from "./runs/env.js";
 import { runnerSettingsFor } from "./runs/plan.js";
+import { UntrustedOriginError } from "../app/origins.js";
+import { manageAllowedOrigins } from "./allowed-origins.js";
 import { PAIR_SCHEME, UsersTree } from "./users-tree.js";
 
 /** Module evaluation of the activation bundle ends here (moduleStart is the first import's). */
@@ -33,15 +35,17 @@ type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
 const _finetuneIdsMatch: Same<(typeof FINETUNE_COMMANDS)[number], FinetuneCommandId> = true;
 void _finetuneIdsMatch;
 
-/** Fine-tuning launches and polls cloud APIs and remote clusters: refused in Restricted Mode (refresh only reads files). */
-const FINETUNE_NEEDS_TRUST: ReadonlySet<string> = new Set(["preflab.finetuneLaunch", "preflab.finetuneStatus", "preflab.finetuneCancel", "preflab.finetuneLogs"]);
-
 /** Shows a command's failure: a clear message, with buttons where the user can act. */
 async function report(log: Log, id: CommandId, e: unknown): Promise<void> {
   if (e instanceof RestrictedModeError) {
     log.warn(`${id}: ${e.message}`);
     const pick = await vscode.window.showWarningMessage(e.message, "Manage Workspace Trust");
     if (pick) await vscode.commands.executeCommand("workbench.trust.manage");
+    return;
+  }
+  if (e instanceof UntrustedOriginError) {
+    log.warn(`${id}: ${e.message}`);
+    void vscode.window.showWarningMessage(log.redact(e.message));
     return;
   }
   if (e instanceof UserFacingError) {
@@ -82,6 +86,9 @@ export function activate(context: vscode.ExtensionContext): { activationMs: numb
   const datasets = new DatasetFeature(s);
   const finetune = finetuneFeature(context, {
     log,
+    gate: s.gate,
+    policy: s.policy,
+    createOutput: (name) => log.outputChannel(name),
     workspaceRoot: () => vscode.workspace.workspaceFolders?.find((f) => f.uri.scheme === "file")?.uri.fsPath,
     getApiKey: async () => (await keys.get("openai"))?.key,
     openaiBaseUrl: () => s.config().openai.baseUrl,
@@ -93,15 +100,8 @@ export function activate(context: vscode.ExtensionContext): { activationMs: numb
         FINETUNE_COMMAND_IDS.map((id) => {
           const run = finetune.commands[id];
           if (!run) throw new Error(`the fine-tuning feature has no handler for ${id}`);
-          return [
-            id,
-            (...args: unknown[]) => {
-              if (FINETUNE_NEEDS_TRUST.has(id) && !s.trusted) {
-                throw new RestrictedModeError("Preflab: fine-tuning jobs call cloud APIs and remote clusters, which is disabled in Restricted Mode. Trust the workspace to use them.");
-              }
-              return run(...args);
-            },
-          ];
+          // The feature checks the gate itself, before each request or process (polling included).
+          return [id, run];
         }),
       ),
   };
@@ -117,7 +117,7 @@ export function activate(context: vscode.ExtensionContext): { activationMs: numb
     ...finetune.disposables,
     ...registerCommands(
       (id, handler) => vscode.commands.registerCommand(id, handler),
-      [datasets, users, runs, controller, panels, finetuneCommands],
+      [datasets, users, runs, controller, panels, finetuneCommands, { name: "security", commands: () => ({ "preflab.manageAllowedOrigins": () => manageAllowedOrigins(s.policy) }) }],
       (id, handler): CommandHandler =>
         async (...args: unknown[]) => {
           try {
@@ -150,9 +150,10 @@ export function activate(context: vscode.ExtensionContext): { activationMs: numb
         context.subscriptions.push(
           ...m.activateTemplateLanguage(context, {
             log: log.channel,
+            checkFolder: (dir, what) => s.checkFolder(dir, what),
             datasetDir: () => dataset.dir,
             runsDir: () => s.folders().runs,
-            gate: workspaceTrustGate(() => s.trusted),
+            gate: s.gate,
             runner: () => runnerSettingsFor(m, runEnv(s)),
             onRunFinished: () => runs.refresh(),
             // The default provider and model from settings, validated like any other run's.

@@ -14,11 +14,27 @@
  * Everything else is src/core/finetune (the same functions as `preflab finetune`), loaded lazily on
  * first use from the core bundle (see loadFinetuneFromCoreBundle), so activation stays cheap.
  * OpenAI keys come from `getApiKey` (SecretStorage) or OPENAI_API_KEY; they are never written.
+ *
+ * Every request and process passes the host's RunGate first (Restricted Mode: the view shows the
+ * records on disk and says why nothing is refreshed; no polling, no ssh/sky, no key sent), and a
+ * base URL read from a job record goes through the key-destination policy (src/app/origins.ts):
+ * background polling never asks and skips an unconfirmed origin; a command asks once.
  */
+import * as path from "node:path";
 import * as vscode from "vscode";
+import type { RunGate } from "../app/gate.js";
+import { originOf, type KeyDestinationPolicy } from "../app/origins.js";
 import type * as FinetuneApi from "../core/finetune/index.js";
 import { loadCore } from "./core.js";
 import type { JobBackend, JobMethod, JobRecord, JobStatus } from "../core/finetune/jobs.js";
+
+function sameOrigin(a: string, b: string): boolean {
+  try {
+    return originOf(a) === originOf(b);
+  } catch {
+    return false;
+  }
+}
 
 export type FinetuneModule = typeof FinetuneApi;
 
@@ -42,6 +58,12 @@ export interface FinetuneLog {
 
 export interface FinetuneFeatureOptions {
   log: FinetuneLog;
+  /** Checked before any request, key or process (the extension: workspace trust). */
+  gate: RunGate;
+  /** Where the key may go; base URLs in job records are workspace files. */
+  policy: KeyDestinationPolicy;
+  /** Creates the fine-tuning output channel (the extension: one that redacts keys). */
+  createOutput?: (name: string) => vscode.OutputChannel;
   workspaceRoot: () => string | undefined;
   /** Loads src/core/finetune (default: a dynamic import). */
   loadFinetune?: () => Promise<FinetuneModule>;
@@ -114,6 +136,7 @@ export class FinetuneJobsTree implements vscode.TreeDataProvider<Node>, vscode.D
 
   async getChildren(node?: Node): Promise<Node[]> {
     if (!node) {
+      this.feature.showRestriction();
       if (!this.loaded) {
         this.jobs = await this.feature.readJobs();
         this.loaded = true;
@@ -154,10 +177,49 @@ export class FinetuneFeature implements vscode.Disposable {
   private timer: ReturnType<typeof setInterval> | undefined;
   private polling = false;
   private api: Promise<FinetuneModule> | undefined;
+  /** The tree view (its message says why nothing is refreshed in Restricted Mode). */
+  view: Pick<vscode.TreeView<unknown>, "message"> | undefined;
 
   constructor(private readonly opts: FinetuneFeatureOptions) {
     this.tree = new FinetuneJobsTree(this);
-    this.output = vscode.window.createOutputChannel("Preflab Fine-tuning");
+    this.output = (opts.createOutput ?? ((n: string) => vscode.window.createOutputChannel(n)))("Preflab Fine-tuning");
+  }
+
+  showRestriction(): void {
+    if (!this.view) return;
+    const why = this.restriction();
+    this.view.message = why ? "Restricted Mode: these are the job records on disk. Their status is not refreshed (that would call cloud APIs with your key, or run ssh/sky). Trust the workspace to refresh them." : undefined;
+  }
+
+  /** Why the backends are not contacted right now (Restricted Mode), or undefined when they may be. */
+  restriction(): string | undefined {
+    try {
+      this.opts.gate.check("network", "Refreshing fine-tuning jobs");
+      this.opts.gate.check("process", "Refreshing fine-tuning jobs");
+      return undefined;
+    } catch (e) {
+      return (e as Error).message;
+    }
+  }
+
+  /**
+   * Checks the gate and the key-destination policy for one job before a request or process.
+   * `ask: false` (background polling) never prompts: it throws for an unconfirmed origin.
+   */
+  private async authorizeJob(root: string, job: JobRecord, what: string, ask: boolean): Promise<void> {
+    if (job.backend !== "openai") {
+      this.opts.gate.check("process", `${what} (${job.backend === "slurm" ? `ssh to ${job.slurm?.host ?? "?"}` : "sky"})`);
+      return;
+    }
+    const url = job.openai?.baseUrl;
+    const setting = this.opts.openaiBaseUrl?.();
+    const fromSetting = url !== undefined && setting !== undefined && sameOrigin(url, setting);
+    const req = { key: "openai" as const, url, source: fromSetting ? ("user-setting" as const) : ("workspace-file" as const), file: path.join(root, ".preflab", "finetune", "jobs", `${job.id}.json`), what };
+    if (ask) return this.opts.policy.authorize(req);
+    this.opts.gate.check("network", what);
+    this.opts.gate.check("key", what);
+    const d = this.opts.policy.decide(req);
+    if (!d.allowed) throw new Error(`${d.reason}; run "Preflab: Fine-tuning Status" on it to confirm`);
   }
 
   core(): Promise<FinetuneModule> {
@@ -180,9 +242,9 @@ export class FinetuneFeature implements vscode.Disposable {
     return (await this.opts.getApiKey?.()) ?? process.env.OPENAI_API_KEY;
   }
 
-  /** Polls while some job is active; stops by itself when none is. */
+  /** Polls while some job is active; stops by itself when none is. Never in Restricted Mode. */
   schedulePolling(jobs: JobRecord[]): void {
-    const any = jobs.some(active);
+    const any = jobs.some(active) && this.restriction() === undefined;
     if (any && !this.timer) {
       this.timer = setInterval(() => void this.poll(), this.opts.pollMs ?? 15_000);
     } else if (!any && this.timer) {
@@ -192,23 +254,33 @@ export class FinetuneFeature implements vscode.Disposable {
   }
 
   /** Refreshes every active job from its backend, then the view. */
-  async poll(): Promise<JobRecord[]> {
+  async poll(ask = false): Promise<JobRecord[]> {
     if (this.polling) return this.tree.jobs;
     this.polling = true;
     try {
       const root = this.opts.workspaceRoot();
       if (!root) return [];
       const api = await this.core();
-      const apiKey = await this.apiKey();
       const jobs = await api.listJobs(root);
+      const restricted = this.restriction();
+      if (restricted) {
+        if (ask) this.opts.gate.check("network", "Refreshing fine-tuning jobs");
+        this.tree.refresh(jobs);
+        this.schedulePolling(jobs);
+        return jobs;
+      }
+      const apiKey = await this.apiKey();
       const out: JobRecord[] = [];
       for (const j of jobs) {
         if (!active(j) && !(j.status === "succeeded" && !j.registeredModel)) {
           out.push(j);
           continue;
         }
+        // A command asks (and a refusal ends it); background polling skips what it may not ask about.
+        if (ask) await this.authorizeJob(root, j, `the status of fine-tuning job "${j.name}"`, true);
         try {
           const before = j.status;
+          if (!ask) await this.authorizeJob(root, j, `the status of fine-tuning job "${j.name}"`, false);
           const r = await api.refreshJob(root, j, { apiKey });
           if (r.status !== before) {
             this.opts.log.info(`fine-tuning job ${r.id} (${r.name}): ${before} -> ${r.status}`);
@@ -247,6 +319,8 @@ export class FinetuneFeature implements vscode.Disposable {
   // ---------------------------------------------------------------- commands
 
   async launch(): Promise<JobRecord | undefined> {
+    this.opts.gate.check("network", "Launching a fine-tuning job");
+    this.opts.gate.check("process", "Launching a fine-tuning job");
     const root = this.root();
     const api = await this.core();
     const backendPick = await vscode.window.showQuickPick(
@@ -297,6 +371,7 @@ export class FinetuneFeature implements vscode.Disposable {
       if (!key) throw new Error("no OpenAI API key: run \"Preflab: Set API Key\" or set OPENAI_API_KEY");
       launchOpts.apiKey = key;
       const baseUrl = this.opts.openaiBaseUrl?.();
+      await this.opts.policy.authorize({ key: "openai", url: baseUrl, source: baseUrl ? "user-setting" : "official", what: "launching a fine-tuning job" });
       if (baseUrl) launchOpts.baseUrl = baseUrl;
     } else if (backend === "skypilot") {
       const accelerators = await vscode.window.showInputBox({ prompt: "GPUs (SkyPilot accelerators)", value: "A100:4", ignoreFocusOut: true });
@@ -310,15 +385,18 @@ export class FinetuneFeature implements vscode.Disposable {
     const job = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Preflab: launching ${backend} fine-tuning...` }, () => api.launchJob(launchOpts));
     this.opts.log.info(`fine-tuning job ${job.id} (${job.name}) launched on ${backend}: ${job.status}${job.remoteId ? `, remote id ${job.remoteId}` : ""}`);
     void vscode.window.showInformationMessage(`Preflab: fine-tuning job "${job.name}" launched (${job.status}).`);
-    await this.poll();
+    await this.poll(true);
     return job;
   }
 
   async status(arg?: unknown): Promise<JobRecord[] | JobRecord | undefined> {
     const ref = jobRef(arg);
-    if (!ref) return this.poll();
+    if (!ref) return this.poll(true);
     const api = await this.core();
-    const job = await api.refreshJob(this.root(), ref, { apiKey: await this.apiKey() });
+    const root = this.root();
+    const record = await api.loadJob(root, ref);
+    await this.authorizeJob(root, record, `the status of fine-tuning job "${record.name}"`, true);
+    const job = await api.refreshJob(root, record, { apiKey: await this.apiKey() });
     this.tree.refresh(await this.readJobs());
     this.schedulePolling(this.tree.jobs);
     return job;
@@ -329,6 +407,7 @@ export class FinetuneFeature implements vscode.Disposable {
     if (!id) return undefined;
     const api = await this.core();
     const job = await api.loadJob(this.root(), id);
+    await this.authorizeJob(this.root(), job, `cancelling fine-tuning job "${job.name}"`, true);
     const ok = await vscode.window.showWarningMessage(`Cancel fine-tuning job "${job.name}" (${job.backend})?`, { modal: true }, "Cancel Job");
     if (ok !== "Cancel Job") return undefined;
     const done = await api.cancelJob(this.root(), id, { apiKey: await this.apiKey() });
@@ -343,6 +422,7 @@ export class FinetuneFeature implements vscode.Disposable {
     const api = await this.core();
     const root = this.root();
     const job = await api.loadJob(root, id);
+    await this.authorizeJob(root, job, `the logs of fine-tuning job "${job.name}"`, true);
     const follow = active(job);
     this.output.show(true);
     this.output.appendLine(`---- ${job.name} (${job.id}, ${job.backend})${follow ? ": following until it ends" : ""}`);
@@ -399,6 +479,7 @@ export function finetuneFeature(
 ): { disposables: vscode.Disposable[]; commands: Record<string, (...args: unknown[]) => unknown>; feature: FinetuneFeature } {
   const feature = new FinetuneFeature(opts);
   const view = vscode.window.createTreeView(FINETUNE_VIEW_ID, { treeDataProvider: feature.tree, showCollapseAll: true });
+  feature.view = view;
   const disposables: vscode.Disposable[] = [feature, view];
   const watcher = feature.watch();
   if (watcher) disposables.push(watcher);

@@ -52,6 +52,8 @@ export interface TemplateLanguageOptions {
   runner?: () => RunnerSettings;
   /** N in "Run on N samples" (default 5). */
   sampleSize?: number;
+  /** Refuses a dataset or run folder that leads out of the workspace in Restricted Mode (Services.checkFolder). */
+  checkFolder?: (dir: string, what: string) => Promise<string>;
   /** Told about each finished sample run (e.g. to refresh a runs view). */
   onRunFinished?: (runDir: string) => void;
 }
@@ -274,6 +276,8 @@ export function activateTemplateLanguage(context: vscode.ExtensionContext, opts:
       if (!dir) return undefined;
       const chosen: ResolvedProvider = (await opts.provider?.()) ?? { config: { provider: "baseline" }, secrets: [] };
       const runsDir = opts.runsDir?.() ?? defaultRunsDir(context);
+      await opts.checkFolder?.(dir, "dataset folder");
+      await opts.checkFolder?.(runsDir, "runs folder");
       const result = await vscode.window.withProgress(
         { location: vscode.ProgressLocation.Notification, title: `Preflab: ${name} on ${count} sample(s) with ${chosen.config.provider}`, cancellable: true },
         async (progress, token) => {

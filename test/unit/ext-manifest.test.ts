@@ -48,7 +48,7 @@ test("every registry command is contributed, in the Preflab category; internal o
   const hidden = new Set(c.menus.commandPalette!.filter((m) => m.when === "false").map((m) => m.command));
   for (const id of INTERNAL_COMMANDS) assert.ok(hidden.has(id), `${id} hidden from the palette`);
   for (const id of PALETTE_COMMANDS) assert.ok(!hidden.has(id), `${id} visible in the palette`);
-  assert.equal(PALETTE_COMMANDS.length, 14);
+  assert.equal(PALETTE_COMMANDS.length, 15);
 });
 
 test("menus only name contributed commands; icons exist where a command shows inline or in a view title", () => {
@@ -89,6 +89,15 @@ test("workspace trust is limited, and restricted settings exist in the schema", 
   for (const key of pkg.capabilities.untrustedWorkspaces.restrictedConfigurations) assert.ok(c.configuration.properties[key], `${key} is a setting`);
   for (const key of ["preflab.llamacpp.modelPath", "preflab.openaiCompatible.baseUrl", "preflab.openai.baseUrl"]) {
     assert.ok(pkg.capabilities.untrustedWorkspaces.restrictedConfigurations.includes(key), `${key} is restricted`);
+  }
+});
+
+test("a base URL (where a key goes) is a user or remote setting only: a workspace cannot redirect a key", () => {
+  const urls = Object.entries(c.configuration.properties).filter(([k]) => /baseUrl$/i.test(k));
+  assert.ok(urls.length >= 3, "the three base URL settings");
+  for (const [k, v] of urls) {
+    const scope = (v as { scope?: string }).scope;
+    assert.ok(scope === "machine" || scope === "application", `${k} has scope ${scope}; must be machine or application`);
   }
 });
 

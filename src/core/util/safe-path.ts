@@ -24,7 +24,6 @@ export function segmentProblem(name: string): string | undefined {
   if (typeof name !== "string" || name.length === 0) return "is empty";
   if (name.length > 200) return "is longer than 200 characters";
   if (name.includes("\0")) return "contains a NUL character";
-  // eslint-disable-next-line no-control-regex
   if (/[\x00-\x1f\x7f]/.test(name)) return "contains a control character";
   if (name.includes("/") || name.includes("\\")) return "contains a path separator";
   if (name === "." || name === "..") return `is "${name}"`;
@@ -81,6 +80,5 @@ export async function assertInside(root: string, p: string, what = "folder"): Pr
 }
 
 function printable(s: string): string {
-  // eslint-disable-next-line no-control-regex
   return String(s).replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`).slice(0, 120);
 }

@@ -13,7 +13,6 @@ import { formatDuration, fractionDone, increment, progressMessage } from "../for
 import type { RunKindChoice } from "../picks.js";
 import type { RunsTree } from "../runs-tree.js";
 import type { Services } from "../services.js";
-import { workspaceTrustGate } from "../trust.js";
 import { runEnv } from "./env.js";
 import { runnerSettingsFor } from "./plan.js";
 
@@ -59,7 +58,7 @@ export async function execute(s: Services, runsTree: RunsTree, x: Execution): Pr
           x.request,
           { runDir: x.dir, provider: x.provider, runner: runnerSettingsFor(core, runEnv(s)) },
           {
-            gate: workspaceTrustGate(() => s.trusted),
+            gate: s.gate,
             signal: controller.signal,
             onLoading: (c) => progress.report({ message: c.provider === "llamacpp" ? "loading the model…" : "planning…" }),
             onProgress: (p) => {
