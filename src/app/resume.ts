@@ -31,7 +31,7 @@ const dataset = z.object({ dir: z.string().min(1), manifestHash: z.string(), see
 export const evalFileSchema = z.discriminatedUnion("kind", [
   z.object({
     kind: z.literal("rm"),
-    options: z.object({ dimensions, orders: z.enum(["both", "ab"]), verdict: z.enum(["text", "probability"]), limit, maxInputTokens: z.number().int().positive(), keepNonContrastive: z.boolean().optional() }),
+    options: z.object({ dimensions, orders: z.enum(["both", "ab"]), verdict: z.enum(["text", "probability"]), limit, maxInputTokens: z.number().int().positive(), keepNonContrastive: z.boolean().optional(), minVerdictMass: z.number().min(0).max(1).optional() }),
     dataset,
     templates,
   }),
@@ -128,6 +128,7 @@ export async function readResumable(runDir: string): Promise<Resumable> {
           verdict: o.verdict,
           maxInputTokens: o.maxInputTokens,
           ...(o.keepNonContrastive ? { keepNonContrastive: true } : {}),
+          ...(o.minVerdictMass !== undefined ? { minVerdictMass: o.minVerdictMass } : {}),
           ...(o.limit !== null ? { limit: o.limit } : {}),
           ...opt("template", templateFile(e, "reward-model")),
           ...opt("historyTemplate", templateFile(e, "history")),

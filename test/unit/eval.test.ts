@@ -94,19 +94,63 @@ test("reward-model run: verdicts parsed, unparsable counted, faults retried, acc
 });
 
 test("probability verdicts read P(A) vs P(B) from OpenAI logprobs; providers without them are refused", async () => {
+  // The model explains, then writes the verdict: "[[" and the letter are separate tokens, and the
+  // first generated token ("Response") says nothing about A vs B.
+  let n = 0;
   api.chat = (b) => {
     assert.equal(b.logprobs, true);
-    assert.match(lastUser(b), /Answer with the single letter A or B only\.$/);
-    return { text: "A", logprobs: [{ token: "A", logprob: Math.log(0.7), top: [{ token: "A", logprob: Math.log(0.7) }, { token: "B", logprob: Math.log(0.2) }] }] };
+    assert.equal(b.max_completion_tokens, undefined, "room to explain before the verdict");
+    assert.match(lastUser(b), /Let's think step by step\.$/, "the paper's prompt, unchanged");
+    const low = n++ % 4 === 3; // every fourth item: the model hesitates between a letter and something else
+    const top = low
+      ? [{ token: "C", logprob: Math.log(0.6) }, { token: "B", logprob: Math.log(0.3) }, { token: "A", logprob: Math.log(0.1) }]
+      : [{ token: "A", logprob: Math.log(0.7) }, { token: "B", logprob: Math.log(0.2) }];
+    return {
+      text: "Response A is better. [[A]]",
+      logprobs: [
+        { token: "Response", logprob: -0.1, top: [{ token: "Response", logprob: -0.1 }, { token: "B", logprob: Math.log(0.05) }] },
+        { token: " A", logprob: -0.1, top: [{ token: " A", logprob: -0.1 }, { token: " B", logprob: -2.4 }] },
+        { token: " is", logprob: -0.1 },
+        { token: " better", logprob: -0.1 },
+        { token: ".", logprob: -0.1 },
+        { token: " [[", logprob: -0.1 },
+        { token: "A", logprob: top[0]!.logprob, top },
+        { token: "]]", logprob: -0.01 },
+      ],
+    };
   };
   const provider = await openai();
   const { report } = await runRm(ds, { limit: 3, verdict: "probability" }, provider, runner(path.join(dir, "rm-prob"), provider));
-  assert.equal(report.overall.n, 12);
+  assert.equal(report.overall.unparsable, 3, "P(A) + P(B) = 0.4 < 0.5: unparsable, not a guess");
+  assert.equal(report.overall.n, 9);
   assert.equal(report.overall.aRate, 1);
-  assert.equal(report.overall.accuracy, 0.5, "always A is right in exactly one of the two orders");
-  assert.ok(Math.abs(report.overall.meanChosenProbability! - (0.5 * 0.7 / 0.9 + 0.5 * 0.2 / 0.9)) < 1e-9);
+  assert.ok(Math.abs(report.overall.meanVerdictMass! - (9 * 0.9 + 3 * 0.4) / 12) < 1e-9, String(report.overall.meanVerdictMass));
+  assert.ok(Math.abs(report.overall.meanChosenProbability! - (0.5 * 0.7 / 0.9 + 0.5 * 0.2 / 0.9)) < 0.1);
   const anthropic = await createProvider({ provider: "anthropic", model: "claude-test", apiKey: "k", baseUrl: api.anthropicBaseUrl });
   await assert.rejects(runRm(ds, { limit: 1, verdict: "probability" }, anthropic, runner(path.join(dir, "rm-anth"), anthropic)), /cannot give next-token probabilities/);
+});
+
+test("sampling defaults per provider (paper appendix A): open models at 0.9, overridable, recorded in run.json", async () => {
+  api.chat = () => ({ text: "ok" });
+  const compat = await createProvider({ provider: "openai-compatible", model: "llama-3-8b", baseUrl: api.openaiBaseUrl });
+  const before = api.requests.length;
+  const d1 = path.join(dir, "gen-compat");
+  await runGeneration(ds, { limit: 1, history: "with" }, compat, runner(d1, compat));
+  const sent = api.requests.slice(before).map((r) => (r.body as { temperature?: number }).temperature);
+  assert.ok(sent.length > 0 && sent.every((t) => t === 0.9), JSON.stringify(sent));
+  const run1 = JSON.parse(readFileSync(path.join(d1, "run.json"), "utf8")) as { params: { protocol: { sampling: unknown } } };
+  assert.deepEqual(run1.params.protocol.sampling, { temperature: 0.9, source: "paper-default" });
+  const mark = api.requests.length;
+  const d2 = path.join(dir, "gen-compat-t");
+  await runGeneration(ds, { limit: 1, history: "with", params: { temperature: 0.2 } }, compat, runner(d2, compat));
+  assert.ok(api.requests.slice(mark).every((r) => (r.body as { temperature?: number }).temperature === 0.2));
+  const run2 = JSON.parse(readFileSync(path.join(d2, "run.json"), "utf8")) as { params: { protocol: { sampling: unknown } } };
+  assert.deepEqual(run2.params.protocol.sampling, { temperature: 0.2, source: "set" });
+  const anthropic = await createProvider({ provider: "anthropic", model: "claude-test", apiKey: "k", baseUrl: api.anthropicBaseUrl });
+  const d3 = path.join(dir, "gen-anth");
+  await runGeneration(ds, { limit: 1, history: "with" }, anthropic, runner(d3, anthropic));
+  const run3 = JSON.parse(readFileSync(path.join(d3, "run.json"), "utf8")) as { params: { protocol: { sampling: unknown } } };
+  assert.deepEqual(run3.params.protocol.sampling, { temperature: "api-default", source: "api-rejects-temperature" });
 });
 
 test("the baseline beats 50% on style on the sample, with a CI that excludes 50%", async () => {
@@ -130,7 +174,10 @@ test("generation with and without history, judged with messy formats, retried wh
   assert.equal(gs.totals.failed, 0);
   const genReq = api.requests.slice(before).filter((r) => lastUser(r.body as ChatBody).includes("# START OF EXAMPLES"));
   assert.ok(genReq.length >= 6);
-  assert.equal((genReq[0]!.body as { temperature?: number }).temperature, 0.9, "temperature 0.9 by default");
+  // Paper appendix A: GPT-4o at the API's default settings (no temperature sent), recorded as such.
+  assert.equal((genReq[0]!.body as { temperature?: number }).temperature, undefined, "openai: API default temperature");
+  const genRun = JSON.parse(readFileSync(path.join(genDir, "run.json"), "utf8")) as { params: { protocol: { sampling: unknown } } };
+  assert.deepEqual(genRun.params.protocol.sampling, { temperature: "api-default", source: "api-default" });
 
   // Judge: personalised answers score by a messy format, plain answers 2; one rubric never gets a score.
   const seen = new Map<string, number>();
@@ -252,10 +299,12 @@ test("reward model with probability verdicts on a local GGUF through node-llama-
   try {
     const runDir = path.join(dir, "rm-llama");
     // A small input budget: the oldest history pairs are dropped so the prompt fits the tiny context.
-    const { report, summary } = await runRm(ds, { limit: 1, verdict: "probability", maxInputTokens: 2500 }, provider, runner(runDir, provider));
+    // Random weights put little mass on A/B after the prefix: no mass threshold, so every item has a verdict.
+    const { report, summary } = await runRm(ds, { limit: 1, verdict: "probability", maxInputTokens: 2500, minVerdictMass: 0 }, provider, runner(runDir, provider));
     assert.equal(summary.totals.failed, 0, JSON.stringify(summary.failures[0]));
     assert.equal(report.overall.n, 4, "every item has a verdict read from P(A) vs P(B)");
     assert.equal(report.overall.unparsable, 0);
+    assert.ok(report.overall.meanVerdictMass! > 0 && report.overall.meanVerdictMass! < 1);
     assert.ok(report.overall.meanChosenProbability! > 0 && report.overall.meanChosenProbability! < 1);
     const results = [...(await readResults(runDir)).values()];
     for (const r of results) {

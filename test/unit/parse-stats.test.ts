@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { parseJudgeScore, parseVerdict, verdictFromProbabilities } from "../../src/core/eval/parse.js";
+import { DEFAULT_MIN_VERDICT_MASS, parseJudgeScore, parseVerdict, verdictFormatOf, verdictFromProbabilities } from "../../src/core/eval/parse.js";
 import { binomialTwoSided, bootstrapMeanCI, mcnemarExact, mean, pairedBootstrap } from "../../src/core/metrics/stats.js";
 
 test("verdicts: the last [[A]]/[[B]] wins; anything else is unparsable", () => {
@@ -17,10 +17,23 @@ test("verdicts: the last [[A]]/[[B]] wins; anything else is unparsable", () => {
     ["[[AB]]", null],
   ];
   for (const [text, want] of cases) assert.equal(parseVerdict(text), want, text);
-  assert.deepEqual(verdictFromProbabilities({ A: 0.2, B: 0.6 }), { verdict: "B", pA: 0.25 });
+  assert.deepEqual(verdictFromProbabilities({ A: 0.2, B: 0.6 }), { verdict: "B", pA: 0.25, mass: 0.8 });
+  assert.deepEqual(verdictFromProbabilities({ A: 0.2, B: 0.6 }, 0.8), { verdict: "B", pA: 0.25, mass: 0.8 });
+  assert.equal(verdictFromProbabilities({ A: 0.2, B: 0.6 }, 0.81), null, "below the minimum mass: no verdict");
+  assert.equal(verdictFromProbabilities({ A: 1e-10, B: 3e-10 }, DEFAULT_MIN_VERDICT_MASS), null, "the [[ position of a real vocabulary");
   assert.equal(verdictFromProbabilities({ A: 0, B: 0 }), null);
   assert.equal(verdictFromProbabilities(undefined), null);
   assert.equal(verdictFromProbabilities({ A: 0.3, B: 0.3 }), null);
+});
+
+test("the verdict format is read from the template's own words, and parses verdicts in that format", () => {
+  assert.deepEqual(verdictFormatOf('output your final verdict by strictly following this format: "[[A]]" if response A is better, "[[B]]" if response B is'), { prefix: "[[", suffix: "]]" });
+  assert.deepEqual(verdictFormatOf("Answer <A> or <B>."), { prefix: "<", suffix: ">" });
+  assert.deepEqual(verdictFormatOf("End with 'Verdict: (A)' or 'Verdict: (B)'."), { prefix: "(", suffix: ")" });
+  assert.equal(verdictFormatOf("Say whether Response A or Response B is better."), undefined, "no format named");
+  assert.equal(verdictFormatOf('Write "[[A]]" if A wins.'), undefined, "both letters must be named");
+  assert.equal(parseVerdict("I think <B>, no: < a >", { prefix: "<", suffix: ">" }), "A");
+  assert.equal(parseVerdict("[[B]]", { prefix: "<", suffix: ">" }), null, "another format's verdict does not count");
 });
 
 test("judge scores over messy real-world formats", () => {

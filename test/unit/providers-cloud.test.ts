@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, test } from "node:test";
 import { AnthropicProvider } from "../../src/core/providers/anthropic.js";
-import { OpenAIProvider, candidateProbabilities } from "../../src/core/providers/openai.js";
+import { OpenAIProvider, answerPosition, candidateProbabilities } from "../../src/core/providers/openai.js";
 import { parseRetryAfter } from "../../src/core/providers/sdk-errors.js";
 import { ProviderError, type ChatMessage, type ProviderErrorKind } from "../../src/core/providers/types.js";
 import { FakeApiServer, type ChatBody, type Fault, type MessagesBody } from "../servers/fake-apis.js";
@@ -115,6 +115,38 @@ describe("OpenAIProvider", () => {
     ];
     assert.deepEqual(candidateProbabilities("t", content, ["A", "B"], "Answer:"), { A: Math.exp(Math.log(0.2)), B: Math.exp(Math.log(0.8)) });
     assert.deepEqual(candidateProbabilities("t", content, ["A", "B"], "Verdict:"), { A: 0, B: 0 });
+  });
+
+  test("verdict prefix: the model writes [[ then the letter; logprobs are read at the letter, after the last [[", async () => {
+    const lp = (token: string, top?: [string, number][]) => ({ token, logprob: -0.05, ...(top ? { top: top.map(([t, p]) => ({ token: t, logprob: Math.log(p) })) } : {}) });
+    api.chat = () => ({
+      text: 'Format: "[[B]]"... so [[A]]',
+      logprobs: [
+        lp("Format", [["Format", 0.9], ["A", 0.05]]),
+        lp(":"),
+        lp(' "'),
+        lp("[["),
+        lp("B", [["B", 0.9], ["A", 0.1]]),
+        lp("]]\""),
+        lp("..."),
+        lp(" so"),
+        lp(" [["),
+        lp("A", [["A", 0.8], ["B", 0.15], [" A", 0.01]]),
+        lp("]]"),
+      ],
+    });
+    const r = await openai().call({ messages: [user("Which? [[A]] or [[B]]")], probabilities: { candidates: ["A", "B"], answerPrefix: "[[" } }, {});
+    assert.ok(Math.abs(r.tokenProbabilities!.A! - 0.81) < 1e-9, JSON.stringify(r.tokenProbabilities));
+    assert.ok(Math.abs(r.tokenProbabilities!.B! - 0.15) < 1e-9);
+    assert.equal(r.text, 'Format: "[[B]]"... so [[A]]', "the generated text comes back for the text verdict");
+    const body = api.requestsTo("/v1/chat/completions").at(-1)!.body as ChatBody;
+    assert.equal(body.max_completion_tokens, undefined, "room for the explanation before the verdict");
+    assert.equal(body.top_logprobs, 20);
+    // A whitespace token between the prefix and the letter is skipped; a letter glued to the prefix cannot be read.
+    assert.equal(answerPosition([lp("[["), lp(" "), lp("B")], "[["), 2);
+    assert.equal(answerPosition([lp(" [[A"), lp("]]")], "[["), undefined);
+    assert.equal(answerPosition([lp("no verdict")], "[["), undefined);
+    assert.equal(answerPosition([lp("x"), lp("[[")], "[["), undefined, "nothing after the prefix");
   });
 
   test("logprobs requested but missing from the response: malformed", async () => {

@@ -6,9 +6,9 @@ import { planRm } from "../../core/eval/rm.js";
 import { planJudge } from "../../core/eval/judge.js";
 import { printEstimate } from "../estimate.js";
 import { JANUS_MAX_RETRIES } from "../../core/eval/janus.js";
-import { JUDGE_PARSERS } from "../../core/eval/parse.js";
+import { DEFAULT_MIN_VERDICT_MASS, JUDGE_PARSERS } from "../../core/eval/parse.js";
 import { buildReport, formatReport } from "../../core/metrics/report.js";
-import { choiceOption, intOption, parse, UsageError, type CliCommand } from "../command.js";
+import { choiceOption, intOption, numberOption, parse, UsageError, type CliCommand } from "../command.js";
 import { providerOptionSpec, providerOptionsHelp, resolveProviderOptions } from "../provider-options.js";
 import { exitCode, formatSummary, runEvaluationCli } from "../batch.js";
 
@@ -45,8 +45,11 @@ Options:
   --out DIR                  run directory (created; reused to resume)
   --dimensions d1,d2         default: all four (${DIMENSIONS.join(", ")})
   --orders both|ab           present each pair in both orders (default) or chosen-first only
-  --verdict text|probability parse [[A]]/[[B]] (default), or read P(A) vs P(B) from next-token
-                             probabilities (llamacpp, openai, baseline)
+  --verdict text|probability parse [[A]]/[[B]] (default), or read P(A) vs P(B) where the letter
+                             is decided: after the template's verdict prefix ("[[" for B.1),
+                             prefilled on llamacpp, written by the model on openai
+  --min-verdict-mass P       probability verdicts: an item whose P(A) + P(B) is below P is
+                             unparsable, never a guess (default ${DEFAULT_MIN_VERDICT_MASS})
   --limit N                  only the first N users (all their pairs, both orders)
   --template FILE            reward-model template (.ptpl); default: the paper's B.1
   --history-template FILE    history template (.ptpl); default: the paper's B.3
@@ -63,7 +66,7 @@ export const rmCommand: CliCommand = {
   summary: "reward-model evaluation with feedback histories (Table 1)",
   help: RM_HELP,
   async run(argv, io) {
-    const { values, positionals } = parse(argv, { ...evalCommon, orders: { type: "string" }, verdict: { type: "string" }, "keep-non-contrastive": { type: "boolean" }, ...providerOptionSpec() });
+    const { values, positionals } = parse(argv, { ...evalCommon, orders: { type: "string" }, verdict: { type: "string" }, "keep-non-contrastive": { type: "boolean" }, "min-verdict-mass": { type: "string" }, ...providerOptionSpec() });
     if (positionals.length !== 1) throw new UsageError("expected one dataset directory");
     if (!values.out) throw new UsageError("--out is required");
     const format = choiceOption(values.format as string | undefined, "format", ["text", "md", "json"] as const, "text");
@@ -76,7 +79,9 @@ export const rmCommand: CliCommand = {
       historyTemplate: values["history-template"] as string | undefined,
       maxInputTokens: intOption(values["max-input-tokens"] as string | undefined, "max-input-tokens", 12_800, 1),
       keepNonContrastive: values["keep-non-contrastive"] === true,
+      minVerdictMass: numberOption(values["min-verdict-mass"] as string | undefined, "min-verdict-mass", DEFAULT_MIN_VERDICT_MASS),
     };
+    if (!(opts.minVerdictMass >= 0 && opts.minVerdictMass <= 1)) throw new UsageError(`--min-verdict-mass must be a number in [0, 1], got ${String(values["min-verdict-mass"])}`);
     const resolved = await resolveProviderOptions(values, { needKey: values.estimate !== true });
     const runDir = path.resolve(values.out as string);
     if (values.estimate) return printEstimate(io, "rm", resolved, async (tokenizer) => (await planRm(positionals[0]!, { ...opts, tokenizer })).items, runDir);

@@ -10,6 +10,7 @@ import type { Dimension } from "../data/schema.js";
 import type { SyntheticUser, Triple } from "../data/types.js";
 import type { GenerationParams, Provider } from "../providers/types.js";
 import { DEFAULT_MAX_INPUT_TOKENS, renderWithBudget } from "../templates/budget.js";
+import { samplingRecord } from "../providers/sampling.js";
 import { ESTIMATE_TOKENIZER, tokenizerFor, type Tokenizer } from "../templates/tokens.js";
 import { renderMessages, templateOfKind } from "../templates/template.js";
 import { evalRunMeta, prepareEvalDir, type EvalJson } from "./plan.js";
@@ -29,7 +30,11 @@ export interface GenerateOptions {
   plainTemplate?: string;
   historyTemplate?: string;
   maxInputTokens?: number;
-  /** Sampling parameters for every request (temperature defaults to 0.9, as in the paper). */
+  /**
+   * Sampling parameters for every request. Without a temperature each provider samples at the
+   * paper's setting for it (src/core/providers/sampling.ts): OpenAI at the API default, open models
+   * at 0.9.
+   */
   params?: GenerationParams;
   /** Counts the input budget; runGeneration uses the provider's (tokenizerFor), planGeneration alone the chars/4 estimate. */
   tokenizer?: Tokenizer;
@@ -73,7 +78,7 @@ export async function planGeneration(datasetDir: string, opts: GenerateOptions =
   const which = opts.history ?? "both";
   const maxTokens = opts.maxInputTokens ?? DEFAULT_MAX_INPUT_TOKENS;
   const tokenizer = opts.tokenizer ?? ESTIMATE_TOKENIZER;
-  const params: GenerationParams = { temperature: 0.9, ...opts.params };
+  const params: GenerationParams = { ...opts.params };
   const tpl = templateOfKind(opts.template, "generation", "generation");
   const plain = templateOfKind(opts.plainTemplate, "generation", "generation-plain");
   const htpl = templateOfKind(opts.historyTemplate, "history", "history");
@@ -122,6 +127,8 @@ export async function planGeneration(datasetDir: string, opts: GenerateOptions =
 
 export async function runGeneration(datasetDir: string, opts: GenerateOptions, provider: Provider, runner: RunnerOptions): Promise<RunSummary> {
   const plan = await planGeneration(datasetDir, { ...opts, tokenizer: opts.tokenizer ?? (await tokenizerFor(provider)) });
+  const sampling = samplingRecord(provider.id, (plan.evalJson.options.params as GenerationParams).temperature ?? runner.meta.params?.temperature);
+  plan.evalJson.protocol = { ...(plan.evalJson.protocol ?? {}), sampling };
   await prepareEvalDir(runner.runDir, plan.evalJson, plan.meta);
   return runBatch(plan.items, provider, {
     ...runner,

@@ -10,10 +10,11 @@ import { contrasts } from "../data/contrast.js";
 import type { SyntheticUser, Triple } from "../data/types.js";
 import type { Provider, ProviderRequest } from "../providers/types.js";
 import { DEFAULT_MAX_INPUT_TOKENS, renderWithBudget } from "../templates/budget.js";
+import { samplingRecord } from "../providers/sampling.js";
 import { ESTIMATE_TOKENIZER, tokenizerFor, type Tokenizer } from "../templates/tokens.js";
 import { templateOfKind, type Template } from "../templates/template.js";
 import { bootstrapMeanCI, mean } from "../metrics/stats.js";
-import { parseVerdict, verdictFromProbabilities, type Verdict } from "./parse.js";
+import { DEFAULT_MIN_VERDICT_MASS, massOf, parseVerdict, verdictFormatOf, verdictFromProbabilities, type Verdict, type VerdictFormat } from "./parse.js";
 import { evalRunMeta, prepareEvalDir, type EvalJson } from "./plan.js";
 import { readResults, runBatch, type ResultLine, type RunItem, type RunnerOptions, type RunSummary } from "./runner.js";
 
@@ -29,6 +30,11 @@ export interface RmOptions {
   template?: string;
   historyTemplate?: string;
   maxInputTokens?: number;
+  /**
+   * Probability verdicts: below this P(A) + P(B) at the letter position an item is unparsable
+   * (default DEFAULT_MIN_VERDICT_MASS).
+   */
+  minVerdictMass?: number;
   /** Counts the input budget; runRm uses the provider's (tokenizerFor), planRm alone the chars/4 estimate. */
   tokenizer?: Tokenizer;
   /**
@@ -75,8 +81,16 @@ export interface RmItem {
   promptTokens: number;
 }
 
-/** Appended in probability mode so the first generated token is the verdict letter. */
+/**
+ * Formerly appended in probability mode; the evaluation now reads the letter after the template's
+ * verdict prefix instead (see planRm). Kept for rejection sampling's in-context RM.
+ */
 export const PROBABILITY_SUFFIX = "\n\nAnswer with the single letter A or B only.";
+
+/** The verdict format a reward-model template asks for (its literal text, placeholders left out). */
+export function templateVerdictFormat(t: Template): VerdictFormat | undefined {
+  return verdictFormatOf(t.sections.map((s) => s.pieces.map((p) => ("text" in p ? p.text : "\n")).join("")).join("\n"));
+}
 
 export interface RmPlan {
   items: RunItem[];
@@ -93,6 +107,10 @@ export async function planRm(datasetDir: string, opts: RmOptions = {}): Promise<
   const tokenizer = opts.tokenizer ?? ESTIMATE_TOKENIZER;
   const tpl: Template = templateOfKind(opts.template, "reward-model", "reward-model");
   const htpl: Template = templateOfKind(opts.historyTemplate, "history", "history");
+  const format = templateVerdictFormat(tpl);
+  if (!format) throw new Error(`${tpl.file}: the template names no verdict format (e.g. "[[A]]" / "[[B]]"), so its verdicts cannot be read`);
+  const minVerdictMass = opts.minVerdictMass ?? DEFAULT_MIN_VERDICT_MASS;
+  if (!(minVerdictMass >= 0 && minVerdictMass <= 1)) throw new Error(`minVerdictMass must be in [0, 1], got ${minVerdictMass}`);
   const triples = new Map<string, Triple>();
   for await (const t of ds.triples()) triples.set(t.id, t);
 
@@ -127,17 +145,15 @@ export async function planRm(datasetDir: string, opts: RmOptions = {}): Promise<
           continue;
         }
         const messages = p.messages;
-        if (verdict === "probability") {
-          const last = messages.at(-1)!;
-          messages[messages.length - 1] = { ...last, content: last.content + PROBABILITY_SUFFIX };
-        }
         const kept = u.history.slice(p.dropped);
         const request: ProviderRequest = {
           messages,
           sequenceKey: u.id,
           task: { kind: "pairwise", history: kept.map((h) => ({ prompt: h.prompt, chosen: h.chosen, rejected: h.rejected })), instruction: t.prompt, responseA: a, responseB: b },
         };
-        if (verdict === "probability") request.probabilities = { candidates: ["A", "B"] };
+        // The letter is decided right after the verdict prefix: llama.cpp prefills it, OpenAI reads
+        // the logprobs at the token after the prefix the model writes.
+        if (verdict === "probability") request.probabilities = { candidates: ["A", "B"], answerPrefix: format.prefix };
         items.push({ id: itemId, request, userKey: u.id });
         meta.push({
           itemId,
@@ -162,7 +178,16 @@ export async function planRm(datasetDir: string, opts: RmOptions = {}): Promise<
   };
   const evalJson: EvalJson = {
     kind: "rm",
-    options: { dimensions: dims, orders: opts.orders ?? "both", verdict, limit: opts.limit ?? null, maxInputTokens: maxTokens, keepNonContrastive: opts.keepNonContrastive ?? false },
+    options: {
+      dimensions: dims,
+      orders: opts.orders ?? "both",
+      verdict,
+      limit: opts.limit ?? null,
+      maxInputTokens: maxTokens,
+      keepNonContrastive: opts.keepNonContrastive ?? false,
+      verdictFormat: format,
+      ...(verdict === "probability" ? { minVerdictMass } : {}),
+    },
     tokenizer: { name: tokenizer.name, exact: tokenizer.exact },
     dataset: { dir: ds.dir, manifestHash: ds.manifestHash, seed: ds.manifest.seed },
     templates,
@@ -184,6 +209,10 @@ export interface RmRunResult {
 /** Plans, runs (or resumes) and scores a reward-model evaluation in `runner.runDir`. */
 export async function runRm(datasetDir: string, opts: RmOptions, provider: Provider, runner: RunnerOptions): Promise<RmRunResult> {
   const plan = await planRm(datasetDir, { ...opts, tokenizer: opts.tokenizer ?? (await tokenizerFor(provider)) });
+  // Text verdicts are sampled (probability verdicts read the raw distribution): record at what.
+  if (plan.evalJson.options.verdict === "text") {
+    plan.evalJson.protocol = { ...(plan.evalJson.protocol ?? {}), sampling: samplingRecord(provider.id, runner.meta.params?.temperature) };
+  }
   if (plan.evalJson.options.verdict === "probability" && !provider.capabilities.tokenProbabilities) {
     throw new Error(`provider "${provider.id}" cannot give next-token probabilities; use --verdict text`);
   }
@@ -193,7 +222,10 @@ export async function runRm(datasetDir: string, opts: RmOptions, provider: Provi
     ...runner,
     meta: evalRunMeta(runner.meta, plan.evalJson),
   });
-  const report = withNonContrastive(scoreRm(plan.meta, await readResults(runner.runDir), plan.evalJson.options.verdict as VerdictMode), plan.evalJson.nonContrastive as NonContrastiveCounts);
+  const report = withNonContrastive(
+    scoreRm(plan.meta, await readResults(runner.runDir), plan.evalJson.options.verdict as VerdictMode, 0, scoringOptions(plan.evalJson.options)),
+    plan.evalJson.nonContrastive as NonContrastiveCounts,
+  );
   return { summary, report };
 }
 
@@ -213,6 +245,8 @@ export interface RmDimensionReport {
   missing: number;
   /** Items whose feedback history was cut (pairs dropped) to fit the input budget. */
   truncated: number;
+  /** Mean P(A) + P(B) at the letter position over items with probabilities (probability mode). */
+  meanVerdictMass?: number;
   /** Mean P(chosen) in probability mode. */
   meanChosenProbability?: number;
   /** Non-contrastive test pairs on this dimension (left out, or kept: see RmReport.nonContrastive.policy). */
@@ -240,22 +274,43 @@ export interface RmScoredItem extends RmItem {
   correct: boolean | null;
   status: "ok" | "unparsable" | "failed" | "missing";
   pA?: number;
+  /** P(A) + P(B) at the letter position (probability mode). */
+  mass?: number;
 }
 
-export function scoreItems(meta: RmItem[], results: Map<string, ResultLine>, mode: VerdictMode): RmScoredItem[] {
+export interface RmScoring {
+  /** Text verdicts: the template's format (default B.1's [[A]] / [[B]]). */
+  verdictFormat?: VerdictFormat;
+  /** Probability verdicts: minimum P(A) + P(B); default 0 for runs recorded before it existed. */
+  minVerdictMass?: number;
+}
+
+/** Scoring options as recorded in an rm run's eval.json options. */
+export function scoringOptions(options: Record<string, unknown>): RmScoring {
+  const out: RmScoring = {};
+  const f = options.verdictFormat as VerdictFormat | undefined;
+  if (f && typeof f.prefix === "string" && typeof f.suffix === "string") out.verdictFormat = f;
+  if (typeof options.minVerdictMass === "number") out.minVerdictMass = options.minVerdictMass;
+  return out;
+}
+
+export function scoreItems(meta: RmItem[], results: Map<string, ResultLine>, mode: VerdictMode, scoring: RmScoring = {}): RmScoredItem[] {
   return meta.map((m) => {
     const r = results.get(m.itemId);
     if (!r) return { ...m, verdict: null, correct: null, status: "missing" };
     if (r.error || r.text === null) return { ...m, verdict: null, correct: null, status: "failed" };
     let verdict: Verdict | null;
     let pA: number | undefined;
+    let mass: number | undefined;
     if (mode === "probability") {
-      const v = verdictFromProbabilities(r.tokenProbabilities);
+      const v = verdictFromProbabilities(r.tokenProbabilities, scoring.minVerdictMass ?? 0);
       verdict = v?.verdict ?? null;
       pA = v?.pA;
-    } else verdict = parseVerdict(r.text);
-    if (!verdict) return { ...m, verdict: null, correct: null, status: "unparsable", pA };
-    return { ...m, verdict, correct: verdict === m.chosen, status: "ok", pA };
+      mass = massOf(r.tokenProbabilities);
+    } else verdict = parseVerdict(r.text, scoring.verdictFormat);
+    const extra = { ...(pA === undefined ? {} : { pA }), ...(mass === undefined ? {} : { mass }) };
+    if (!verdict) return { ...m, verdict: null, correct: null, status: "unparsable", ...extra };
+    return { ...m, verdict, correct: verdict === m.chosen, status: "ok", ...extra };
   });
 }
 
@@ -286,11 +341,13 @@ function summarise(items: RmScoredItem[], seed: number): RmDimensionReport {
     truncated: items.filter((i) => i.historyDropped > 0).length,
   };
   if (probs.length) rep.meanChosenProbability = mean(probs);
+  const masses = items.filter((i) => i.mass !== undefined).map((i) => i.mass!);
+  if (masses.length) rep.meanVerdictMass = mean(masses);
   return rep;
 }
 
-export function scoreRm(meta: RmItem[], results: Map<string, ResultLine>, mode: VerdictMode, seed = 0): RmReport {
-  const scored = scoreItems(meta, results, mode);
+export function scoreRm(meta: RmItem[], results: Map<string, ResultLine>, mode: VerdictMode, seed = 0, scoring: RmScoring = {}): RmReport {
+  const scored = scoreItems(meta, results, mode, scoring);
   const byDimension: RmReport["byDimension"] = {};
   for (const d of DIMENSIONS) {
     const items = scored.filter((i) => i.dimension === d);

@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { DIMENSIONS, type Dimension } from "../data/schema.js";
 import { readEvalJson, readItems, type EvalJson } from "../eval/plan.js";
 import { readResults, readRunJson, type RunJson } from "../eval/runner.js";
-import { scoreRm, withNonContrastive, type NonContrastiveCounts, type RmItem, type RmReport, type VerdictMode } from "../eval/rm.js";
+import { scoreRm, scoringOptions, withNonContrastive, type NonContrastiveCounts, type RmItem, type RmReport, type VerdictMode } from "../eval/rm.js";
 import { judgeReport, type GenerationReport, type SteerabilityReport } from "../eval/judge.js";
 
 export interface RunProvenance {
@@ -73,7 +73,10 @@ export async function loadRunReport(runDir: string, opts: { seed?: number } = {}
   const out: RunReport = { run };
   if (ev.kind === "rm") {
     const items = await readItems<RmItem>(runDir);
-    out.rm = withNonContrastive(scoreRm(items, await readResults(callsDir), ev.options.verdict as VerdictMode, opts.seed ?? 0), ev.nonContrastive as NonContrastiveCounts | undefined);
+    out.rm = withNonContrastive(
+      scoreRm(items, await readResults(callsDir), ev.options.verdict as VerdictMode, opts.seed ?? 0, scoringOptions(ev.options)),
+      ev.nonContrastive as NonContrastiveCounts | undefined,
+    );
   } else if (ev.kind === "judge") {
     const { generation, steerability, source } = await judgeReport(runDir, opts.seed ?? 0);
     out.generation = generation;
@@ -131,14 +134,26 @@ function tables(report: Report): Table[] {
     });
     out.push({
       title: "Reward-model details per dimension",
-      headers: ["run", "dimension", "n", "consistent acc. (%)", "A rate (%)", "unparsable", "failed", "missing", "truncated H", "non-contrastive pairs"],
+      headers: ["run", "dimension", "n", "consistent acc. (%)", "A rate (%)", "unparsable", "failed", "missing", "truncated H", "non-contrastive pairs", "verdict mass"],
       rows: rmRuns.flatMap((r) =>
         dims
           .filter((d) => r.rm!.byDimension[d])
           .map((d) => {
             const x = r.rm!.byDimension[d]!;
             const nc = r.rm!.nonContrastive;
-            return [runName(r.run), d, String(x.n), pct(x.consistentAccuracy), pct(x.aRate), String(x.unparsable), String(x.failed), String(x.missing), String(x.truncated ?? 0), nc ? `${x.nonContrastive ?? 0} ${nc.policy === "keep" ? "kept" : "excluded"}` : "-"];
+            return [
+              runName(r.run),
+              d,
+              String(x.n),
+              pct(x.consistentAccuracy),
+              pct(x.aRate),
+              String(x.unparsable),
+              String(x.failed),
+              String(x.missing),
+              String(x.truncated ?? 0),
+              nc ? `${x.nonContrastive ?? 0} ${nc.policy === "keep" ? "kept" : "excluded"}` : "-",
+              num3(x.meanVerdictMass),
+            ];
           }),
       ),
     });

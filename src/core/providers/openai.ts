@@ -14,9 +14,12 @@
  *   probability of a candidate is the sum of exp(logprob) over the top-20 alternatives at the
  *   answer position whose text equals the candidate after trimming whitespace (so "A" and " A"
  *   both count); a candidate outside the top 20 gets 0. The answer position is the first
- *   generated token, or, with `answerPrefix`, the token after the model has written the prefix
- *   (chat completions cannot prefill; when the model never writes the prefix, every candidate
- *   gets 0 and the caller sees an unusable verdict rather than a made-up one).
+ *   generated token (`max_completion_tokens: 1`), or, with `answerPrefix` (a reward model's
+ *   verdict prefix, `[[` for the paper's B.1), the token right after the last place the model
+ *   wrote the prefix: chat completions cannot prefill, so the model answers as in a text verdict
+ *   (explanation first, at the usual output length) and the distribution is read where it decides
+ *   the letter. When the model never writes the prefix, or a token runs across its end (the letter
+ *   glued to it), every candidate gets 0 and the caller sees an unusable verdict, not a made-up one.
  * - Usage: `inputTokens` is `prompt_tokens` (cached tokens included), `cachedInputTokens` is
  *   `prompt_tokens_details.cached_tokens`.
  * - Prompt caching (`openai` only): OpenAI caches exact prompt prefixes of >= 1024 tokens and routes
@@ -85,8 +88,8 @@ export class OpenAIProvider implements Provider {
       body.logprobs = true;
       body.top_logprobs = TOP_LOGPROBS;
       const prefix = request.probabilities.answerPrefix?.trim() ?? "";
-      // One token answers; a prefix needs room for the model to write it first.
-      maxTokens = prefix ? Math.ceil(prefix.length / 2) + 4 : 1;
+      // Without a prefix one token answers; with one, the model writes its answer up to the verdict.
+      if (!prefix) maxTokens = 1;
     }
     if (maxTokens !== undefined) {
       if (this.id === "openai") body.max_completion_tokens = maxTokens;
@@ -189,15 +192,32 @@ export function candidateProbabilities(id: string, content: TokenLogprob[] | nul
   return out;
 }
 
-/** Index of the token after the generated `answerPrefix` (0 without one); undefined if never written. */
-function answerPosition(content: TokenLogprob[], answerPrefix: string | undefined): number | undefined {
-  const prefix = answerPrefix?.replace(/\s+/g, "") ?? "";
+/**
+ * Index of the token right after the last `answerPrefix` in the generated text (0 without a
+ * prefix); only whitespace may lie between the prefix and that token. Undefined when the prefix
+ * was never written, nothing follows it, or a token straddles its end.
+ */
+export function answerPosition(content: TokenLogprob[], answerPrefix: string | undefined): number | undefined {
+  const prefix = answerPrefix?.trim() ?? "";
   if (!prefix) return 0;
-  let written = "";
-  for (let i = 0; i < content.length; i++) {
-    written += (content[i]?.token ?? "").replace(/\s+/g, "");
-    if (written === prefix) return i + 1 < content.length ? i + 1 : undefined;
-    if (!prefix.startsWith(written)) return undefined;
+  const tokens = content.map((t) => (typeof t?.token === "string" ? t.token : ""));
+  const text = tokens.join("");
+  const at = text.lastIndexOf(prefix);
+  if (at < 0) return undefined;
+  const end = at + prefix.length;
+  let start = 0;
+  for (let i = 0; i < tokens.length; i++) {
+    const tok = tokens[i]!;
+    if (start >= end) {
+      // A whitespace-only token between the prefix and the letter: the letter comes later.
+      if (/^\s+$/.test(tok)) {
+        start += tok.length;
+        continue;
+      }
+      return i;
+    }
+    if (start + tok.length > end) return undefined;
+    start += tok.length;
   }
   return undefined;
 }
