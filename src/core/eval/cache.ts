@@ -5,9 +5,10 @@
  * index. One JSON file per key in a 2-level fan-out (`ab/cd/abcd….json`), written atomically
  * (temp file + rename), so a crash never leaves a half-written entry. Errors are never cached.
  */
-import { createHash, randomBytes } from "node:crypto";
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
+import { writeFileAtomic } from "../util/atomic.js";
 import type { GenerationParams, ProviderRequest, Usage } from "../providers/types.js";
 
 /** JSON with object keys sorted and `undefined` members dropped: equal values, equal text. */
@@ -111,13 +112,6 @@ export class ResponseCache {
       this.madeDirs.add(dir);
     }
     const entry: CacheFile = { v: 1, key, createdAt: new Date().toISOString(), ...value };
-    const tmp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
-    try {
-      await writeFile(tmp, JSON.stringify(entry));
-      await rename(tmp, file);
-    } catch (e) {
-      await rm(tmp, { force: true }).catch(() => undefined);
-      throw e;
-    }
+    await writeFileAtomic(file, JSON.stringify(entry), { mkdir: false });
   }
 }

@@ -15,7 +15,8 @@
  * (default) or by theirs (`parse: "janus"`); the choice is recorded in eval.json and run.json. Raw calls live in JUDGE_DIR/calls (a normal,
  * resumable runner directory); JUDGE_DIR/results.jsonl holds one judged line per item.
  */
-import { readFile, rename, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
+import { writeFileAtomic } from "../util/atomic.js";
 import * as path from "node:path";
 import { Dataset } from "../data/dataset.js";
 import { DIMENSIONS, type Dimension, type Rubric } from "../data/schema.js";
@@ -254,9 +255,7 @@ async function writeJudged(judgeDir: string, meta: JudgeItem[], maxRetries: numb
     }
   }
   const file = path.join(judgeDir, JUDGED_FILE);
-  const tmp = `${file}.tmp-${process.pid}`;
-  await writeFile(tmp, lines.map((l) => JSON.stringify(l)).join("\n") + (lines.length ? "\n" : ""));
-  await rename(tmp, file);
+  await writeFileAtomic(file, lines.map((l) => JSON.stringify(l)).join("\n") + (lines.length ? "\n" : ""));
   return lines;
 }
 

@@ -6,11 +6,11 @@
  */
 import { createHash } from "node:crypto";
 import { createReadStream, existsSync } from "node:fs";
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import * as path from "node:path";
 import { createInterface } from "node:readline";
 import { stableStringify } from "./cache.js";
-import { writeJsonAtomic } from "./runlog.js";
+import { writeFileAtomic, writeJsonAtomic } from "../util/atomic.js";
 
 export const EVAL_FILE = "eval.json";
 export const ITEMS_FILE = "items.jsonl";
@@ -60,12 +60,6 @@ export function templatesHash(templates: EvalJson["templates"]): string {
   return h.digest("hex");
 }
 
-async function writeTextAtomic(file: string, text: string): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}`;
-  await writeFile(tmp, text);
-  await rename(tmp, file);
-}
-
 /**
  * Writes eval.json and items.jsonl for a new run, or checks them against an existing run dir
  * (resume): a different evaluation in the same folder is refused, never mixed.
@@ -85,7 +79,7 @@ export async function prepareEvalDir<M extends { itemId: string }>(runDir: strin
     if (oldItems !== itemsText) throw new Error(`${runDir}: the items of this evaluation changed since the run started; use another --out`);
     return;
   }
-  await writeTextAtomic(path.join(runDir, ITEMS_FILE), itemsText);
+  await writeFileAtomic(path.join(runDir, ITEMS_FILE), itemsText);
   await writeJsonAtomic(evalFile, evalJson);
 }
 

@@ -7,8 +7,7 @@
  * Nothing here ever holds an API key: callers pass no key in, and `sanitizeMeta` drops key-like
  * fields as a second line of defence.
  */
-import { randomBytes } from "node:crypto";
-import { open, readFile, rename, rm, truncate, writeFile, type FileHandle } from "node:fs/promises";
+import { open, readFile, truncate, type FileHandle } from "node:fs/promises";
 import { lockState, takeLock } from "../util/lock.js";
 import os from "node:os";
 import path from "node:path";
@@ -95,17 +94,8 @@ export function emptyTotals(items = 0): RunTotals {
   return { items, done: 0, failed: 0, cached: 0, inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, cacheWriteTokens: 0, batchRequests: 0, batchDiscountUsd: 0, costUsd: 0 };
 }
 
-/** Writes JSON to a temp file beside `file` and renames it over `file`. */
-export async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
-  try {
-    await writeFile(tmp, JSON.stringify(value, null, 2) + "\n");
-    await rename(tmp, file);
-  } catch (e) {
-    await rm(tmp, { force: true }).catch(() => undefined);
-    throw e;
-  }
-}
+/** Writes JSON to a temp file beside `file` and renames it over `file` (the core's one atomic write). */
+export { writeJsonAtomic } from "../util/atomic.js";
 
 export async function readRunJson(runDir: string): Promise<RunJson | undefined> {
   let raw: string;

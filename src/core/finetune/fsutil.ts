@@ -1,24 +1,10 @@
-/** Small file helpers for the fine-tuning module: atomic writes and directory swaps. */
+/** Small file helpers for the fine-tuning module: existence checks and directory swaps. */
 import { randomBytes } from "node:crypto";
-import { mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, rename, rm, stat } from "node:fs/promises";
 import * as path from "node:path";
 
-/** Writes text to a temp file beside `file`, then renames it over `file`. */
-export async function writeFileAtomic(file: string, text: string | Buffer, mode?: number): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
-  try {
-    await writeFile(tmp, text, mode === undefined ? undefined : { mode });
-    await rename(tmp, file);
-  } catch (e) {
-    await rm(tmp, { force: true }).catch(() => undefined);
-    throw e;
-  }
-}
-
-export async function writeJsonFileAtomic(file: string, value: unknown): Promise<void> {
-  await writeFileAtomic(file, JSON.stringify(value, null, 2) + "\n");
-}
+// Atomic file writes are the core's one helper (src/core/util/atomic.ts).
+export { writeFileAtomic, writeJsonAtomic as writeJsonFileAtomic } from "../util/atomic.js";
 
 export async function exists(p: string): Promise<boolean> {
   try {

@@ -22,7 +22,7 @@
  */
 import Anthropic, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from "@anthropic-ai/sdk";
 import type { Message, MessageCreateParamsNonStreaming, MessageParam, TextBlockParam } from "@anthropic-ai/sdk/resources/messages";
-import type { ProviderConfig } from "./registry.js";
+import type { ProviderConfig } from "./types.js";
 import { abortError, mapSdkError, shortMessage } from "./sdk-errors.js";
 import { ProviderError, type Provider, type ProviderCapabilities, type ProviderRequest, type ProviderResponse } from "./types.js";
 

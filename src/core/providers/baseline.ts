@@ -33,7 +33,7 @@
  */
 import { hash32 } from "../util/rng.js";
 import { dot, TfIdf, tokenize, type SparseVector } from "../util/text.js";
-import type { ProviderConfig } from "./registry.js";
+import type { ProviderConfig } from "./types.js";
 import { emptyUsage, ProviderError, type PairwiseTask, type Provider, type ProviderCapabilities, type ProviderRequest, type ProviderResponse } from "./types.js";
 
 /** Weight of the style term against the lexical term. */

@@ -46,7 +46,7 @@ import type {
   ChatWrapper,
 } from "node-llama-cpp" with { "resolution-mode": "import" };
 import type { Tokenizer } from "../templates/tokens.js";
-import type { ProviderConfig } from "./registry.js";
+import type { ProviderConfig } from "./types.js";
 import {
   ProviderError,
   type Provider,

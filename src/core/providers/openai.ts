@@ -31,7 +31,7 @@
 import { createHash } from "node:crypto";
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from "openai";
 import type { ChatCompletion, ChatCompletionCreateParamsNonStreaming } from "openai/resources/chat/completions";
-import type { ProviderConfig } from "./registry.js";
+import type { ProviderConfig } from "./types.js";
 import { abortError, mapSdkError, shortMessage } from "./sdk-errors.js";
 import { ProviderError, type Provider, type ProviderCapabilities, type ProviderRequest, type ProviderResponse, type Usage } from "./types.js";
 

@@ -2,37 +2,11 @@
  * Providers by id, each behind a lazy import() so nothing heavy (SDKs, node-llama-cpp) loads
  * until a run actually uses it.
  */
-import type { Provider } from "./types.js";
+import { PROVIDER_IDS, type Provider, type ProviderConfig, type ProviderId } from "./types.js";
 
-export const PROVIDER_IDS = ["baseline", "openai", "openai-compatible", "anthropic", "llamacpp"] as const;
-export type ProviderId = (typeof PROVIDER_IDS)[number];
-
-/** Price in US dollars per 1M tokens. */
-export interface Pricing {
-  input?: number;
-  output?: number;
-  cachedInput?: number;
-  cacheWrite?: number;
-}
-
-/** One typed configuration for every provider; each provider reads the fields that apply to it. */
-export interface ProviderConfig {
-  provider: ProviderId;
-  model?: string;
-  baseUrl?: string;
-  /** Only ever from an env var or VS Code SecretStorage; never written anywhere. */
-  apiKey?: string;
-  temperature?: number;
-  maxTokens?: number;
-  topP?: number;
-  seed?: number;
-  pricing?: Pricing;
-  /** llama.cpp */
-  modelPath?: string;
-  gpu?: "auto" | "cuda" | "vulkan" | "metal" | false;
-  threads?: number;
-  contextSize?: number;
-}
+// The ids and the config type live in types.ts (the providers import them from there, not from
+// this file, which imports the providers: no cycle). Re-exported for everyone else.
+export { PROVIDER_IDS, type ProviderId, type Pricing, type ProviderConfig } from "./types.js";
 
 /** Environment variable that holds each cloud provider's key. */
 export const API_KEY_ENV: Partial<Record<ProviderId, string>> = {

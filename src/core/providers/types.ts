@@ -4,6 +4,37 @@
  * reports faults as a ProviderError that says whether and when a retry makes sense.
  */
 
+/** Every provider id a run can name (the registry, registry.ts, creates each). */
+export const PROVIDER_IDS = ["baseline", "openai", "openai-compatible", "anthropic", "llamacpp"] as const;
+export type ProviderId = (typeof PROVIDER_IDS)[number];
+
+/** Price in US dollars per 1M tokens. */
+export interface Pricing {
+  input?: number;
+  output?: number;
+  cachedInput?: number;
+  cacheWrite?: number;
+}
+
+/** One typed configuration for every provider; each provider reads the fields that apply to it. */
+export interface ProviderConfig {
+  provider: ProviderId;
+  model?: string;
+  baseUrl?: string;
+  /** Only ever from an env var or VS Code SecretStorage; never written anywhere. */
+  apiKey?: string;
+  temperature?: number;
+  maxTokens?: number;
+  topP?: number;
+  seed?: number;
+  pricing?: Pricing;
+  /** llama.cpp */
+  modelPath?: string;
+  gpu?: "auto" | "cuda" | "vulkan" | "metal" | false;
+  threads?: number;
+  contextSize?: number;
+}
+
 export type Role = "system" | "user" | "assistant";
 
 export interface ChatMessage {
