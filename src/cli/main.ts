@@ -6,7 +6,9 @@ import { showCommand } from "./commands/show.js";
 import { runPromptsCommand } from "./commands/run-prompts.js";
 import { generateCommand, judgeCommand, rmCommand } from "./commands/eval.js";
 import { compareCommand, reportCommand } from "./commands/report.js";
-import { exportCommand, finetuneCommand, rsCommand } from "./commands/finetune.js";
+import { exportCommand } from "./commands/export.js";
+import { rsCommand } from "./commands/rs.js";
+import { finetuneCommand } from "./commands/finetune.js";
 
 export const commands: CliCommand[] = [
   buildCommand,
@@ -18,7 +20,9 @@ export const commands: CliCommand[] = [
   judgeCommand,
   reportCommand,
   compareCommand,
-  exportCommand, rsCommand, finetuneCommand,
+  exportCommand,
+  rsCommand,
+  finetuneCommand,
 ];
 
 const defaultIO: CliIO = {
