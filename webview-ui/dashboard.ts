@@ -41,7 +41,7 @@ const num3 = (x: number | null | undefined) => (ok(x) ? x.toFixed(3) : "–");
 const pval = (x: number | null | undefined) => (ok(x) ? (x < 1e-4 ? x.toExponential(1) : x.toFixed(4)) : "–");
 const ciText = (ci: [number | null, number | null] | null | undefined, f: (x: number | null) => string) => (ci && ok(ci[0]) && ok(ci[1]) ? ` [${f(ci[0])}, ${f(ci[1])}]` : "");
 const who = (r: RunProvenance) => (r.kind === "judge" ? `${r.source?.provider ?? "?"}/${r.source?.model ?? "?"}` : `${r.provider ?? "?"}/${r.model ?? "?"}`);
-const runName = (r: RunProvenance) => `${r.label} (${who(r)})`;
+const runName = (r: RunProvenance) => `${r.label} (${who(r)})${r.protocol?.oracle === true ? " [w/ preference]" : ""}`;
 
 // ---- Shell
 

@@ -31,13 +31,13 @@ const dataset = z.object({ dir: z.string().min(1), manifestHash: z.string(), see
 export const evalFileSchema = z.discriminatedUnion("kind", [
   z.object({
     kind: z.literal("rm"),
-    options: z.object({ dimensions, orders: z.enum(["both", "ab"]), verdict: z.enum(["text", "probability"]), limit, maxInputTokens: z.number().int().positive(), keepNonContrastive: z.boolean().optional(), minVerdictMass: z.number().min(0).max(1).optional() }),
+    options: z.object({ dimensions, orders: z.enum(["both", "ab"]), verdict: z.enum(["text", "probability"]), limit, maxInputTokens: z.number().int().positive(), keepNonContrastive: z.boolean().optional(), minVerdictMass: z.number().min(0).max(1).optional(), oracle: z.boolean().optional() }),
     dataset,
     templates,
   }),
   z.object({
     kind: z.literal("generate"),
-    options: z.object({ dimensions, history: z.enum(["with", "without", "both"]), limit, maxInputTokens: z.number().int().positive(), params: sampling }),
+    options: z.object({ dimensions, history: z.enum(["with", "without", "both"]), limit, maxInputTokens: z.number().int().positive(), params: sampling, plainTemplate: z.enum(["bare", "b2-empty", "file"]).optional(), oracle: z.boolean().optional() }),
     dataset,
     templates,
   }),
@@ -129,6 +129,7 @@ export async function readResumable(runDir: string): Promise<Resumable> {
           maxInputTokens: o.maxInputTokens,
           ...(o.keepNonContrastive ? { keepNonContrastive: true } : {}),
           ...(o.minVerdictMass !== undefined ? { minVerdictMass: o.minVerdictMass } : {}),
+          ...(o.oracle ? { oracle: true } : {}),
           ...(o.limit !== null ? { limit: o.limit } : {}),
           ...opt("template", templateFile(e, "reward-model")),
           ...opt("historyTemplate", templateFile(e, "history")),
@@ -148,7 +149,8 @@ export async function readResumable(runDir: string): Promise<Resumable> {
           params: o.params,
           ...(o.limit !== null ? { limit: o.limit } : {}),
           ...opt("template", templateFile(e, "generation")),
-          ...opt("plainTemplate", templateFile(e, "generation-plain")),
+          ...(o.plainTemplate === "b2-empty" ? { plainTemplate: "b2-empty" } : o.plainTemplate === "file" || o.plainTemplate === undefined ? opt("plainTemplate", templateFile(e, "generation-plain")) : {}),
+          ...(o.oracle ? { oracle: true } : {}),
           ...opt("historyTemplate", templateFile(e, "history")),
         },
       };

@@ -224,6 +224,8 @@ export interface RunProvenance {
   status: string;
   items: number;
   source?: { runDir: string; provider: string | null; model: string | null };
+  /** Protocol choices (oracle, plain template, judge parser, contrast filter...). */
+  protocol?: Record<string, unknown>;
 }
 
 export interface RmDimensionReport {

@@ -198,7 +198,7 @@ describe("diagnostics", () => {
     );
     assert.deepEqual(rangeOf(byCode(diagnostics, "unterminated-placeholder")[0]), [5, 21, 5, 34]);
     assert.deepEqual(rangeOf(byCode(diagnostics, "unknown-placeholder")[0]), [6, 15, 6, 28]);
-    assert.match(msg(byCode(diagnostics, "unknown-placeholder")[0]), /unknown placeholder \{\{respons_b\}\} for a reward-model template; known: feedback_history, instruction, response_a, response_b/);
+    assert.match(msg(byCode(diagnostics, "unknown-placeholder")[0]), /unknown placeholder \{\{respons_b\}\} for a reward-model template; known: feedback_history, preference, instruction, response_a, response_b/);
     assert.deepEqual(rangeOf(byCode(diagnostics, "bad-placeholder")[0]), [6, 29, 6, 43]);
     const missing = byCode(diagnostics, "missing-placeholder");
     assert.deepEqual(missing.map(msg).sort(), ["a reward-model template needs {{instruction}}", "a reward-model template needs {{response_b}}"]);

@@ -54,6 +54,9 @@ Options:
   --template FILE            reward-model template (.ptpl); default: the paper's B.1
   --history-template FILE    history template (.ptpl); default: the paper's B.3
   --max-input-tokens N       input budget; the oldest history pairs are dropped to fit (default 12800)
+  --oracle                   the "with preference" upper bound: the model is told the user's
+                             stated preference instead of the history (template with
+                             {{preference}}; default the built-in oracle B.1); labelled in reports
   --keep-non-contrastive     keep test pairs whose rejected member states the same preference on
                              the user's dimension (default: left out, and counted in the report)
   --format text|md|json      report format on stdout (default text)
@@ -66,7 +69,7 @@ export const rmCommand: CliCommand = {
   summary: "reward-model evaluation with feedback histories (Table 1)",
   help: RM_HELP,
   async run(argv, io) {
-    const { values, positionals } = parse(argv, { ...evalCommon, orders: { type: "string" }, verdict: { type: "string" }, "keep-non-contrastive": { type: "boolean" }, "min-verdict-mass": { type: "string" }, ...providerOptionSpec() });
+    const { values, positionals } = parse(argv, { ...evalCommon, orders: { type: "string" }, verdict: { type: "string" }, "keep-non-contrastive": { type: "boolean" }, "min-verdict-mass": { type: "string" }, oracle: { type: "boolean" }, ...providerOptionSpec() });
     if (positionals.length !== 1) throw new UsageError("expected one dataset directory");
     if (!values.out) throw new UsageError("--out is required");
     const format = choiceOption(values.format as string | undefined, "format", ["text", "md", "json"] as const, "text");
@@ -80,6 +83,7 @@ export const rmCommand: CliCommand = {
       maxInputTokens: intOption(values["max-input-tokens"] as string | undefined, "max-input-tokens", 12_800, 1),
       keepNonContrastive: values["keep-non-contrastive"] === true,
       minVerdictMass: numberOption(values["min-verdict-mass"] as string | undefined, "min-verdict-mass", DEFAULT_MIN_VERDICT_MASS),
+      oracle: values.oracle === true,
     };
     if (!(opts.minVerdictMass >= 0 && opts.minVerdictMass <= 1)) throw new UsageError(`--min-verdict-mass must be a number in [0, 1], got ${String(values["min-verdict-mass"])}`);
     const resolved = await resolveProviderOptions(values, { needKey: values.estimate !== true });
@@ -105,7 +109,12 @@ Options:
   --include-harmlessness     add harmlessness to the default dimensions
   --limit N                  only the first N users
   --template FILE            generation template (.ptpl); default: the paper's B.2
-  --plain-template FILE      template without history; default: the instruction alone
+  --plain-template bare|b2-empty|FILE
+                             the prompt without history: bare (default: the instruction alone,
+                             as for API models), b2-empty (the B.2 template with an empty
+                             history: what a model fine-tuned on B.2 inputs expects), or a file
+  --oracle                   the "with preference" upper bound: the with-history prompt states the
+                             user's preference instead (built-in oracle B.2); labelled in reports
   --history-template FILE    history template; default: the paper's B.3
   --max-input-tokens N       input budget (default 12800)
 ${ESTIMATE_HELP}
@@ -122,6 +131,7 @@ export const generateCommand: CliCommand = {
       history: { type: "string" },
       "include-harmlessness": { type: "boolean" },
       "plain-template": { type: "string" },
+      oracle: { type: "boolean" },
       ...providerOptionSpec(),
     });
     if (positionals.length !== 1) throw new UsageError("expected one dataset directory");
@@ -135,6 +145,7 @@ export const generateCommand: CliCommand = {
       limit: values.limit === undefined ? undefined : intOption(values.limit as string, "limit", 0, 1),
       template: values.template as string | undefined,
       plainTemplate: values["plain-template"] as string | undefined,
+      oracle: values.oracle === true,
       historyTemplate: values["history-template"] as string | undefined,
       maxInputTokens: intOption(values["max-input-tokens"] as string | undefined, "max-input-tokens", 12_800, 1),
     };

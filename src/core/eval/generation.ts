@@ -13,10 +13,15 @@ import { DEFAULT_MAX_INPUT_TOKENS, renderWithBudget } from "../templates/budget.
 import { samplingRecord } from "../providers/sampling.js";
 import { ESTIMATE_TOKENIZER, tokenizerFor, type Tokenizer } from "../templates/tokens.js";
 import { renderMessages, templateOfKind } from "../templates/template.js";
+import { checkOracleTemplate, preferenceText } from "./oracle.js";
 import { evalRunMeta, prepareEvalDir, type EvalJson } from "./plan.js";
 import { runBatch, type RunItem, type RunnerOptions, type RunSummary } from "./runner.js";
 
 export type HistoryChoice = "with" | "without" | "both";
+
+/** How the without-history prompt is made (recorded per run): see GenerateOptions.plainTemplate. */
+export type PlainChoice = "bare" | "b2-empty" | "file";
+export const PLAIN_CHOICES = ["bare", "b2-empty"] as const;
 
 /** Dimensions generation personalizes by default (the paper leaves harmlessness out). */
 export const GENERATION_DIMENSIONS: Dimension[] = ["style", "background_knowledge", "informativeness"];
@@ -27,7 +32,14 @@ export interface GenerateOptions {
   /** The first N synthetic users (after the dimension filter). */
   limit?: number;
   template?: string;
+  /**
+   * The prompt without history: `bare` (default: the instruction alone, as API models get it),
+   * `b2-empty` (the with-history template, B.2, with an empty feedback history: the input shape a
+   * model fine-tuned on B.2 inputs was trained on), or a template file.
+   */
   plainTemplate?: string;
+  /** The "with preference" upper bound: the personalized prompt states the user's preference ({{preference}}; built-in: generation-oracle). */
+  oracle?: boolean;
   historyTemplate?: string;
   maxInputTokens?: number;
   /**
@@ -79,8 +91,15 @@ export async function planGeneration(datasetDir: string, opts: GenerateOptions =
   const maxTokens = opts.maxInputTokens ?? DEFAULT_MAX_INPUT_TOKENS;
   const tokenizer = opts.tokenizer ?? ESTIMATE_TOKENIZER;
   const params: GenerationParams = { ...opts.params };
-  const tpl = templateOfKind(opts.template, "generation", "generation");
-  const plain = templateOfKind(opts.plainTemplate, "generation", "generation-plain");
+  const oracle = opts.oracle ?? false;
+  const tpl = templateOfKind(opts.template, "generation", oracle ? "generation-oracle" : "generation");
+  checkOracleTemplate(tpl, oracle);
+  const plainChoice: PlainChoice = opts.plainTemplate === undefined || opts.plainTemplate === "bare" ? "bare" : opts.plainTemplate === "b2-empty" ? "b2-empty" : "file";
+  // b2-empty renders the history template of the run (B.2 unless --template) with no examples.
+  const plainBase = plainChoice === "b2-empty" ? templateOfKind(undefined, "generation", "generation") : undefined;
+  const plain = plainChoice === "b2-empty" ? (oracle ? plainBase! : tpl) : templateOfKind(plainChoice === "file" ? opts.plainTemplate : undefined, "generation", "generation-plain");
+  if (plainChoice === "b2-empty" && !plain.placeholders.some((x) => x.name === "feedback_history")) throw new Error(`--plain-template b2-empty needs a generation template with {{feedback_history}}; ${plain.file} has none`);
+  checkOracleTemplate(plain, false);
   const htpl = templateOfKind(opts.historyTemplate, "history", "history");
   const triples = new Map<string, Triple>();
   for await (const t of ds.triples()) triples.set(t.id, t);
@@ -94,7 +113,7 @@ export async function planGeneration(datasetDir: string, opts: GenerateOptions =
     if (!t) throw new Error(`${ds.dir}: user ${u.id} refers to missing triple ${u.tripleId}`);
     if (which !== "without") {
       const itemId = `${u.id}.h`;
-      const p = renderWithBudget(tpl, htpl, u.history, { instruction: t.prompt }, maxTokens, tokenizer);
+      const p = renderWithBudget(tpl, htpl, u.history, { instruction: t.prompt, ...(oracle ? { preference: preferenceText(u.preference) } : {}) }, maxTokens, tokenizer);
       if (p.overBudget) overBudget.push(itemId);
       else {
         items.push({ id: itemId, request: { messages: p.messages, params, sequenceKey: u.id }, userKey: u.id });
@@ -104,14 +123,15 @@ export async function planGeneration(datasetDir: string, opts: GenerateOptions =
     if (which !== "with" && !noHistoryFor.has(t.id)) {
       noHistoryFor.add(t.id);
       const itemId = `${t.id}.noh`;
-      const messages = renderMessages(plain, { instruction: t.prompt });
+      const messages = renderMessages(plain, plainChoice === "b2-empty" ? { instruction: t.prompt, feedback_history: "" } : { instruction: t.prompt });
       items.push({ id: itemId, request: { messages, params } });
       meta.push({ itemId, withHistory: false, tripleId: t.id, userId: null, member: null, dimension: null, historyKept: 0, historyDropped: 0, promptTokens: tokenizer.countMessages(messages) });
     }
   }
   const evalJson: EvalJson = {
     kind: "generate",
-    options: { dimensions: dims, history: which, limit: opts.limit ?? null, maxInputTokens: maxTokens, params },
+    options: { dimensions: dims, history: which, limit: opts.limit ?? null, maxInputTokens: maxTokens, params, plainTemplate: plainChoice, oracle },
+    protocol: { plainTemplate: plainChoice, oracle },
     tokenizer: { name: tokenizer.name, exact: tokenizer.exact },
     dataset: { dir: ds.dir, manifestHash: ds.manifestHash, seed: ds.manifest.seed },
     templates: {

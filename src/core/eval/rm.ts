@@ -7,6 +7,7 @@
 import { Dataset } from "../data/dataset.js";
 import { DIMENSIONS, type Dimension, type PreferenceEntry } from "../data/schema.js";
 import { contrasts } from "../data/contrast.js";
+import { checkOracleTemplate, preferenceText } from "./oracle.js";
 import type { SyntheticUser, Triple } from "../data/types.js";
 import type { Provider, ProviderRequest } from "../providers/types.js";
 import { DEFAULT_MAX_INPUT_TOKENS, renderWithBudget } from "../templates/budget.js";
@@ -43,6 +44,8 @@ export interface RmOptions {
    * is left out and counted (eval.json `nonContrastive`, every rm report).
    */
   keepNonContrastive?: boolean;
+  /** The "with preference" upper bound: the template is told the user's preference ({{preference}}; built-in: reward-model-oracle). */
+  oracle?: boolean;
 }
 
 /** Test pairs whose two sides state the same preference on the user's dimension, per dimension. */
@@ -105,7 +108,9 @@ export async function planRm(datasetDir: string, opts: RmOptions = {}): Promise<
   const verdict = opts.verdict ?? "text";
   const maxTokens = opts.maxInputTokens ?? DEFAULT_MAX_INPUT_TOKENS;
   const tokenizer = opts.tokenizer ?? ESTIMATE_TOKENIZER;
-  const tpl: Template = templateOfKind(opts.template, "reward-model", "reward-model");
+  const oracle = opts.oracle ?? false;
+  const tpl: Template = templateOfKind(opts.template, "reward-model", oracle ? "reward-model-oracle" : "reward-model");
+  checkOracleTemplate(tpl, oracle);
   const htpl: Template = templateOfKind(opts.historyTemplate, "history", "history");
   const format = templateVerdictFormat(tpl);
   if (!format) throw new Error(`${tpl.file}: the template names no verdict format (e.g. "[[A]]" / "[[B]]"), so its verdicts cannot be read`);
@@ -139,13 +144,13 @@ export async function planRm(datasetDir: string, opts: RmOptions = {}): Promise<
       for (const order of orders) {
         const [a, b] = order === "ab" ? [chosenText, rejectedText] : [rejectedText, chosenText];
         const itemId = `${u.id}.vs${k}.${order}`;
-        const p = renderWithBudget(tpl, htpl, u.history, { instruction: t.prompt, response_a: a, response_b: b }, maxTokens, tokenizer);
+        const p = renderWithBudget(tpl, htpl, u.history, { instruction: t.prompt, response_a: a, response_b: b, ...(oracle ? { preference: preferenceText(u.preference) } : {}) }, maxTokens, tokenizer);
         if (p.overBudget) {
           overBudget.push(itemId);
           continue;
         }
         const messages = p.messages;
-        const kept = u.history.slice(p.dropped);
+        const kept = u.history.slice(p.dropped, p.dropped + p.kept);
         const request: ProviderRequest = {
           messages,
           sequenceKey: u.id,
@@ -187,6 +192,7 @@ export async function planRm(datasetDir: string, opts: RmOptions = {}): Promise<
       keepNonContrastive: opts.keepNonContrastive ?? false,
       verdictFormat: format,
       ...(verdict === "probability" ? { minVerdictMass } : {}),
+      oracle,
     },
     tokenizer: { name: tokenizer.name, exact: tokenizer.exact },
     dataset: { dir: ds.dir, manifestHash: ds.manifestHash, seed: ds.manifest.seed },
@@ -194,7 +200,7 @@ export async function planRm(datasetDir: string, opts: RmOptions = {}): Promise<
     items: items.length,
     overBudget,
     nonContrastive,
-    protocol: { contrastFilter: nonContrastive.policy, nonContrastivePairs: nonContrastive.total },
+    protocol: { contrastFilter: nonContrastive.policy, nonContrastivePairs: nonContrastive.total, oracle },
   };
   const manifestCount = (ds.manifest as unknown as { nonContrastive?: unknown }).nonContrastive;
   if (manifestCount !== undefined) evalJson.datasetNonContrastive = manifestCount;

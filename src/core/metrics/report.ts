@@ -6,6 +6,7 @@
  */
 import * as path from "node:path";
 import { DIMENSIONS, type Dimension } from "../data/schema.js";
+import { ORACLE_LABEL } from "../eval/oracle.js";
 import { readEvalJson, readItems, type EvalJson } from "../eval/plan.js";
 import { readResults, readRunJson, type RunJson } from "../eval/runner.js";
 import { scoreRm, scoringOptions, withNonContrastive, type NonContrastiveCounts, type RmItem, type RmReport, type VerdictMode } from "../eval/rm.js";
@@ -28,6 +29,8 @@ export interface RunProvenance {
   tokenizer: { name: string; exact: boolean } | null;
   /** For a judge run: the judge model and the generation run it judged. */
   source?: { runDir: string; provider: string | null; model: string | null };
+  /** Protocol choices (eval.json `protocol`; a judge run adds its generation run's): oracle, plain template, parser... */
+  protocol: Record<string, unknown>;
 }
 
 export interface RunReport {
@@ -69,7 +72,12 @@ export async function loadRunReport(runDir: string, opts: { seed?: number } = {}
     status: rj?.status ?? "not started",
     items: ev.items,
     tokenizer: ev.tokenizer ?? null,
+    protocol: { ...(ev.protocol ?? {}) },
   };
+  if (ev.kind === "judge" && ev.source) {
+    const gen = await readEvalJson(ev.source.runDir).catch(() => undefined);
+    run.protocol = { ...(gen?.protocol ?? {}), ...run.protocol };
+  }
   const out: RunReport = { run };
   if (ev.kind === "rm") {
     const items = await readItems<RmItem>(runDir);
@@ -106,7 +114,8 @@ const DIM_LABEL: Record<Dimension, string> = { style: "Style", background_knowle
 
 function runName(r: RunProvenance): string {
   const who = r.kind === "judge" ? `${r.source?.provider ?? "?"}/${r.source?.model ?? "?"}` : `${r.provider ?? "?"}/${r.model ?? "?"}`;
-  return `${r.label} (${who})`;
+  const tags = [r.protocol.oracle === true ? ORACLE_LABEL : null, r.protocol.plainTemplate === "b2-empty" ? "without H = B.2, empty history" : null].filter(Boolean);
+  return `${r.label} (${who})${tags.length ? ` [${tags.join("; ")}]` : ""}`;
 }
 
 interface Table {

@@ -17,23 +17,35 @@ export interface KindSpec {
   placeholders: Record<string, PlaceholderSpec>;
   /** Text the template must ask for, so the model's output can be parsed. */
   mustMention?: { pattern: RegExp; message: string };
+  /** At least one of these placeholders must be used (what the model learns the user from). */
+  needsOneOf?: string[];
 }
+
+const PREFERENCE: PlaceholderSpec = {
+  required: false,
+  description:
+    "The user's stated preference on the dimension (`preference: description`), for the \"with preference\" upper bound (`--oracle`): the model is told the ground truth instead of inferring it. Only oracle runs fill it.",
+  example: "engaging narrative: The user enjoys explanations told as a small story, with a scene and momentum.",
+};
 
 export const KINDS: Record<TemplateKind, KindSpec> = {
   "reward-model": {
     description: "In-context personalized reward model: pick the response the user prefers, given their feedback history.",
     placeholders: {
-      feedback_history: { required: true, description: "The user's feedback history: one history-template block per pair, oldest first.", example: "Example 1:\n## Instruction\n..." },
+      feedback_history: { required: false, description: "The user's feedback history: one history-template block per pair, oldest first.", example: "Example 1:\n## Instruction\n..." },
+      preference: PREFERENCE,
       instruction: { required: true, description: "The new instruction to evaluate.", example: "Explain how vaccines work." },
       response_a: { required: true, description: "The candidate shown as Response A.", example: "Vaccines train your immune system..." },
       response_b: { required: true, description: "The candidate shown as Response B.", example: "In short: they teach the body..." },
     },
     mustMention: { pattern: /\[\[A\]\][\s\S]*\[\[B\]\]|\[\[B\]\][\s\S]*\[\[A\]\]/, message: 'a reward-model template must ask for the verdict format "[[A]]" / "[[B]]"' },
+    needsOneOf: ["feedback_history", "preference"],
   },
   generation: {
     description: "In-context personalized generation: respond to the instruction the way the user prefers.",
     placeholders: {
       feedback_history: { required: false, description: "The user's feedback history (left out for the without-history ablation).", example: "Example 1:\n## Instruction\n..." },
+      preference: PREFERENCE,
       instruction: { required: true, description: "The new instruction to respond to.", example: "Plan a three-day trip to Kyoto." },
     },
   },

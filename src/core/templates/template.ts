@@ -297,6 +297,9 @@ export function parseTemplate(text: string, file = "<template>"): ParseResult {
     for (const [name, ps] of Object.entries(spec.placeholders)) {
       if (ps.required && !used.has(name)) diag("error", "missing-placeholder", `a ${kind} template needs {{${name}}}`, { line: bodyLine, col: 0 });
     }
+    if (spec.needsOneOf && !spec.needsOneOf.some((n) => used.has(n))) {
+      diag("error", "missing-placeholder", `a ${kind} template needs ${spec.needsOneOf.map((n) => `{{${n}}}`).join(" or ")}`, { line: bodyLine, col: 0 });
+    }
     if (spec.mustMention && !spec.mustMention.pattern.test(src.split("\n").slice(bodyLine).join("\n"))) {
       diag("warning", "missing-output-format", spec.mustMention.message, { line: bodyLine, col: 0 });
     }
@@ -373,7 +376,9 @@ export function renderText(t: Template, values: Values): string {
 
 export const BUILTIN_TEMPLATES = {
   "reward-model": "reward-model.ptpl",
+  "reward-model-oracle": "reward-model-oracle.ptpl",
   generation: "generation.ptpl",
+  "generation-oracle": "generation-oracle.ptpl",
   "generation-plain": "generation-plain.ptpl",
   history: "history.ptpl",
   judge: "judge.ptpl",
