@@ -10,6 +10,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { buildDataset } from "../../src/core/data/builder.js";
 import { contrasts } from "../../src/core/data/contrast.js";
+import { Dataset } from "../../src/core/data/dataset.js";
 import type { Pair, SyntheticUser, Triple } from "../../src/core/data/types.js";
 import type { Dimension } from "../../src/core/data/schema.js";
 import { planRm, runRm } from "../../src/core/eval/rm.js";
@@ -64,6 +65,7 @@ test("rm leaves non-contrastive test pairs out by default, counts them per dimen
   const keep = await planRm(ds, { keepNonContrastive: true });
   assert.deepEqual(excl.evalJson.nonContrastive!.pairs.sort(), [...expected].sort());
   assert.deepEqual(excl.evalJson.nonContrastive!.byDimension, { style: expected.length });
+  assert.deepEqual(excl.evalJson.datasetNonContrastive, { style: expected.length, background_knowledge: 0, informativeness: 0, harmlessness: 0 }, "the manifest's count agrees");
   assert.equal(keep.items.length - excl.items.length, expected.length * 2, "both orders of each pair");
   for (const id of expected) {
     assert.ok(!excl.meta.some((m) => m.itemId.startsWith(`${id}.`)), `${id} excluded`);
@@ -86,13 +88,17 @@ test("rm leaves non-contrastive test pairs out by default, counts them per dimen
   assert.match(formatReport(await buildReport([runKeep]), "md"), new RegExp(`\\| ${expected.length} kept \\|`));
 });
 
-test("feedback histories hold only pairs whose sides state different preferences on the user's dimension", () => {
-  const pairs = new Map(readJsonl<Pair>(path.join(ds, "pairs.jsonl")).map((p) => [p.id, p]));
+test("feedback histories hold only pairs whose sides state different preferences on the user's dimension", async () => {
+  const data = await Dataset.open(ds);
+  const pairs = new Map<string, Pair>();
+  for await (const p of data.pairs()) pairs.set(p.id, p);
+  const users: SyntheticUser[] = [];
+  for await (const u of data.users()) users.push(u);
   const on = (set: Pair["chosenPreferenceSet"], d: string) => set.find((e) => e.dimension === d)!;
   const flat = [...pairs.values()].filter((p) => !contrasts(on(p.chosenPreferenceSet, "style"), on(p.rejectedPreferenceSet, "style")));
   assert.ok(flat.length > 0, "the train pairs include some that do not contrast on style");
   let checked = 0;
-  for (const u of readJsonl<SyntheticUser>(path.join(ds, "users.jsonl"))) {
+  for (const u of users) {
     for (const h of u.history) {
       const p = pairs.get(h.pairId)!;
       assert.ok(contrasts(on(p.chosenPreferenceSet, u.dimension), on(p.rejectedPreferenceSet, u.dimension)), `${u.id}: history pair ${h.pairId} does not contrast on ${u.dimension}`);
@@ -101,6 +107,6 @@ test("feedback histories hold only pairs whose sides state different preferences
   }
   assert.ok(checked > 100);
   const flatIds = new Set(flat.map((p) => p.id));
-  const styleUsers = readJsonl<SyntheticUser>(path.join(ds, "users.jsonl")).filter((u) => u.dimension === "style");
+  const styleUsers = users.filter((u) => u.dimension === "style");
   assert.ok(styleUsers.every((u) => u.history.every((h) => !flatIds.has(h.pairId))));
 });

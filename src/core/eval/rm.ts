@@ -202,8 +202,8 @@ export async function planRm(datasetDir: string, opts: RmOptions = {}): Promise<
     nonContrastive,
     protocol: { contrastFilter: nonContrastive.policy, nonContrastivePairs: nonContrastive.total, oracle },
   };
-  const manifestCount = (ds.manifest as unknown as { nonContrastive?: unknown }).nonContrastive;
-  if (manifestCount !== undefined) evalJson.datasetNonContrastive = manifestCount;
+  // The builder's own count over the whole dataset (all users, every dimension), when it records one.
+  if (ds.manifest.nonContrastive !== undefined) evalJson.datasetNonContrastive = ds.manifest.nonContrastive;
   return { items, meta, evalJson };
 }
 
