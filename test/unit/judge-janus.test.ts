@@ -126,7 +126,11 @@ test("a judge run sends Janus's messages and sampling, re-asks 5 times, and reco
   const janus = await runJudge(genDir, { parse: "janus" }, j, testRunner(janusDir, j));
   assert.deepEqual(janus.judged.map((l) => l.score), [2, 2], "their pattern takes the first match");
   const rj = await readRunJson(path.join(janusDir, "calls"));
-  assert.deepEqual((rj!.params as { protocol: Record<string, unknown> }).protocol, { judgeParse: "janus", judgeMaxParseRetries: 5, judgeParams: { ...JANUS_SAMPLING } });
+  {
+    const want: Record<string, unknown> = { judgeParse: "janus", judgeMaxParseRetries: 5, judgeParams: { ...JANUS_SAMPLING } };
+    const got = (rj!.params as { protocol: Record<string, unknown> }).protocol;
+    assert.deepEqual(Object.fromEntries(Object.keys(want).map((k) => [k, got[k]])), want);
+  }
   const text = formatReport(await buildReport([janusDir]), "text");
   assert.match(text, /"judgeParse":"janus"/);
 

@@ -103,7 +103,11 @@ test("generate --oracle and --plain-template bare|b2-empty: what is sent, record
   const genDir = path.join(dir, "gen-b2");
   await runGeneration(ds, { limit: 3, plainTemplate: "b2-empty", oracle: true }, gen, testRunner(genDir, gen));
   const rj = await readRunJson(genDir);
-  assert.deepEqual((rj!.params as { protocol: unknown }).protocol, { plainTemplate: "b2-empty", oracle: true });
+  {
+    const want: Record<string, unknown> = { plainTemplate: "b2-empty", oracle: true };
+    const got = (rj!.params as { protocol: Record<string, unknown> }).protocol;
+    assert.deepEqual(Object.fromEntries(Object.keys(want).map((k) => [k, got[k]])), want);
+  }
   const judge = scriptedProvider("openai", "gpt-judge", () => "Feedback: ok [RESULT] 3");
   const judgeDir = path.join(dir, "judge-b2");
   await runJudge(genDir, {}, judge, testRunner(judgeDir, judge));
