@@ -1,80 +1,71 @@
 /**
- * Full-scale build benchmark (issue 2): generates a MultiFacet-sized synthetic corpus in the real
- * schema as Parquet shards (196,998 train rows = 65,666 triples, responses 1-3k characters;
- * 921 test rows), then measures, each in a fresh process: reading the Parquet files row group by
- * row group (the floor), and `build`. Prints wall time and peak RSS of both and their ratio.
- * Budget: build <= 20 s and <= 1.5 GB peak RSS on the 2-core machine.
+ * Full-scale dataset benchmark (issues 2 and 14). Generates once, under .bench/, a MultiFacet-sized
+ * synthetic corpus with the real text sizes (196,998 train rows in 3 snappy Parquet shards, about
+ * 4.4 KB a row as JSONL: long system prompts and responses; 921 test rows), then measures, each in
+ * a fresh process, one after the other on the same machine:
+ *   read    reading the Parquet shards row group by row group (the floor)
+ *   build   `preflab build` (wall, CPU, peak RSS, output size)
+ *   reader  what the extension does on the built dataset: the users tree's data, one user's
+ *           history, the first triple, a search over all test triples (warm page cache)
+ *   export  SFT and DPO training files for the full train split (parts a and b)
+ * and prints them side by side with the budgets: build <= 1.5x read, peak RSS <= 1 GB, output
+ * <= 1.2x the input rows' text; users data <= 1 s, history <= 200 ms, triple <= 300 ms,
+ * search <= 300 ms. `--no-export` leaves the exports out.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, rmSync, writeFileSync, readFileSync } from "node:fs";
 import * as path from "node:path";
-import { openMultifacetParquet } from "./lib/multifacet-parquet.js";
-import { synthTestRows, synthTrainRows } from "./lib/synth-corpus.js";
+import { ensureCorpus, FULL_TEST_TRIPLES, FULL_TRAIN_TRIPLES } from "./lib/bench-corpus.js";
 
 const ROOT = path.resolve(__dirname, "..");
-const DIR = path.join(ROOT, ".bench", "corpus-v1");
-const TRIPLES = 65_666;
-const SHARDS = 3;
+const DIR = path.join(ROOT, ".bench", "corpus-real");
+const OUT = path.join(DIR, "out");
 
-async function generate(): Promise<void> {
-  if (existsSync(path.join(DIR, "done"))) return;
-  rmSync(DIR, { recursive: true, force: true });
-  mkdirSync(path.join(DIR, "train"), { recursive: true });
-  const t0 = Date.now();
-  const perShard = Math.ceil(TRIPLES / SHARDS) * 3;
-  let shard = -1;
-  let writer: ReturnType<typeof openMultifacetParquet> | undefined;
-  let inShard = perShard;
-  let batch: Record<string, unknown>[] = [];
-  for (const row of synthTrainRows(TRIPLES)) {
-    if (inShard === perShard) {
-      if (writer) {
-        await writer.write(batch);
-        batch = [];
-        writer.close();
-      }
-      shard++;
-      inShard = 0;
-      writer = openMultifacetParquet(path.join(DIR, "train", `train-0000${shard}-of-0000${SHARDS}.parquet`), "train", 10_000);
-    }
-    batch.push(row);
-    inShard++;
-    if (batch.length === 10_000) {
-      await writer!.write(batch);
-      batch = [];
-    }
-  }
-  await writer!.write(batch);
-  writer!.close();
-  const test = openMultifacetParquet(path.join(DIR, "test.parquet"), "test", 1000);
-  await test.write([...synthTestRows(307)]);
-  test.close();
-  writeFileSync(path.join(DIR, "done"), "");
-  console.log(`generated corpus in ${((Date.now() - t0) / 1000).toFixed(1)} s (${DIR})`);
+interface Child {
+  wallMs: number;
+  cpuMs: number;
+  maxRssMb: number;
+  detail: string;
+  [k: string]: number | string;
 }
 
-function child(mode: "read" | "build"): { wallMs: number; cpuMs: number; maxRssMb: number; detail: string } {
-  const out = execFileSync(process.execPath, ["--import", "tsx", path.join(__dirname, "bench-build-child.ts"), mode, DIR], {
+function child(mode: string): Child {
+  const out = execFileSync(process.execPath, ["--import", "tsx", path.join(__dirname, "bench-build-child.ts"), mode, DIR, OUT], {
     cwd: ROOT,
     encoding: "utf8",
     maxBuffer: 1 << 26,
   });
-  return JSON.parse(out.trim().split("\n").pop()!) as { wallMs: number; cpuMs: number; maxRssMb: number; detail: string };
+  return JSON.parse(out.trim().split("\n").pop()!) as Child;
 }
 
 async function main() {
-  await generate();
+  const corpus = await ensureCorpus(DIR, { trainTriples: FULL_TRAIN_TRIPLES, testTriples: FULL_TEST_TRIPLES, shards: 3 }, console.log);
   const read = child("read");
   const build = child("build");
-  const fmt = (n: number) => n.toFixed(0);
-  const s = (ms: number) => (ms / 1000).toFixed(2);
-  console.log(`parquet read only : ${s(read.wallMs)} s wall, ${s(read.cpuMs)} s CPU, peak RSS ${fmt(read.maxRssMb)} MB (${read.detail})`);
-  console.log(`build (full scale): ${s(build.wallMs)} s wall, ${s(build.cpuMs)} s CPU, peak RSS ${fmt(build.maxRssMb)} MB (${build.detail})`);
-  console.log(`build / read      : ${(build.wallMs / read.wallMs).toFixed(2)}x time, ${(build.maxRssMb / read.maxRssMb).toFixed(2)}x memory`);
-  const ok = build.wallMs <= 20_000 && build.maxRssMb <= 1536;
-  console.log(`budget (<= 20 s, <= 1.5 GB): ${ok ? "met" : "NOT MET"}`);
-  const manifest = JSON.parse(readFileSync(path.join(DIR, "out", "manifest.json"), "utf8")) as { counts: unknown };
-  console.log(`counts: ${JSON.stringify(manifest.counts)}`);
+  const reader = child("reader");
+  const exports = process.argv.includes("--no-export") ? [] : [child("export-sft"), child("export-dpo")];
+  const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+  const mb = (n: number) => `${n.toFixed(0)} MB`;
+  const verdict = (ok: boolean) => (ok ? "ok" : "OVER BUDGET");
+  const rows: [string, string, string, string][] = [];
+  rows.push(["parquet read (floor)", `${s(read.wallMs)} wall, ${s(read.cpuMs)} CPU`, mb(read.maxRssMb), read.detail]);
+  rows.push(["build", `${s(build.wallMs)} wall, ${s(build.cpuMs)} CPU`, mb(build.maxRssMb), build.detail]);
+  for (const e of exports) rows.push([`export ${e.detail.includes("part a") ? "sft" : "dpo"}`, `${s(e.wallMs)} wall, ${s(e.cpuMs)} CPU`, mb(e.maxRssMb), e.detail]);
+  rows.push(["extension reader", `${s(reader.wallMs)} wall`, mb(reader.maxRssMb), reader.detail]);
+  for (const [what, time, rss, detail] of rows) console.log(`${what.padEnd(22)} ${time.padEnd(28)} peak RSS ${rss.padEnd(8)} ${detail}`);
+  const wallRatio = build.wallMs / read.wallMs;
+  const cpuRatio = build.cpuMs / read.cpuMs;
+  const outRatio = (build.outBytes as number) / corpus.jsonlBytes;
+  console.log(`input: ${read.rows as number} rows, ${mb(corpus.jsonlBytes / 1e6)} as JSONL (${(corpus.jsonlBytes / (read.rows as number) / 1000).toFixed(2)} KB a row)`);
+  console.log("");
+  console.log(`build / read time      : ${wallRatio.toFixed(2)}x wall, ${cpuRatio.toFixed(2)}x CPU   (budget <= 1.5x) ${verdict(wallRatio <= 1.5)}`);
+  console.log(`build peak RSS         : ${mb(build.maxRssMb)}   (budget <= 1 GB) ${verdict(build.maxRssMb <= 1024)}`);
+  console.log(`output / input text    : ${outRatio.toFixed(2)}x (${mb((build.outBytes as number) / 1e6)} of ${mb(corpus.jsonlBytes / 1e6)})   (budget <= 1.2x) ${verdict(outRatio <= 1.2)}`);
+  const ms = (k: string) => Math.round(reader[k] as number);
+  console.log(`users tree data        : ${ms("usersMs")} ms   (budget <= 1000 ms) ${verdict(ms("usersMs") <= 1000)}`);
+  console.log(`one user's history     : ${ms("historyMs")} ms   (budget <= 200 ms) ${verdict(ms("historyMs") <= 200)}`);
+  console.log(`first triple           : ${ms("tripleMs")} ms   (budget <= 300 ms) ${verdict(ms("tripleMs") <= 300)}; next triple ${ms("nextTripleMs")} ms`);
+  console.log(`search all test triples: ${ms("searchMs")} ms   (budget <= 300 ms) ${verdict(ms("searchMs") <= 300)}`);
+  console.log(`(load average at the end: ${(await import("node:os")).loadavg()[0]!.toFixed(1)} on ${(await import("node:os")).cpus().length} cores)`);
 }
 
 main().catch((e) => {

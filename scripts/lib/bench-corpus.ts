@@ -4,7 +4,7 @@
  * the real corpus's text sizes (REAL_SIZES: long system prompts and responses, about 4.4 KB a row
  * as JSONL). Generated once into `dir` (under the ignored .bench/) and reused while `done` is there.
  */
-import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { openMultifacetParquet } from "./multifacet-parquet.js";
 import { REAL_SIZES, synthTestRows, synthTrainRows } from "./synth-corpus.js";
@@ -22,14 +22,19 @@ export interface Corpus {
   dir: string;
   train: string;
   test: string;
+  /** The size of all rows (train and test) as JSONL: the input text an output is compared to. */
+  jsonlBytes: number;
 }
 
 /** Generates the corpus into `dir` unless it is already there; returns its input paths. */
 export async function ensureCorpus(dir: string, spec: CorpusSpec, log: (s: string) => void = () => {}): Promise<Corpus> {
-  const corpus = { dir, train: path.join(dir, "train"), test: path.join(dir, "test.parquet") };
+  const paths = { dir, train: path.join(dir, "train"), test: path.join(dir, "test.parquet") };
   const stamp = path.join(dir, "done");
-  const want = JSON.stringify(spec);
-  if (existsSync(stamp) && (await import("node:fs")).readFileSync(stamp, "utf8") === want) return corpus;
+  if (existsSync(stamp)) {
+    const done = JSON.parse(readFileSync(stamp, "utf8")) as { spec?: CorpusSpec; jsonlBytes?: number };
+    if (JSON.stringify(done.spec) === JSON.stringify(spec) && done.jsonlBytes) return { ...paths, jsonlBytes: done.jsonlBytes };
+  }
+  const corpus = { ...paths, jsonlBytes: 0 };
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(corpus.train, { recursive: true });
   const t0 = Date.now();
@@ -50,6 +55,7 @@ export async function ensureCorpus(dir: string, spec: CorpusSpec, log: (s: strin
       writer = openMultifacetParquet(path.join(corpus.train, `train-${String(shard).padStart(5, "0")}-of-${String(spec.shards).padStart(5, "0")}.parquet`), "train", 10_000);
     }
     batch.push(row);
+    corpus.jsonlBytes += Buffer.byteLength(JSON.stringify(row)) + 1;
     inShard++;
     if (batch.length === 10_000) {
       await writer!.write(batch);
@@ -59,9 +65,11 @@ export async function ensureCorpus(dir: string, spec: CorpusSpec, log: (s: strin
   await writer!.write(batch);
   writer!.close();
   const test = openMultifacetParquet(corpus.test, "test", 1000);
-  await test.write([...synthTestRows(spec.testTriples, REAL_SIZES)]);
+  const testRows = [...synthTestRows(spec.testTriples, REAL_SIZES)];
+  for (const row of testRows) corpus.jsonlBytes += Buffer.byteLength(JSON.stringify(row)) + 1;
+  await test.write(testRows);
   test.close();
-  writeFileSync(stamp, want);
+  writeFileSync(stamp, JSON.stringify({ spec, jsonlBytes: corpus.jsonlBytes }));
   log(`generated corpus in ${((Date.now() - t0) / 1000).toFixed(1)} s (${dir})`);
   return corpus;
 }

@@ -101,14 +101,14 @@ export class UsersTree implements vscode.TreeDataProvider<Node>, vscode.TextDocu
     if (!index) return [];
     if (!n) {
       const nodes: Node[] = index.dimensions().map((d) => ({ type: "dimension", dimension: d, count: index.usersOf(d).length }));
-      this.s.log.debug(`users tree: ${index.size} users ready in ${Math.round(performance.now() - t0)} ms`);
+      this.s.log.info(`users tree: ${index.size} users ready in ${Math.round(performance.now() - t0)} ms`);
       return nodes;
     }
     if (n.type === "dimension") return index.usersOf(n.dimension).map((user) => ({ type: "user", user }));
     if (n.type === "user") {
       const user = await index.user(n.user.id);
       const nodes: Node[] = (user?.history ?? []).map((h, i) => ({ type: "pair", userId: n.user.id, index: i, prompt: h.prompt, score: h.score, preference: `${h.preference.subdimension} · ${h.preference.preference}` }));
-      this.s.log.debug(`users tree: history of ${n.user.id} (${nodes.length} pairs) in ${Math.round(performance.now() - t0)} ms`);
+      this.s.log.info(`users tree: history of ${n.user.id} (${nodes.length} pairs) in ${Math.round(performance.now() - t0)} ms`);
       return nodes;
     }
     return [];

@@ -140,6 +140,20 @@ test("rows of one instruction need not be consecutive: the build counts them fir
   }
 });
 
+test("interleaved rows and no group over three: built in one pass, the same dataset", async () => {
+  const mixed: Record<string, unknown>[] = [];
+  const base = trainRows.slice(0, 180);
+  for (let t = 0; t < 60; t += 2) for (let k = 0; k < 3; k++) mixed.push(base[t * 3 + k]!, base[(t + 1) * 3 + k]!);
+  mixed.splice(5, 0, trainRows[180]!); // the 2-row group, apart
+  mixed.push(trainRows[181]!);
+  const file = writeJsonl(path.join(dir, "one-pass.jsonl"), mixed);
+  const { manifest } = await buildDataset({ train: file, test: testFile, out: path.join(dir, "one-pass") });
+  assert.deepEqual(manifest.skipped.groupSizes.train, { "2": 1 });
+  for (const f of ["train.jsonl", "pairs.jsonl", "users.jsonl", "triples.jsonl", "index.json"]) {
+    assert.equal(readFileSync(path.join(dir, "one-pass", f), "utf8"), readFileSync(path.join(dir, "base", f), "utf8"), f);
+  }
+});
+
 test("fixed mode reuses one history per (dimension, subdimension, preference)", async () => {
   const { manifest } = await buildDataset({ train, test: testFile, out: path.join(dir, "fixed"), historyMode: "fixed" });
   assert.equal(manifest.historyMode, "fixed");

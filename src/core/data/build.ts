@@ -7,10 +7,13 @@
  * member), users.jsonl (users with their histories as pair ids and scores), index.json (byte
  * offsets of every line of triples, train and users, for random access) and manifest.json.
  *
- * Memory: train rows are streamed twice (pass 1 counts rows per instruction, reading only the
- * `prompt` column of Parquet files; pass 2 validates rows, holds each instruction's rows only
- * until its group is complete, and streams train.jsonl and pairs.jsonl to disk). Retrieval keeps
- * compact typed arrays of the preference texts; no text is read back. Everything is written into a temp directory that is renamed into place at the end, so a
+ * Memory and time: train rows are streamed once: each instruction's rows are held only until its
+ * group of three is complete, and train.jsonl and pairs.jsonl are streamed to disk. Only when an
+ * instruction turns out to have more than three rows after its triple was written (or very many
+ * rows wait for their groups) does the build start over, counting rows per instruction first
+ * (reading only the `prompt` column of Parquet files); the output is the same either way.
+ * Retrieval keeps compact typed arrays of the preference texts; no text is read back.
+ * Everything is written into a temp directory that is renamed into place at the end, so a
  * failed build leaves no partial output and never destroys an earlier one.
  */
 import { mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
@@ -113,6 +116,109 @@ interface BuildContext {
   progress: NonNullable<BuildOptions["onProgress"]>;
 }
 
+interface TrainPass {
+  index: HistoryIndex;
+  trainIds: string[];
+  trainOffsets: number[];
+  trainRows: number;
+  inputs: Manifest["inputs"];
+  skippedTrainGroups: number;
+  skippedTrainRows: number;
+  skippedSizes: Record<string, number>;
+}
+
+/** Rows held for groups not yet complete, above which a one-pass build starts over with counts. */
+const MAX_PENDING_ROWS = 50_000;
+
+/**
+ * Validates the train rows and, as each instruction's group of three completes, writes the train
+ * triple once (train.jsonl) and its pairs by id (pairs.jsonl), registering its rows and pairs in
+ * the history index. With `groupSize` (rows per instruction, counted first), groups of another
+ * size are skipped as their rows come. Without it (one pass), rows wait in their group until it
+ * completes; the pass gives up (undefined) when a group grows past three after it was written or
+ * when too many rows wait, and the caller counts first: both ways write the same bytes.
+ */
+async function trainPass(dir: string, ctx: BuildContext, testPrompts: Set<string>, groupSize?: Map<string, number>): Promise<TrainPass | undefined> {
+  const { seed, historySize, pairsMode, progress } = ctx;
+  const index = new HistoryIndex(seed, historySize);
+  const trainIds: string[] = [];
+  const trainOffsets: number[] = [];
+  const inputs: Manifest["inputs"] = [];
+  const pending = new Map<string, TrainRow[]>();
+  let pendingRows = 0;
+  const written = new Set<string>();
+  const trainWriter = await LineWriter.open(path.join(dir, DATASET_FILES.train));
+  const pairsWriter = await LineWriter.open(path.join(dir, DATASET_FILES.pairs));
+  let trainRows = 0;
+
+  const emitTriple = async (tid: string, prompt: string, rows: TrainRow[]) => {
+    // Register the three rows contiguously: row 3t+j is member j of train triple t.
+    for (const r of rows) index.addRow(r.preference_set);
+    // The prompt is only needed for exclusion checks against test prompts.
+    const tIdx = index.addTriple(testPrompts.has(prompt) ? prompt : "");
+    trainIds.push(tid);
+    const line: TrainTriple = { id: tid, prompt, members: rows.map((r) => ({ preference_set: r.preference_set, response: r.output })) as TrainTriple["members"] };
+    trainOffsets.push((await trainWriter.write(JSON.stringify(line)))[0]);
+    const rng = new Rng(seed, `pairs:${tid}`);
+    for (let j = 0; j < 3; j++) {
+      const others = [0, 1, 2].filter((k) => k !== j);
+      const rejected = pairsMode === "all" ? others : [others[rng.int(2)]!];
+      for (const k of rejected) {
+        const ref: PairRef = { id: pairId(tid, j, k), tripleId: tid, chosenMember: j, rejectedMember: k };
+        await pairsWriter.write(JSON.stringify(ref));
+        index.addPair({ triple: tIdx, chosenRow: 3 * tIdx + j, rejectedRow: 3 * tIdx + k });
+      }
+    }
+  };
+
+  try {
+    for (const file of ctx.trainFiles) {
+      let rows = 0;
+      for await (const { raw, loc } of readRawRows(file)) {
+        const row = validateRow("train", raw, loc);
+        rows++;
+        if ((trainRows + rows) % 20000 === 0) progress({ phase: "building pairs", done: trainRows + rows });
+        if (groupSize) {
+          if (groupSize.get(row.prompt) !== 3) continue; // counted from groupSize
+        } else if (written.size && written.has(tripleId("train", row.prompt))) {
+          return undefined; // a fourth row of a group already written: count first
+        }
+        let g = pending.get(row.prompt);
+        if (!g) pending.set(row.prompt, (g = []));
+        g.push(row);
+        pendingRows++;
+        if (g.length === 3) {
+          pending.delete(row.prompt);
+          pendingRows -= 3;
+          const tid = tripleId("train", row.prompt);
+          if (!groupSize) written.add(tid);
+          await emitTriple(tid, row.prompt, g);
+        } else if (!groupSize && pendingRows > MAX_PENDING_ROWS) {
+          return undefined;
+        }
+      }
+      trainRows += rows;
+      inputs.push({ split: "train", path: file, sha256: await sha256File(file), rows });
+    }
+    trainOffsets.push(trainWriter.offset);
+  } finally {
+    await pairsWriter.close();
+    await trainWriter.close();
+  }
+  let skippedTrainGroups = 0;
+  let skippedTrainRows = 0;
+  const skippedSizes: Record<string, number> = {};
+  const sizes = groupSize ? [...groupSize.values()] : [...pending.values()].map((g) => g.length);
+  for (const size of sizes) {
+    if (size !== 3) {
+      skippedTrainGroups++;
+      skippedTrainRows += size;
+      skippedSizes[size] = (skippedSizes[size] ?? 0) + 1;
+    }
+  }
+  return { index, trainIds, trainOffsets, trainRows, inputs, skippedTrainGroups, skippedTrainRows, skippedSizes };
+}
+
 async function buildInto(dir: string, ctx: BuildContext): Promise<Manifest> {
   const { historySize, historyMode, pairsMode, seed, progress } = ctx;
   const inputs: Manifest["inputs"] = [];
@@ -151,88 +257,28 @@ async function buildInto(dir: string, ctx: BuildContext): Promise<Manifest> {
   }
   const testPrompts = new Set(triples.map((t) => t.prompt));
 
-  // ---- Train pass 1: rows per instruction (Parquet: only the prompt column is decoded).
-  const groupSize = new Map<string, number>();
-  let seen = 0;
-  for (const file of ctx.trainFiles) {
-    for await (const { raw, loc } of readRawRows(file, ["prompt"])) {
-      const prompt = (raw as { prompt?: unknown } | null)?.prompt;
-      if (typeof prompt !== "string") {
-        validateRow("train", raw, loc); // throws the precise error
-        throw new DataError(loc, "must be a string", "prompt");
-      }
-      groupSize.set(prompt, (groupSize.get(prompt) ?? 0) + 1);
-      if (++seen % 20000 === 0) progress({ phase: "counting train rows", done: seen });
-    }
-  }
-
-  // ---- Train pass 2: validate; as each triple completes, write it once (train.jsonl) and its pairs by id.
-  const index = new HistoryIndex(seed, historySize);
-  const trainIds: string[] = [];
-  const trainOffsets: number[] = [];
-  const pending = new Map<string, TrainRow[]>();
-  const trainWriter = await LineWriter.open(path.join(dir, DATASET_FILES.train));
-  const pairsWriter = await LineWriter.open(path.join(dir, DATASET_FILES.pairs));
-  let trainRows = 0;
-  let skippedTrainGroups = 0;
-  let skippedTrainRows = 0;
-
-  const emitTriple = async (prompt: string, rows: TrainRow[]) => {
-    const tid = tripleId("train", prompt);
-    // Register the three rows contiguously: row 3t+j is member j of train triple t.
-    for (const r of rows) index.addRow(r.preference_set);
-    // The prompt is only needed for exclusion checks against test prompts.
-    const tIdx = index.addTriple(testPrompts.has(prompt) ? prompt : "");
-    trainIds.push(tid);
-    const line: TrainTriple = { id: tid, prompt, members: rows.map((r) => ({ preference_set: r.preference_set, response: r.output })) as TrainTriple["members"] };
-    trainOffsets.push((await trainWriter.write(JSON.stringify(line)))[0]);
-    const rng = new Rng(seed, `pairs:${tid}`);
-    for (let j = 0; j < 3; j++) {
-      const others = [0, 1, 2].filter((k) => k !== j);
-      const rejected = pairsMode === "all" ? others : [others[rng.int(2)]!];
-      for (const k of rejected) {
-        const ref: PairRef = { id: pairId(tid, j, k), tripleId: tid, chosenMember: j, rejectedMember: k };
-        await pairsWriter.write(JSON.stringify(ref));
-        index.addPair({ triple: tIdx, chosenRow: 3 * tIdx + j, rejectedRow: 3 * tIdx + k });
-      }
-    }
-  };
-
-  try {
+  // ---- Train: one pass, unless an instruction turns out to have more than 3 rows after its
+  // triple was written (or too many rows wait for their group): then again, rows counted first.
+  let train = await trainPass(dir, ctx, testPrompts);
+  if (!train) {
+    const groupSize = new Map<string, number>();
+    let seen = 0;
     for (const file of ctx.trainFiles) {
-      let rows = 0;
-      for await (const { raw, loc } of readRawRows(file)) {
-        const row = validateRow("train", raw, loc);
-        rows++;
-        const size = groupSize.get(row.prompt) ?? 0;
-        if (size !== 3) {
-          continue; // counted below from groupSize
+      for await (const { raw, loc } of readRawRows(file, ["prompt"])) {
+        const prompt = (raw as { prompt?: unknown } | null)?.prompt;
+        if (typeof prompt !== "string") {
+          validateRow("train", raw, loc); // throws the precise error
+          throw new DataError(loc, "must be a string", "prompt");
         }
-        let g = pending.get(row.prompt);
-        if (!g) pending.set(row.prompt, (g = []));
-        g.push(row);
-        if (g.length === 3) {
-          pending.delete(row.prompt);
-          await emitTriple(row.prompt, g);
-        }
-        if ((trainRows + rows) % 20000 === 0) progress({ phase: "building pairs", done: trainRows + rows, total: seen });
+        groupSize.set(prompt, (groupSize.get(prompt) ?? 0) + 1);
+        if (++seen % 20000 === 0) progress({ phase: "counting train rows", done: seen });
       }
-      trainRows += rows;
-      inputs.push({ split: "train", path: file, sha256: await sha256File(file), rows });
     }
-    trainOffsets.push(trainWriter.offset);
-  } finally {
-    await pairsWriter.close();
-    await trainWriter.close();
+    train = (await trainPass(dir, ctx, testPrompts, groupSize))!;
   }
-  for (const size of groupSize.values()) {
-    if (size !== 3) {
-      skippedTrainGroups++;
-      skippedTrainRows += size;
-      skippedSizes.train[size] = (skippedSizes.train[size] ?? 0) + 1;
-    }
-  }
-  groupSize.clear();
+  const { index, trainIds, trainOffsets, trainRows, skippedTrainGroups, skippedTrainRows } = train;
+  inputs.push(...train.inputs);
+  skippedSizes.train = train.skippedSizes;
 
   // ---- Users and their histories (pairs by id, with their retrieval scores).
   const pairIdOf = (p: number) => {
