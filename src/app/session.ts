@@ -21,6 +21,8 @@ import type { RunGate } from "./gate.js";
 import { readPromptFile } from "./prompts.js";
 import { checkProviderGate, runMetaFor, type ResolvedProvider } from "./provider.js";
 import * as path from "node:path";
+import { withBatchMode } from "./batch.js";
+import type { BatchProgress } from "../core/batch/provider.js";
 
 /** How requests are sent: the same settings from CLI flags or extension settings. */
 export interface RunnerSettings {
@@ -33,6 +35,10 @@ export interface RunnerSettings {
   tpm?: number;
   /** Response cache folder, or false. */
   cacheDir: string | false;
+  /** Send the requests through the provider's batch API (src/app/batch.ts). */
+  batch?: boolean;
+  /** Time between polls of a batch (default 30 s). */
+  batchPollMs?: number;
 }
 
 /** RUNNER_DEFAULTS with the given overrides (cache off unless a folder is given). */
@@ -46,6 +52,8 @@ export function runnerSettings(over: Partial<RunnerSettings> = {}): RunnerSettin
   };
   if (over.rpm !== undefined) r.rpm = over.rpm;
   if (over.tpm !== undefined) r.tpm = over.tpm;
+  if (over.batch) r.batch = true;
+  if (over.batchPollMs !== undefined) r.batchPollMs = over.batchPollMs;
   return r;
 }
 
@@ -58,6 +66,8 @@ export interface SessionHooks {
   onLoading?: (config: ProviderConfig) => void;
   /** Creates the provider (default: the registry's createProvider). */
   createProvider?: (config: ProviderConfig) => Promise<Provider>;
+  /** Batch mode: the batch's own counts at each poll. */
+  onBatchProgress?: (p: BatchProgress) => void;
 }
 
 /** Runner options for a provider built from `resolved`, less the run folder. */
@@ -153,7 +163,8 @@ export async function runEvaluation(request: EvalRequest, target: RunTarget, hoo
   const resolved: ResolvedProvider = { ...target.provider, config };
   // Read the input before anything starts, so a bad file writes nothing.
   const prompts = request.kind === "prompts" ? await readPromptFile(request.input) : undefined;
-  return withProvider(resolved, target.runner, hooks, async (provider, options) => {
+  return withProvider(resolved, target.runner, hooks, (plain, plainOptions) =>
+    withBatchMode(plain, config, plainOptions, runDir, target.runner, hooks.onBatchProgress, async (provider, options) => {
     const runner: RunnerOptions = { ...options, runDir };
     switch (request.kind) {
       case "rm": {
@@ -177,5 +188,6 @@ export async function runEvaluation(request: EvalRequest, target: RunTarget, hoo
         return { kind: "prompts", runDir, summary: await runBatch(items, provider, runner) };
       }
     }
-  });
+    }),
+  );
 }

@@ -8,6 +8,7 @@ import { ALLOW_ALL } from "../app/gate.js";
 import { runEvaluation, withProvider, type EvalOutcome, type EvalRequest, type SessionHooks, type SessionRunner } from "../app/session.js";
 import type { Provider } from "../core/providers/types.js";
 import type { Progress, RunSummary } from "../core/eval/runner.js";
+import type { BatchProgress } from "../core/batch/provider.js";
 
 /** Session hooks for one command: Ctrl-C and progress lines; `done` removes the Ctrl-C handler. */
 function cliHooks(label: string, resolved: ResolvedProviderOptions, io: CliIO): { hooks: SessionHooks; done: () => void } {
@@ -29,7 +30,11 @@ function cliHooks(label: string, resolved: ResolvedProviderOptions, io: CliIO): 
     lastText = text;
     io.err(`[${label}] ${text}\n`);
   };
-  return { hooks: { gate: ALLOW_ALL, signal: ac.signal, onProgress }, done: () => process.removeListener("SIGINT", onSigint) };
+  const onBatchProgress = (b: BatchProgress) => {
+    const c = b.counts;
+    io.err(`[${label}] batch ${b.batchId} ${b.status}: ${c.succeeded}/${c.total} succeeded, ${c.errored} errored, ${c.unfinished} expired or cancelled, ${c.processing} processing\n`);
+  };
+  return { hooks: { gate: ALLOW_ALL, signal: ac.signal, onProgress, onBatchProgress }, done: () => process.removeListener("SIGINT", onSigint) };
 }
 
 /** Runs one evaluation through the session into `runDir`. */

@@ -43,8 +43,9 @@ const STRING_FLAGS = [
   "threads",
   "gpu",
   "context-size",
+  "batch-poll-ms",
 ] as const;
-const BOOLEAN_FLAGS = ["no-cache"] as const;
+const BOOLEAN_FLAGS = ["no-cache", "batch"] as const;
 
 /** parseArgs option definitions for the provider/runner flags, each name prefixed. */
 export function providerOptionSpec(prefix = ""): Spec {
@@ -75,6 +76,9 @@ export function providerOptionsHelp(prefix = ""): string {
     `  ${p}timeout-ms N         per-request timeout (default ${RUNNER_DEFAULTS.timeoutMs})`,
     `  ${p}rpm N / ${p}tpm N      requests / tokens per minute limits`,
     `  ${p}cache-dir DIR        response cache (default .preflab/cache/responses); ${p}no-cache disables it`,
+    `  ${p}batch                send through the provider's batch API (openai, anthropic: half price, up to 24 h);`,
+    `                        batch ids live in the run folder (batch.json), so rerunning polls instead of resubmitting`,
+    `  ${p}batch-poll-ms N      time between batch status polls (default 30000)`,
     `  ${p}price-input / ${p}price-output / ${p}price-cached-input / ${p}price-cache-write USD per 1M tokens`,
     `                        (default: the dated list prices of known models; otherwise "price unknown")`,
   ].join("\n");
@@ -174,6 +178,8 @@ export async function resolveProviderOptions(values: Values, opts: ResolveOpts &
     cacheDir: noCache ? false : path.resolve(cwd, cacheDirFlag ?? path.join(".preflab", "cache", "responses")),
     ...(optInt("rpm", 1) !== undefined ? { rpm: optInt("rpm", 1) } : {}),
     ...(optInt("tpm", 1) !== undefined ? { tpm: optInt("tpm", 1) } : {}),
+    ...(values[flag("batch")] === true ? { batch: true } : {}),
+    ...(optInt("batch-poll-ms", 1) !== undefined ? { batchPollMs: optInt("batch-poll-ms", 1) } : {}),
   });
 
   try {

@@ -162,7 +162,7 @@ export class Dispatcher {
     });
     aborted.catch(() => undefined);
     try {
-      const call = provider.call(item.request, { signal: ac.signal });
+      const call = provider.call(item.request, { signal: ac.signal, itemId: item.id });
       call.catch(() => undefined);
       const r = await Promise.race([call, aborted]);
       if (r.error) return { err: new ProviderError(r.error.kind, r.error.message, { status: r.error.status }) };

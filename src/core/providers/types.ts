@@ -151,8 +151,11 @@ export interface Provider {
   readonly id: string;
   readonly model: string;
   readonly capabilities: ProviderCapabilities;
-  /** Throws ProviderError on any fault; never returns a made-up answer. */
-  call(request: ProviderRequest, opts: { signal?: AbortSignal }): Promise<Omit<ProviderResponse, "cached">>;
+  /**
+   * Throws ProviderError on any fault; never returns a made-up answer. `itemId` is the run item the
+   * call is for (the batch-API provider maps it to the batch's request id).
+   */
+  call(request: ProviderRequest, opts: { signal?: AbortSignal; itemId?: string }): Promise<Omit<ProviderResponse, "cached">>;
   dispose?(): Promise<void>;
 }
 

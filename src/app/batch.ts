@@ -1,0 +1,66 @@
+/**
+ * `--batch` (and `batch: true` in an experiment cell): a run's requests go through the provider's
+ * batch API (src/core/batch) instead of one request each. The runner is told to hand every item
+ * to the provider at once and to wait as long as a batch may take (24 h + polling), and the
+ * provider wrapper keeps the ordinary-path calls (retries of batch errors) within the run's own
+ * concurrency. Rate limits do not apply to batch submissions.
+ */
+import type { ProviderConfig } from "../core/providers/registry.js";
+import type { Provider } from "../core/providers/types.js";
+import { batchBackendFor } from "../core/batch/backend.js";
+import { BatchProvider, type BatchProgress } from "../core/batch/provider.js";
+
+/** How long one call may wait for its batch: the 24 h completion window and a margin. */
+export const BATCH_WAIT_MS = 26 * 3600_000;
+/** The runner hands every item to the batch provider at once. */
+export const BATCH_RUNNER_CONCURRENCY = 1_000_000;
+
+export interface BatchSettings {
+  batch?: boolean;
+  /** Time between polls of a batch (default 30 s). */
+  batchPollMs?: number;
+}
+
+export interface BatchRunnerShape {
+  concurrency: number;
+  timeoutMs: number;
+  rpm?: number;
+  tpm?: number;
+}
+
+/** Whether a provider config can run through a batch API. */
+export function supportsBatch(config: ProviderConfig): boolean {
+  return config.provider === "openai" || config.provider === "anthropic";
+}
+
+/**
+ * Runs `fn` with the provider (and runner options) for batch mode when `settings.batch`, else
+ * unchanged. Throws a clear error for a provider without a batch API.
+ */
+export async function withBatchMode<T, O extends BatchRunnerShape>(
+  provider: Provider,
+  config: ProviderConfig,
+  options: O,
+  runDir: string,
+  settings: BatchSettings,
+  onProgress: ((p: BatchProgress) => void) | undefined,
+  fn: (provider: Provider, options: O) => Promise<T>,
+): Promise<T> {
+  if (!settings.batch) return fn(provider, options);
+  const backend = batchBackendFor(config);
+  if (!backend) throw new Error(`batch mode: provider ${config.provider} has no batch API (openai and anthropic have one)`);
+  const bp = await BatchProvider.create(provider, backend, {
+    runDir,
+    concurrency: options.concurrency,
+    ...(settings.batchPollMs !== undefined ? { pollMs: settings.batchPollMs } : {}),
+    ...(onProgress ? { onProgress } : {}),
+  });
+  const batchOptions: O = { ...options, concurrency: BATCH_RUNNER_CONCURRENCY, timeoutMs: Math.max(options.timeoutMs, BATCH_WAIT_MS) };
+  delete batchOptions.rpm;
+  delete batchOptions.tpm;
+  try {
+    return await fn(bp, batchOptions);
+  } finally {
+    await bp.dispose();
+  }
+}

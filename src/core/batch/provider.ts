@@ -1,0 +1,367 @@
+/**
+ * Runs a run's requests through a provider batch API (OpenAI Batch, Anthropic Message Batches)
+ * behind the ordinary Provider interface, so the runner, results.jsonl, totals, resume and reports
+ * are exactly those of an ordinary run: the runner calls `call()` for every unfinished item at
+ * once; calls are collected for a moment, submitted as batches (sharded at the API's request and
+ * byte limits), polled, and each call resolves with its item's result (`batch: true`, priced at
+ * the batch discount).
+ *
+ * The run folder's `batch.json` holds every submitted batch (id, its custom ids, status, counts,
+ * whether a cancel was requested) and the custom id -> item id mapping; it is written (atomically)
+ * right after each submission, so a run killed while polling resumes by polling the same batches
+ * (nothing is submitted twice, nothing already recorded is recorded again). What is left:
+ * - an item the batch API answered with a retryable error (5xx, 429, overloaded), a malformed
+ *   result line, or an item missing from the results, or expired: sent again through the ordinary
+ *   path (the wrapped provider, at most `concurrency` at once), under the run's retry rules;
+ * - a non-retryable item error (400): recorded as that failure;
+ * - a batch the API refused outright (OpenAI status "failed"): its items fail with the reason;
+ * - cancelling the run (every waiting call aborted) cancels its unfinished remote batches; a
+ *   resume reads what those batches finished and submits the rest in a new batch.
+ * A kill in the moment between the API creating a batch and batch.json being written can leave
+ * one batch that a resume does not know about (its items are submitted again).
+ */
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { writeJsonAtomic } from "../eval/runlog.js";
+import { ProviderError, type Provider, type ProviderCapabilities, type ProviderRequest, type ProviderResponse } from "../providers/types.js";
+import type { BatchBackend, BatchCounts, BatchResult } from "./backend.js";
+import { customIdFor } from "./ids.js";
+
+export const BATCH_FILE = "batch.json";
+
+export interface BatchRecord {
+  id: string;
+  customIds: string[];
+  submittedAt: string;
+  /** The provider's status at the last poll. */
+  status: string;
+  counts?: BatchCounts;
+  cancelRequested?: boolean;
+  endedAt?: string;
+}
+
+export interface BatchState {
+  version: 1;
+  provider: string;
+  model: string;
+  /** custom id -> Preflab item id. */
+  ids: Record<string, string>;
+  batches: BatchRecord[];
+}
+
+export interface BatchProgress {
+  batchId: string;
+  status: string;
+  counts: BatchCounts;
+  /** Batches of this run still being polled. */
+  open: number;
+}
+
+export interface BatchProviderOptions {
+  runDir: string;
+  /** Time between polls of one batch (default 30 s). */
+  pollMs?: number;
+  /** How long calls are collected before a batch is submitted (default 250 ms). */
+  collectMs?: number;
+  /** Ordinary-path calls at once (the run's concurrency; default 8). */
+  concurrency?: number;
+  onProgress?: (p: BatchProgress) => void;
+}
+
+type Result = Omit<ProviderResponse, "cached">;
+
+interface Waiter {
+  customId: string;
+  request: ProviderRequest;
+  signal?: AbortSignal;
+  started: number;
+  resolve: (r: Result) => void;
+  reject: (e: unknown) => void;
+}
+
+function abortError(signal: AbortSignal | undefined): unknown {
+  return signal?.reason ?? new DOMException("aborted", "AbortError");
+}
+
+export class BatchProvider implements Provider {
+  readonly id: string;
+  readonly model: string;
+  readonly capabilities: ProviderCapabilities;
+  private readonly waiters = new Map<string, Waiter>();
+  /** Custom id -> the latest batch it was submitted in. */
+  private readonly latest = new Map<string, BatchRecord>();
+  private readonly fallback = new Set<string>();
+  private readonly resubmit = new Set<string>();
+  private readonly pollers = new Map<string, Promise<void>>();
+  private readonly cancels: Promise<void>[] = [];
+  private queue: string[] = [];
+  private flushTimer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+  private ordinaryActive = 0;
+  private readonly ordinaryQueue: (() => void)[] = [];
+  private disposed = false;
+  private saveChain: Promise<void> = Promise.resolve();
+
+  private constructor(
+    private readonly inner: Provider,
+    private readonly backend: BatchBackend,
+    private readonly state: BatchState,
+    private readonly opts: BatchProviderOptions,
+  ) {
+    this.id = inner.id;
+    this.model = inner.model;
+    this.capabilities = inner.capabilities;
+    for (const b of state.batches) for (const c of b.customIds) this.latest.set(c, b);
+  }
+
+  /** Wraps `inner`; reads the run folder's batch.json (a resumed run polls its batches). */
+  static async create(inner: Provider, backend: BatchBackend, opts: BatchProviderOptions): Promise<BatchProvider> {
+    const file = path.join(opts.runDir, BATCH_FILE);
+    let state: BatchState = { version: 1, provider: inner.id, model: inner.model, ids: {}, batches: [] };
+    try {
+      const raw = JSON.parse(await readFile(file, "utf8")) as BatchState;
+      if (raw?.version !== 1 || !Array.isArray(raw.batches) || typeof raw.ids !== "object") throw new Error(`${file}: not a Preflab batch file (version 1 with batches and ids)`);
+      if (raw.provider !== inner.id || raw.model !== inner.model) {
+        throw new Error(`${file}: its batches were made with ${raw.provider}/${raw.model}, this run uses ${inner.id}/${inner.model}; use a new run folder`);
+      }
+      state = raw;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+    }
+    return new BatchProvider(inner, backend, state, opts);
+  }
+
+  /** The run folder's batch state (for progress displays and tests). */
+  get batches(): readonly BatchRecord[] {
+    return this.state.batches;
+  }
+
+  call(request: ProviderRequest, opts: { signal?: AbortSignal; itemId?: string } = {}): Promise<Result> {
+    const { signal, itemId } = opts;
+    if (signal?.aborted) return Promise.reject(abortError(signal));
+    if (itemId === undefined) return this.ordinary(request, signal);
+    const customId = customIdFor(itemId);
+    this.state.ids[customId] = itemId;
+    if (this.fallback.has(customId)) return this.ordinary(request, signal);
+    return new Promise<Result>((resolve, reject) => {
+      const w: Waiter = { customId, request, started: performance.now(), resolve, reject, ...(signal ? { signal } : {}) };
+      this.waiters.get(customId)?.reject(new ProviderError("aborted", "superseded by a new call for the same item"));
+      this.waiters.set(customId, w);
+      signal?.addEventListener(
+        "abort",
+        () => {
+          if (this.waiters.get(customId) !== w) return;
+          this.waiters.delete(customId);
+          reject(abortError(signal));
+          this.abandoned(customId);
+        },
+        { once: true },
+      );
+      const b = this.latest.get(customId);
+      if (b && !this.resubmit.has(customId)) this.poll(b);
+      else this.enqueue(customId);
+    });
+  }
+
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    await this.flushing.catch(() => undefined);
+    await Promise.allSettled(this.cancels);
+    await this.saveChain.catch(() => undefined);
+    // The wrapped provider belongs to whoever created it (the session disposes it).
+  }
+
+  // --- submission ------------------------------------------------------------------------------
+
+  private enqueue(customId: string): void {
+    this.queue.push(customId);
+    if (this.queue.length >= this.backend.maxRequests) {
+      this.flushNow();
+      return;
+    }
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = setTimeout(() => this.flushNow(), this.opts.collectMs ?? 250);
+  }
+
+  private flushNow(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    const ids = [...new Set(this.queue)].filter((c) => this.waiters.has(c));
+    this.queue = [];
+    if (ids.length === 0) return;
+    this.flushing = this.flushing.then(() => this.submit(ids)).catch(() => undefined);
+  }
+
+  private async submit(ids: string[]): Promise<void> {
+    // Shards within the API's request-count and byte limits.
+    const shards: { ids: string[]; entries: string[] }[] = [];
+    let cur = { ids: [] as string[], entries: [] as string[], bytes: 0 };
+    for (const c of ids) {
+      const w = this.waiters.get(c);
+      if (!w) continue;
+      let entry: string;
+      try {
+        entry = this.backend.entry(c, w.request);
+      } catch (e) {
+        this.settle(c, (x) => x.reject(e));
+        continue;
+      }
+      const bytes = Buffer.byteLength(entry) + 1;
+      if (cur.ids.length > 0 && (cur.ids.length >= this.backend.maxRequests || cur.bytes + bytes > this.backend.maxBytes)) {
+        shards.push(cur);
+        cur = { ids: [], entries: [], bytes: 0 };
+      }
+      cur.ids.push(c);
+      cur.entries.push(entry);
+      cur.bytes += bytes;
+    }
+    if (cur.ids.length) shards.push(cur);
+    for (const shard of shards) {
+      if (this.disposed) return;
+      let id: string;
+      try {
+        id = await this.backend.submit(shard.entries);
+      } catch (e) {
+        for (const c of shard.ids) this.settle(c, (w) => w.reject(e));
+        continue;
+      }
+      const record: BatchRecord = { id, customIds: shard.ids, submittedAt: new Date().toISOString(), status: "submitted" };
+      this.state.batches.push(record);
+      for (const c of shard.ids) {
+        this.latest.set(c, record);
+        this.resubmit.delete(c);
+      }
+      await this.save();
+      this.poll(record);
+    }
+  }
+
+  // --- polling and results ---------------------------------------------------------------------
+
+  private poll(record: BatchRecord): void {
+    if (this.pollers.has(record.id)) return;
+    const p = this.pollLoop(record).finally(() => this.pollers.delete(record.id));
+    this.pollers.set(record.id, p);
+  }
+
+  private waitingOn(record: BatchRecord): string[] {
+    return record.customIds.filter((c) => this.waiters.has(c) && this.latest.get(c) === record);
+  }
+
+  private async pollLoop(record: BatchRecord): Promise<void> {
+    let failures = 0;
+    for (let first = true; ; first = false) {
+      if (!first) await new Promise((r) => setTimeout(r, this.opts.pollMs ?? 30_000));
+      if (this.disposed || this.waitingOn(record).length === 0) return;
+      let status;
+      try {
+        status = await this.backend.poll(record.id);
+        failures = 0;
+      } catch (e) {
+        if (e instanceof ProviderError && e.retryable && ++failures <= 10) continue;
+        for (const c of this.waitingOn(record)) this.settle(c, (w) => w.reject(e));
+        return;
+      }
+      const changed = status.providerStatus !== record.status;
+      record.status = status.providerStatus;
+      record.counts = status.counts;
+      this.opts.onProgress?.({ batchId: record.id, status: status.providerStatus, counts: status.counts, open: this.pollers.size });
+      if (status.state === "failed") {
+        record.endedAt = new Date().toISOString();
+        await this.save();
+        const err = new ProviderError("bad_request", `${this.backend.provider} batch ${record.id} failed: ${status.error ?? "no reason given"}`);
+        for (const c of this.waitingOn(record)) this.settle(c, (w) => w.reject(err));
+        return;
+      }
+      if (status.state !== "ended") {
+        if (changed) await this.save();
+        continue;
+      }
+      let results: BatchResult[];
+      try {
+        results = await this.backend.results(record.id);
+      } catch (e) {
+        if (e instanceof ProviderError && e.retryable && ++failures <= 10) continue;
+        for (const c of this.waitingOn(record)) this.settle(c, (w) => w.reject(e));
+        return;
+      }
+      record.endedAt ??= new Date().toISOString();
+      await this.save();
+      this.distribute(record, results);
+      return;
+    }
+  }
+
+  private distribute(record: BatchRecord, results: BatchResult[]): void {
+    const mine = new Set(record.customIds);
+    for (const r of results) {
+      if (r.customId === undefined || !mine.has(r.customId) || this.latest.get(r.customId) !== record) continue;
+      const c = r.customId;
+      if ("ok" in r) this.settle(c, (w) => w.resolve({ ...r.ok, latencyMs: performance.now() - w.started }));
+      else if ("error" in r) {
+        const err = new ProviderError(r.error.kind, r.error.message, r.error.status !== undefined ? { status: r.error.status } : {});
+        if (err.retryable) this.toOrdinary(c);
+        else this.settle(c, (w) => w.reject(err));
+      } else if ("unfinished" in r) {
+        // Cancelled on request: a resume submits it again in a new batch; expired: the ordinary path.
+        if (record.cancelRequested) {
+          this.resubmit.add(c);
+          const w = this.waiters.get(c);
+          if (w) this.enqueue(c);
+        } else this.toOrdinary(c);
+      } else this.toOrdinary(c);
+    }
+    // Whatever the results did not mention (an unreadable line, a lost result) goes the ordinary way.
+    for (const c of this.waitingOn(record)) if (!this.resubmit.has(c)) this.toOrdinary(c);
+  }
+
+  private toOrdinary(customId: string): void {
+    this.fallback.add(customId);
+    this.settle(customId, (w) => {
+      this.ordinary(w.request, w.signal).then(w.resolve, w.reject);
+    });
+  }
+
+  private settle(customId: string, f: (w: Waiter) => void): void {
+    const w = this.waiters.get(customId);
+    if (!w) return;
+    this.waiters.delete(customId);
+    f(w);
+  }
+
+  /** A waiting call was aborted: once no call waits on a batch any more, the remote batch is cancelled. */
+  private abandoned(customId: string): void {
+    const record = this.latest.get(customId);
+    if (!record || record.endedAt || record.cancelRequested) return;
+    if (this.waitingOn(record).length > 0) return;
+    record.cancelRequested = true;
+    this.cancels.push(
+      this.backend
+        .cancel(record.id)
+        .catch(() => undefined)
+        .then(() => this.save()),
+    );
+  }
+
+  // --- the ordinary path -----------------------------------------------------------------------
+
+  private async ordinary(request: ProviderRequest, signal: AbortSignal | undefined): Promise<Result> {
+    const limit = this.opts.concurrency ?? 8;
+    if (this.ordinaryActive >= limit) await new Promise<void>((r) => this.ordinaryQueue.push(r));
+    this.ordinaryActive++;
+    try {
+      if (signal?.aborted) throw abortError(signal);
+      return await this.inner.call(request, signal ? { signal } : {});
+    } finally {
+      this.ordinaryActive--;
+      this.ordinaryQueue.shift()?.();
+    }
+  }
+
+  private save(): Promise<void> {
+    const snapshot = JSON.parse(JSON.stringify(this.state)) as BatchState;
+    this.saveChain = this.saveChain.catch(() => undefined).then(() => writeJsonAtomic(path.join(this.opts.runDir, BATCH_FILE), snapshot));
+    return this.saveChain;
+  }
+}

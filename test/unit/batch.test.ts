@@ -1,0 +1,278 @@
+/**
+ * Provider batch APIs end to end: the real `openai` and `@anthropic-ai/sdk` clients against the
+ * wire-format batch servers (test/servers/batch-apis.ts). Same scripted answers through the
+ * ordinary path and the batch path give identical results and reports; per-item errors, malformed
+ * and missing result lines and expiry go back through the ordinary path; sharding; the custom-id
+ * mapping kept in the run folder; cancel cancels the remote batch and a resume finishes without
+ * duplicates; a kill -9 while polling, then a resume, loses and duplicates nothing.
+ */
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import * as path from "node:path";
+import { buildDataset } from "../../src/core/data/builder.js";
+import { runRm } from "../../src/core/eval/rm.js";
+import { buildReport } from "../../src/core/metrics/report.js";
+import { readResults, readRunJson, runBatch, type RunnerOptions } from "../../src/core/eval/runner.js";
+import { OpenAIProvider } from "../../src/core/providers/openai.js";
+import { AnthropicProvider } from "../../src/core/providers/anthropic.js";
+import type { ProviderConfig } from "../../src/core/providers/registry.js";
+import type { Provider } from "../../src/core/providers/types.js";
+import { AnthropicBatchBackend, OpenAIBatchBackend, type BatchBackend } from "../../src/core/batch/backend.js";
+import { BATCH_FILE, BatchProvider, type BatchProgress, type BatchState } from "../../src/core/batch/provider.js";
+import { CUSTOM_ID_PATTERN, customIdFor } from "../../src/core/batch/ids.js";
+import { withBatchMode } from "../../src/app/batch.js";
+import { FakeApiServer, type ChatBody, type MessagesBody } from "../servers/fake-apis.js";
+import { installBatchApis, type BatchApis } from "../servers/batch-apis.js";
+import { CHILD_META, childItems } from "../servers/runner-child.js";
+import { tempDir } from "../helpers/tmp.js";
+import { testRunner } from "../helpers/eval.js";
+
+const dir = tempDir();
+const ds = path.join(dir, "ds");
+let api: FakeApiServer;
+let batches: BatchApis;
+
+const between = (s: string, a: string, b: string) => s.slice(s.indexOf(a) + a.length, s.indexOf(b, s.indexOf(a)));
+/** A deterministic reward model: prefers the shorter response; unparsable when A's length is a multiple of 5. */
+function verdict(prompt: string): string {
+  const a = between(prompt, "###Response A:\n", "\n\n###End of Response A");
+  const b = between(prompt, "###Response B:\n", "\n\n###End of Response B");
+  if (a.length % 5 === 0) return "No idea.";
+  return `Thinking... ${a.length <= b.length ? "[[A]]" : "[[B]]"}`;
+}
+const chatText = (b: ChatBody) => String(b.messages!.at(-1)!.content);
+const messagesText = (b: MessagesBody) => {
+  const c = b.messages!.at(-1)!.content;
+  return typeof c === "string" ? c : c.map((x) => x.text ?? "").join("");
+};
+
+before(async () => {
+  api = await FakeApiServer.start({ chat: (b) => ({ text: verdict(chatText(b)) }), messages: (b) => ({ text: verdict(messagesText(b)) }) });
+  batches = installBatchApis(api);
+  await buildDataset({ train: "samples/train.jsonl", test: "samples/test.jsonl", out: ds });
+});
+after(() => api.close());
+
+function reset(opts: Partial<BatchApis> = {}) {
+  batches.itemsPerPoll = opts.itemsPerPoll;
+  batches.itemFault = opts.itemFault;
+  batches.expireAfterPolls = opts.expireAfterPolls;
+  api.requests.length = 0;
+}
+
+const openaiConfig = (): ProviderConfig => ({ provider: "openai", model: "gpt-4o", apiKey: "sk-test-key-123", baseUrl: api.openaiBaseUrl });
+const anthropicConfig = (): ProviderConfig => ({ provider: "anthropic", model: "claude-sonnet-4-5", apiKey: "sk-ant-test-123", baseUrl: api.anthropicBaseUrl });
+const fast = (runDir: string, provider: Provider, over: Partial<RunnerOptions> = {}) => testRunner(runDir, provider, { concurrency: 4, maxRetries: 3, ...over });
+
+async function batchRun<T>(config: ProviderConfig, inner: Provider, runDir: string, fn: (p: Provider, o: RunnerOptions) => Promise<T>, extra: { onProgress?: (p: BatchProgress) => void; signal?: AbortSignal } = {}): Promise<T> {
+  const options = fast(runDir, inner, extra.signal ? { signal: extra.signal } : {});
+  return withBatchMode(inner, config, options, runDir, { batch: true, batchPollMs: 10 }, extra.onProgress, fn);
+}
+
+for (const [name, config, make] of [
+  ["openai", openaiConfig, (c: ProviderConfig) => new OpenAIProvider(c, "openai")],
+  ["anthropic", anthropicConfig, (c: ProviderConfig) => new AnthropicProvider(c)],
+] as const) {
+  test(`${name}: the batch path and the ordinary path give the same results.jsonl answers and identical reports`, async () => {
+    reset({ itemsPerPoll: 7 });
+    const ordinaryDir = path.join(dir, `${name}-ordinary`);
+    const batchDir = path.join(dir, `${name}-batch`);
+    const p1 = make(config());
+    await runRm(ds, { limit: 8 }, p1, fast(ordinaryDir, p1));
+    const ordinaryCalls = api.requests.length;
+    assert.ok(ordinaryCalls > 0);
+    reset({ itemsPerPoll: 7 });
+    const progress: BatchProgress[] = [];
+    const p2 = make(config());
+    const { summary } = await batchRun(config(), p2, batchDir, (p, o) => runRm(ds, { limit: 8 }, p, { ...o, runDir: batchDir }), { onProgress: (p) => progress.push(p) });
+    assert.equal(summary.totals.failed, 0);
+    const direct = api.requests.filter((r) => r.path === "/v1/chat/completions" || r.path === "/v1/messages");
+    assert.equal(direct.length, 0, "nothing went through the ordinary endpoint");
+    assert.equal(batches.log.filter((l) => l.op === "create").length > 0, true);
+    // Slow completion: the batch's own counts grew poll by poll.
+    const succeeded = progress.map((p) => p.counts.succeeded);
+    assert.ok(succeeded.length >= 3 && succeeded.at(-1) === summary.totals.items && succeeded[0]! < succeeded.at(-1)!, JSON.stringify(succeeded));
+    const a = await readResults(ordinaryDir);
+    const b = await readResults(batchDir);
+    assert.equal(a.size, b.size);
+    for (const [id, l] of a) {
+      assert.equal(b.get(id)?.text, l.text, id);
+      assert.equal(b.get(id)?.batch, true);
+    }
+    const ra = await buildReport([ordinaryDir]);
+    const rb = await buildReport([batchDir]);
+    assert.deepEqual(rb.rm, ra.rm);
+    assert.ok(ra.rm!.overall.n > 0);
+    // The custom-id mapping is in the run folder, and every custom id is valid for both APIs.
+    const state = JSON.parse(readFileSync(path.join(batchDir, BATCH_FILE), "utf8")) as BatchState;
+    assert.equal(Object.keys(state.ids).length, summary.totals.items);
+    for (const [cid, itemId] of Object.entries(state.ids)) {
+      assert.match(cid, CUSTOM_ID_PATTERN);
+      assert.equal(customIdFor(itemId), cid);
+      assert.ok(a.has(itemId));
+    }
+    const rj = (await readRunJson(batchDir))!;
+    assert.equal(rj.totals.batchRequests, summary.totals.items);
+  });
+}
+
+test("custom ids: dots and long ids map to distinct ids matching ^[a-zA-Z0-9_-]{1,64}$", () => {
+  const ids = ["te-1.0.style.vs1.ab", "te-1.0.style.vs1.ba", "te_1_0_style_vs1_ab", "x".repeat(200), "x".repeat(199) + "y", "ü.ß/?"];
+  const cids = ids.map(customIdFor);
+  for (const c of cids) assert.match(c, CUSTOM_ID_PATTERN);
+  assert.equal(new Set(cids).size, ids.length);
+});
+
+test("anthropic: errored, malformed, missing and expired items go through the ordinary path; a 400 is recorded as it is; shards at the request limit", async () => {
+  reset({
+    itemsPerPoll: 5,
+    itemFault: (cid) => (cid.includes("_0_style_vs1_ab-") ? 529 : cid.includes("_1_style_vs0_ba-") ? "malformed" : cid.includes("_1_informativeness_vs0_ab-") ? "drop" : undefined),
+  });
+  const logStart = batches.log.length;
+  const runDir = path.join(dir, "anthropic-faults");
+  const inner = new AnthropicProvider(anthropicConfig());
+  const backend = new AnthropicBatchBackend(anthropicConfig(), { maxRequests: 10 });
+  const bp = await BatchProvider.create(inner, backend, { runDir, pollMs: 10, collectMs: 20, concurrency: 2 });
+  const { summary } = await runRm(ds, { limit: 8 }, bp, { ...fast(runDir, inner), concurrency: 100_000, timeoutMs: 600_000 });
+  await bp.dispose();
+  const creates = batches.log.slice(logStart).filter((l) => l.op === "create");
+  assert.ok(creates.length >= 3, "sharded at 10 requests");
+  assert.ok(creates.every((c) => c.requests! <= 10));
+  const results = await readResults(runDir);
+  const ordinary = api.requestsTo("/v1/messages").length;
+  const viaOrdinary = [...results.values()].filter((l) => !l.batch);
+  assert.ok(ordinary >= 3, "an errored, a malformed and a dropped item at least");
+  assert.equal(viaOrdinary.length, ordinary, "each faulted item made one ordinary call");
+  assert.ok(viaOrdinary.every((l) => /\.(0\.style\.vs1\.ab|1\.style\.vs0\.ba|1\.informativeness\.vs0\.ab)$/.test(l.itemId)), viaOrdinary.map((l) => l.itemId).join());
+  assert.equal(summary.totals.failed, 0);
+  assert.equal(summary.totals.done, summary.totals.items);
+  // Expiry: a batch that expires sends its unprocessed items the ordinary way.
+  reset({ itemsPerPoll: 2, expireAfterPolls: 1 });
+  const expDir = path.join(dir, "anthropic-expired");
+  const inner2 = new AnthropicProvider(anthropicConfig());
+  const bp2 = await BatchProvider.create(inner2, new AnthropicBatchBackend(anthropicConfig()), { runDir: expDir, pollMs: 10, collectMs: 20 });
+  const s2 = await runRm(ds, { limit: 3 }, bp2, { ...fast(expDir, inner2), concurrency: 100_000, timeoutMs: 600_000 });
+  await bp2.dispose();
+  const r2 = await readResults(expDir);
+  assert.equal([...r2.values()].filter((l) => l.batch).length, 2, "two were answered before the batch expired");
+  assert.equal(api.requestsTo("/v1/messages").length, s2.summary.totals.items - 2);
+  assert.equal(s2.summary.totals.failed, 0);
+  // A non-retryable item error (400) is recorded as that failure, not retried.
+  reset({ itemFault: (cid) => (cid.includes("_0_style_") ? 400 : undefined) });
+  const badDir = path.join(dir, "anthropic-400");
+  const inner3 = new AnthropicProvider(anthropicConfig());
+  const bp3 = await BatchProvider.create(inner3, new AnthropicBatchBackend(anthropicConfig()), { runDir: badDir, pollMs: 10, collectMs: 20 });
+  const s3 = await runRm(ds, { limit: 3 }, bp3, { ...fast(badDir, inner3), concurrency: 100_000, timeoutMs: 600_000 });
+  await bp3.dispose();
+  assert.ok(s3.summary.totals.failed > 0);
+  assert.ok(s3.summary.failures.every((f) => f.kind === "bad_request" && f.itemId.includes(".0.style.")));
+  assert.equal(api.requestsTo("/v1/messages").length, 0);
+});
+
+test("openai: a batch the API refuses fails its items with the reason; cancel cancels the remote batch and a resume finishes without duplicates", async () => {
+  reset({ itemsPerPoll: 3 });
+  const runDir = path.join(dir, "openai-cancel");
+  const ac = new AbortController();
+  let seen = 0;
+  const inner = new OpenAIProvider(openaiConfig(), "openai");
+  const first = await batchRun(openaiConfig(), inner, runDir, (p, o) => runRm(ds, { limit: 6 }, p, { ...o, runDir }), {
+    signal: ac.signal,
+    onProgress: () => {
+      if (++seen === 2) ac.abort();
+    },
+  });
+  assert.equal(first.summary.status, "cancelled");
+  const cancels = batches.log.filter((l) => l.op === "cancel");
+  assert.equal(cancels.length, 1, "the remote batch was cancelled");
+  const state = JSON.parse(readFileSync(path.join(runDir, BATCH_FILE), "utf8")) as BatchState;
+  assert.equal(state.batches.length, 1);
+  assert.equal(state.batches[0]!.cancelRequested, true);
+  const createsBefore = batches.log.filter((l) => l.op === "create").length;
+  reset({ itemsPerPoll: 100 });
+  const second = await batchRun(openaiConfig(), new OpenAIProvider(openaiConfig(), "openai"), runDir, (p, o) => runRm(ds, { limit: 6 }, p, { ...o, runDir }));
+  assert.equal(second.summary.status, "finished");
+  assert.equal(second.summary.totals.failed, 0);
+  const lines = readFileSync(path.join(runDir, "results.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { itemId: string });
+  assert.equal(new Set(lines.map((l) => l.itemId)).size, lines.length, "no item recorded twice");
+  assert.equal(lines.length, second.summary.totals.items);
+  const newCreates = batches.log.filter((l) => l.op === "create").slice(createsBefore);
+  assert.equal(newCreates.length, 1, "the cancelled batch's unfinished items went in one new batch");
+  assert.ok(newCreates[0]!.requests! < second.summary.totals.items, "what the cancelled batch finished was read, not resubmitted");
+  assert.equal(api.requestsTo("/v1/chat/completions").length, 0);
+
+  // A refused input file fails the batch; its items fail with the service's reason.
+  reset();
+  const badDir = path.join(dir, "openai-refused");
+  const refusing: BatchBackend = new OpenAIBatchBackend(openaiConfig());
+  const orig = refusing.entry.bind(refusing);
+  refusing.entry = (cid, r) => orig(cid, r).replace('"method":"POST"', '"method":"GET"');
+  const inner2 = new OpenAIProvider(openaiConfig(), "openai");
+  const bp = await BatchProvider.create(inner2, refusing, { runDir: badDir, pollMs: 10, collectMs: 20 });
+  const s = await runRm(ds, { limit: 1 }, bp, { ...fast(badDir, inner2, { maxRetries: 0 }), concurrency: 100_000, timeoutMs: 600_000 });
+  await bp.dispose();
+  assert.equal(s.summary.totals.failed, s.summary.totals.items);
+  assert.match(s.summary.failures[0]!.message, /failed: line 1: method must be POST/);
+});
+
+test("kill -9 while polling, then resume: every item recorded exactly once, no batch submitted twice", async () => {
+  reset({ itemsPerPoll: 4 });
+  const runDir = path.join(dir, "killed");
+  const n = 40;
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(__dirname, "../servers/batch-child.ts"), api.openaiBaseUrl, runDir, String(n)], { stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (d) => (stderr += String(d)));
+  const exited = new Promise((r) => child.once("exit", r));
+  // Wait until the batch is submitted and partly processed (polling), then kill.
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const b = [...batches.batches.values()].at(-1);
+    if (existsSync(path.join(runDir, BATCH_FILE)) && b && b.processed >= 8 && b.processed < n) break;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  child.kill("SIGKILL");
+  await exited;
+  assert.ok(existsSync(path.join(runDir, BATCH_FILE)), stderr);
+  const creates = batches.log.filter((l) => l.op === "create").length;
+  const before = (await readResults(runDir)).size;
+  assert.ok(before < n, "killed before the batch ended");
+  // Resume in-process with the same items.
+  const config: ProviderConfig = { provider: "openai", model: "gpt-kill", apiKey: "sk-child-key", baseUrl: api.openaiBaseUrl, maxTokens: 16 };
+  const inner = new OpenAIProvider(config, "openai");
+  const bp = await BatchProvider.create(inner, new OpenAIBatchBackend(config), { runDir, pollMs: 10, collectMs: 20 });
+  const s = await runBatch(childItems(n), bp, { concurrency: 100_000, timeoutMs: 600_000, maxRetries: 2, backoff: { baseMs: 1, maxMs: 2 }, cacheDir: false, runDir, meta: CHILD_META });
+  await bp.dispose();
+  assert.equal(s.status, "finished");
+  assert.equal(s.totals.done, n);
+  assert.equal(batches.log.filter((l) => l.op === "create").length, creates, "the resume polled the batch instead of submitting again");
+  const lines = readFileSync(path.join(runDir, "results.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { itemId: string; text: string });
+  assert.equal(lines.length, n);
+  assert.equal(new Set(lines.map((l) => l.itemId)).size, n);
+  assert.equal(api.requestsTo("/v1/chat/completions").length, 0);
+});
+
+test("preflab rm --batch: the CLI runs through the batch API, prints the batch's counts and the batch discount", async () => {
+  reset({ itemsPerPoll: 3 });
+  const { main } = await import("../../src/cli/main.js");
+  const out: string[] = [];
+  const err: string[] = [];
+  const runDir = path.join(dir, "cli-batch");
+  const old = process.env.ANTHROPIC_API_KEY;
+  process.env.ANTHROPIC_API_KEY = "sk-ant-cli-test-123";
+  let code: number;
+  try {
+    code = await main(["rm", ds, "--provider", "anthropic", "--model", "claude-sonnet-4-5", "--base-url", api.anthropicBaseUrl, "--limit", "2", "--out", runDir, "--batch", "--batch-poll-ms", "10", "--no-cache"], { out: (s) => void out.push(s), err: (s) => void err.push(s) });
+  } finally {
+    if (old === undefined) delete process.env.ANTHROPIC_API_KEY;
+    else process.env.ANTHROPIC_API_KEY = old;
+  }
+  const e = err.join("");
+  assert.equal(code, 0, e);
+  assert.match(e, /batch msgbatch_\w+ in_progress: 3\/\d+ succeeded/);
+  assert.match(e, /batch +\d+ answered by the batch API, saving \$\d/);
+  assert.equal(api.requestsTo("/v1/messages").length, 0);
+  assert.ok(existsSync(path.join(runDir, BATCH_FILE)));
+  const rj = (await readRunJson(runDir))!;
+  assert.ok(rj.totals.batchDiscountUsd > 0 && Math.abs(rj.totals.batchDiscountUsd - rj.totals.costUsd) < 1e-6, "half price: the discount equals what was paid");
+});
