@@ -10,6 +10,8 @@ import { detectLineFormat } from "./formats.js";
 import { writeFileAtomic, writeJsonFileAtomic } from "./fsutil.js";
 import { isActive, jobFilesDir, loadJob, newJobId, saveJob, type Hyperparameters, type JobBackend, type JobMethod, type JobRecord, type JobStatus } from "./jobs.js";
 import { registerModel, type RegisteredModel } from "./models.js";
+import { CommandCancelledError } from "./process.js";
+import { abortableSleep } from "../util/sleep.js";
 import { cancelOpenAIJob, createOpenAIJob, formatOpenAIEvent, listOpenAIEvents, retrieveOpenAIJob, type OpenAIConnection } from "./openai-ft.js";
 import {
   artifactLocation,
@@ -59,6 +61,8 @@ export interface LaunchOptions {
   slurm?: { host: string; remoteDir?: string; partition?: string; account?: string; time?: string; cpusPerTask?: number; gpus?: number; setupFile?: string };
   exec?: Exec;
   onOutput?: (text: string) => void;
+  /** Cancels the launch: the launcher's process group is ended and the job recorded as cancelled. */
+  signal?: AbortSignal;
 }
 
 interface ResolvedTrain {
@@ -110,6 +114,9 @@ export function defaultCluster(jobId: string): string {
   return `preflab-${jobId.slice(-6)}`;
 }
 
+/** The launcher's whole output (sky launch, ssh / sbatch), in the job's folder. */
+export const LAUNCH_LOG = "launch.log";
+
 export async function launchJob(o: LaunchOptions): Promise<JobRecord> {
   const { file, method } = await resolveTrain(o.train, o.backend, o.method);
   const id = newJobId();
@@ -141,8 +148,14 @@ export async function launchJob(o: LaunchOptions): Promise<JobRecord> {
       await launchOpenWeight(job, o, exec);
     }
   } catch (e) {
-    job.status = "failed";
-    job.error = `launch failed: ${(e as Error).message}`;
+    if (e instanceof CommandCancelledError || o.signal?.aborted) {
+      job.status = "cancelled";
+      job.error = "launch cancelled";
+      job.finishedAt = new Date().toISOString();
+    } else {
+      job.status = "failed";
+      job.error = `launch failed: ${(e as Error).message}`;
+    }
     await saveJob(o.root, job);
     throw e;
   }
@@ -179,7 +192,7 @@ async function launchOpenWeight(job: JobRecord, o: LaunchOptions, exec: Exec): P
     await writeFileAtomic(yamlFile, skypilotTask({ name: job.name, accelerators, infra: sp.infra, diskSize: sp.diskSize, jobDir: dir, trainFile: job.trainFile, outputBucket: sp.outputBucket, jobId: job.id }));
     job.skypilot = { cluster: sp.cluster ?? defaultCluster(job.id), yaml: yamlFile, jobDir: dir, outputDir: sp.outputBucket ?? outputDir };
     await saveJob(o.root, job);
-    const r = await skyLaunch(job, exec, { passHfToken: Boolean((exec.env ?? process.env).HF_TOKEN), autodownMinutes: sp.autodownMinutes, onOutput: o.onOutput });
+    const r = await skyLaunch(job, exec, { passHfToken: Boolean((exec.env ?? process.env).HF_TOKEN), autodownMinutes: sp.autodownMinutes, onOutput: o.onOutput, signal: o.signal, logFile: path.join(dir, LAUNCH_LOG) });
     if (r.remoteId) job.remoteId = r.remoteId;
     job.status = r.remoteId ? "queued" : "unknown";
   } else {
@@ -199,7 +212,7 @@ async function launchOpenWeight(job: JobRecord, o: LaunchOptions, exec: Exec): P
     await saveJob(o.root, job);
     const files: { local: string; name: string }[] = [JOB_FILES.script, JOB_FILES.config, JOB_FILES.accelerate, JOB_FILES.slurm].map((name) => ({ local: path.join(dir, name), name }));
     files.push({ local: job.trainFile, name: JOB_FILES.data });
-    job.remoteId = await slurmLaunch(job, exec, { files, partition: sl.partition, account: sl.account });
+    job.remoteId = await slurmLaunch(job, exec, { files, partition: sl.partition, account: sl.account, signal: o.signal, logFile: path.join(dir, LAUNCH_LOG) });
     job.status = "queued";
   }
   job.artifact = artifactLocation(job);
@@ -331,11 +344,7 @@ export async function jobLogs(root: string, ref: string, o: LogsOptions): Promis
       for (const e of await listOpenAIEvents(job, conn)) if (!seen.has(e.id)) o.onLine(formatOpenAIEvent(e));
       return job;
     }
-    const stopped = await new Promise<boolean>((resolve) => {
-      const t = setTimeout(() => resolve(false), o.pollMs ?? 5000);
-      o.signal?.addEventListener("abort", () => (clearTimeout(t), resolve(true)), { once: true });
-    });
-    if (stopped) return job;
+    if (!(await abortableSleep(o.pollMs ?? 5000, o.signal))) return job;
   }
 }
 

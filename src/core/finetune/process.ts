@@ -5,8 +5,8 @@
  * arguments into one string for the remote login shell; `remoteCommand` therefore quotes every
  * word (POSIX single quotes), so the remote shell turns it back into exactly those words.
  */
-import { spawn } from "node:child_process";
-import { createReadStream } from "node:fs";
+import { spawn, type ChildProcess } from "node:child_process";
+import { createReadStream, createWriteStream } from "node:fs";
 
 /** POSIX shell single-quoting: the word comes back unchanged from `sh`, whatever it holds. */
 export function shellQuote(word: string): string {
@@ -22,18 +22,30 @@ export function remoteCommand(words: string[]): string {
 export interface RunOptions {
   /** Piped to the child's stdin (a file, streamed). */
   stdinFile?: string;
+  /** Cancels the command: its whole process group gets SIGTERM, then SIGKILL after `killGraceMs`. */
   signal?: AbortSignal;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
   onStdout?: (text: string) => void;
   onStderr?: (text: string) => void;
+  /** Every byte of output (stdout and stderr, as they come) is appended here too. */
+  logFile?: string;
+  /** Characters of each stream kept in memory (the last ones; default 1,000,000). */
+  maxBuffer?: number;
+  /** Between SIGTERM and SIGKILL on cancel (default 5000 ms). */
+  killGraceMs?: number;
 }
 
 export interface RunResult {
   code: number | null;
   signal: NodeJS.Signals | null;
+  /** The last `maxBuffer` characters of stdout (the whole output when `truncated` is false). */
   stdout: string;
   stderr: string;
+  /** Output beyond `maxBuffer` was dropped from stdout / stderr (it is in the log file, if any). */
+  truncated?: boolean;
+  /** The command was cancelled through its signal. */
+  cancelled?: boolean;
 }
 
 export class CommandError extends Error {
@@ -48,56 +60,138 @@ export class CommandError extends Error {
   }
 }
 
-/** Runs `cmd args...` without a shell; resolves with its output whatever the exit code. */
+/** The last `max` characters of a growing text, without keeping the rest. */
+class Tail {
+  private parts: string[] = [];
+  private len = 0;
+  truncated = false;
+  constructor(private readonly max: number) {}
+  push(t: string): void {
+    this.parts.push(t);
+    this.len += t.length;
+    if (this.len > 2 * this.max) this.compact();
+  }
+  private compact(): void {
+    const all = this.parts.join("");
+    if (all.length > this.max) {
+      this.truncated = true;
+      this.parts = [all.slice(all.length - this.max)];
+    } else this.parts = [all];
+    this.len = this.parts[0]!.length;
+  }
+  text(): string {
+    this.compact();
+    return this.parts[0] ?? "";
+  }
+}
+
+/** Sends `sig` to the child's whole process group (it was started detached, as a group leader). */
+function killGroup(pid: number | undefined, sig: NodeJS.Signals): void {
+  if (pid === undefined) return;
+  try {
+    if (process.platform === "win32") process.kill(pid, sig);
+    else process.kill(-pid, sig);
+  } catch {
+    // already gone
+  }
+}
+
+/**
+ * Runs `cmd args...` without a shell, in its own process group; resolves with its output whatever
+ * the exit code, and only once it has exited. On cancel (the signal) the whole group (the command
+ * and whatever it started, e.g. ssh's or sky's children) gets SIGTERM, then SIGKILL after the grace
+ * period. Output is kept as a bounded tail in memory and, with `logFile`, whole in a file.
+ */
 export function runCommand(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    let child;
+    if (opts.signal?.aborted) {
+      resolve({ code: null, signal: null, stdout: "", stderr: "", cancelled: true });
+      return;
+    }
+    let child: ChildProcess;
     try {
       child = spawn(cmd, args, {
         shell: false,
         cwd: opts.cwd,
         env: opts.env ?? process.env,
         stdio: [opts.stdinFile ? "pipe" : "ignore", "pipe", "pipe"],
-        signal: opts.signal,
+        detached: process.platform !== "win32", // its own process group, ended as a whole on cancel
         windowsHide: true,
       });
     } catch (e) {
-      reject(e);
+      reject(e as Error);
       return;
     }
-    let stdout = "";
-    let stderr = "";
+    const max = opts.maxBuffer ?? 1_000_000;
+    const out = new Tail(max);
+    const err = new Tail(max);
+    const log = opts.logFile ? createWriteStream(opts.logFile, { flags: "a" }) : undefined;
+    log?.on("error", () => undefined); // a log that cannot be written must not break the command
+    let cancelled = false;
+    let killTimer: NodeJS.Timeout | undefined;
+    const onAbort = () => {
+      cancelled = true;
+      killGroup(child.pid, "SIGTERM");
+      killTimer = setTimeout(() => killGroup(child.pid, "SIGKILL"), opts.killGraceMs ?? 5000);
+      killTimer.unref();
+    };
+    opts.signal?.addEventListener("abort", onAbort, { once: true });
+    let settled = false;
+    const finish = (f: () => void) => {
+      if (settled) return;
+      settled = true;
+      opts.signal?.removeEventListener("abort", onAbort);
+      if (killTimer) clearTimeout(killTimer);
+      if (log) log.end(f);
+      else f();
+    };
     child.stdout!.setEncoding("utf8");
     child.stderr!.setEncoding("utf8");
     child.stdout!.on("data", (t: string) => {
-      stdout += t;
+      out.push(t);
+      log?.write(t);
       opts.onStdout?.(t);
     });
     child.stderr!.on("data", (t: string) => {
-      stderr += t;
+      err.push(t);
+      log?.write(t);
       opts.onStderr?.(t);
     });
     if (opts.stdinFile) {
       const input = createReadStream(opts.stdinFile);
       input.on("error", (e) => {
-        child.kill();
-        reject(e);
+        killGroup(child.pid, "SIGTERM");
+        finish(() => reject(e));
       });
       child.stdin!.on("error", () => undefined); // the child may exit before reading everything
       input.pipe(child.stdin!);
     }
     child.on("error", (e: NodeJS.ErrnoException) => {
-      if (e.code === "ENOENT") reject(new Error(`\`${cmd}\` was not found on PATH`));
-      else if (e.name === "AbortError") resolve({ code: null, signal: "SIGTERM", stdout, stderr });
-      else reject(e);
+      finish(() => reject(e.code === "ENOENT" ? new Error(`\`${cmd}\` was not found on PATH`) : e));
     });
-    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
+    // "close": the process exited and its output streams ended (a grandchild still holding them is
+    // in the group, so a cancel ends it too).
+    child.on("close", (code, signal) => {
+      const r: RunResult = { code, signal, stdout: out.text(), stderr: err.text() };
+      if (out.truncated || err.truncated) r.truncated = true;
+      if (cancelled) r.cancelled = true;
+      finish(() => resolve(r));
+    });
   });
 }
 
-/** Runs a command and throws CommandError unless it exits 0. */
+/** A command ended by its cancel signal (after it exited). */
+export class CommandCancelledError extends Error {
+  constructor(readonly cmd: string) {
+    super(`${cmd} was cancelled`);
+    this.name = "CommandCancelledError";
+  }
+}
+
+/** Runs a command and throws CommandError unless it exits 0 (CommandCancelledError when cancelled). */
 export async function runChecked(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
   const r = await runCommand(cmd, args, opts);
+  if (r.cancelled) throw new CommandCancelledError(cmd);
   if (r.code !== 0) throw new CommandError(cmd, args, r);
   return r;
 }

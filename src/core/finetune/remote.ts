@@ -148,12 +148,18 @@ export interface SkyLaunchResult {
   output: string;
 }
 
-export async function skyLaunch(job: JobRecord, exec: Exec, o: { passHfToken: boolean; autodownMinutes?: number; onOutput?: (t: string) => void }): Promise<SkyLaunchResult> {
+export async function skyLaunch(
+  job: JobRecord,
+  exec: Exec,
+  o: { passHfToken: boolean; autodownMinutes?: number; onOutput?: (t: string) => void; signal?: AbortSignal; logFile?: string },
+): Promise<SkyLaunchResult> {
   const sky = job.skypilot!;
   const r = await runChecked(exec.sky, skyLaunchArgs({ cluster: sky.cluster, yaml: sky.yaml, passHfToken: o.passHfToken, autodownMinutes: o.autodownMinutes }), {
     env: exec.env,
     onStdout: o.onOutput,
     onStderr: o.onOutput,
+    signal: o.signal,
+    logFile: o.logFile,
   });
   const output = r.stdout + r.stderr;
   let remoteId = parseSkyJobId(output);
@@ -177,9 +183,9 @@ export async function skyCancel(job: JobRecord, exec: Exec): Promise<void> {
   await runChecked(exec.sky, skyCancelArgs(job.skypilot!.cluster, job.remoteId), { env: exec.env });
 }
 
-export async function slurmLaunch(job: JobRecord, exec: Exec, o: { files: { local: string; name: string }[]; partition?: string; account?: string }): Promise<string> {
+export async function slurmLaunch(job: JobRecord, exec: Exec, o: { files: { local: string; name: string }[]; partition?: string; account?: string; signal?: AbortSignal; logFile?: string }): Promise<string> {
   const s = job.slurm!;
-  const ssh = (remote: string, opts: RunOptions = {}) => runChecked(exec.ssh, sshArgs(s.host, remote), { env: exec.env, ...opts });
+  const ssh = (remote: string, opts: RunOptions = {}) => runChecked(exec.ssh, sshArgs(s.host, remote), { env: exec.env, signal: o.signal, logFile: o.logFile, ...opts });
   await ssh(remoteCommand(["mkdir", "-p", "--", s.remoteDir]));
   for (const f of o.files) {
     await ssh(`cat > ${shellQuote(`${s.remoteDir}/${f.name}`)}`, { stdinFile: f.local });
