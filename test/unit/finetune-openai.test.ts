@@ -4,6 +4,7 @@
  * and the same through `preflab finetune`.
  */
 import assert from "node:assert/strict";
+import { getEventListeners } from "node:events";
 import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { after, before, beforeEach, test } from "node:test";
@@ -195,4 +196,24 @@ test("preflab finetune launch --wait, status, logs, models, cancel (CLI)", async
   out = "";
   assert.equal(await main(["finetune", "--help"], io), 0);
   assert.match(out, /preflab finetune launch --backend openai\|skypilot\|slurm/);
+});
+
+test("following a job over 20+ polls on one signal adds no listener per poll (no MaxListeners warning)", async () => {
+  const root = path.join(dir, "ws-poll");
+  api.fineTuning.progress = ["validating_files", ...Array.from({ length: 24 }, () => "running" as const), "succeeded"];
+  const job = await launchJob({ root, backend: "openai", model: "gpt-4o-mini-2024-07-18", train: sftDir, apiKey: KEY, baseUrl: api.openaiBaseUrl });
+  const warnings: Error[] = [];
+  const onWarning = (w: Error) => warnings.push(w);
+  process.on("warning", onWarning);
+  try {
+    const ac = new AbortController();
+    const done = await jobLogs(root, job.id, { apiKey: KEY, follow: true, signal: ac.signal, pollMs: 1, onLine: () => undefined });
+    assert.equal(done.status, "succeeded");
+    assert.ok(api.requestsTo(`/v1/fine_tuning/jobs/${job.remoteId}`).length >= 20, "it polled at least 20 times");
+    assert.equal(getEventListeners(ac.signal, "abort").length, 0);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(warnings.filter((w) => w.name === "MaxListenersExceededWarning"), []);
+  } finally {
+    process.off("warning", onWarning);
+  }
 });

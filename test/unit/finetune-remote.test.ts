@@ -12,7 +12,7 @@ import * as path from "node:path";
 import { after, before, beforeEach, test } from "node:test";
 import { parse as parseYaml } from "yaml";
 import { exportFinetuneData } from "../../src/core/finetune/export.js";
-import { loadJob } from "../../src/core/finetune/jobs.js";
+import { listJobs, loadJob } from "../../src/core/finetune/jobs.js";
 import { cancelJob, jobLogs, launchJob, refreshJob, registerServedModel } from "../../src/core/finetune/launch.js";
 import { listModels } from "../../src/core/finetune/models.js";
 import { remoteCommand, shellQuote } from "../../src/core/finetune/process.js";
@@ -37,7 +37,11 @@ with open(os.environ["PREFLAB_FAKE_LOG"], "a") as f:
     f.write(json.dumps({"cmd": "sky", "argv": sys.argv[1:]}) + "\\n")
 sub = sys.argv[1]
 if sub == "launch":
-    print("Launching a new cluster...")
+    print("Launching a new cluster...", flush=True)
+    if os.environ.get("PREFLAB_FAKE_SKY_HANG"):
+        import subprocess, time
+        subprocess.Popen(["sleep", "60"])  # a child of the launcher, as sky's provisioning has
+        time.sleep(60)
     print("Job submitted, ID: 7")
 elif sub == "queue":
     status = os.environ.get("PREFLAB_FAKE_SKY_STATUS", "RUNNING")
@@ -133,6 +137,7 @@ after(() => {
   delete process.env.PREFLAB_FAKE_REMOTE_ROOT;
   delete process.env.PREFLAB_FAKE_SKY_STATUS;
   delete process.env.PREFLAB_FAKE_SLURM_STATE;
+  delete process.env.PREFLAB_FAKE_SKY_HANG;
 });
 beforeEach(() => {
   writeFileSync(log, "");
@@ -346,4 +351,47 @@ test("status words, queue parsing, refusals, and the CLI", async () => {
   err = "";
   assert.equal(await main(["finetune", "frobnicate"], io), 2);
   assert.match(err, /unknown subcommand/);
+});
+
+test("launch is cancellable: the launcher's whole process group ends, the job is recorded as cancelled, its output is in launch.log", async () => {
+  process.env.PREFLAB_FAKE_SKY_HANG = "1";
+  try {
+    const root = path.join(dir, "ws-launch-cancel");
+    const ac = new AbortController();
+    let seen = "";
+    const t0 = Date.now();
+    await assert.rejects(
+      launchJob({
+        root,
+        backend: "skypilot",
+        model: "mistral-7b",
+        train: trlSft,
+        signal: ac.signal,
+        onOutput: (t) => {
+          seen += t;
+          if (seen.includes("Launching")) ac.abort();
+        },
+      }),
+      /cancelled/,
+    );
+    assert.ok(Date.now() - t0 < 20_000, "did not wait for the launcher to finish on its own");
+    const [job] = await listJobs(root);
+    assert.equal(job!.status, "cancelled");
+    assert.match(readFileSync(path.join(job!.skypilot!.jobDir, "launch.log"), "utf8"), /Launching a new cluster/);
+    // No launcher process (nor its `sleep 60` child) is left.
+    const left = spawnSync("pgrep", ["-f", "sleep 60"], { encoding: "utf8" }).stdout.trim();
+    const mine = left
+      .split("\n")
+      .filter(Boolean)
+      .filter((pid) => {
+        try {
+          return readFileSync(`/proc/${pid}/environ`, "utf8").includes("PREFLAB_FAKE_SKY_HANG");
+        } catch {
+          return false;
+        }
+      });
+    assert.deepEqual(mine, []);
+  } finally {
+    delete process.env.PREFLAB_FAKE_SKY_HANG;
+  }
 });

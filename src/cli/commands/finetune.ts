@@ -4,6 +4,7 @@ import { isActive, listJobs, loadJob, type JobBackend, type JobMethod, type JobR
 import { listModels, providerFlags } from "../../core/finetune/models.js";
 import { cancelJob, JOB_BACKENDS, JOB_METHODS, jobLogs, launchJob, refreshJob, registerServedModel, serveHint, type LaunchOptions } from "../../core/finetune/launch.js";
 import { OPEN_WEIGHT_PRESETS } from "../../core/finetune/trl.js";
+import { abortableSleep } from "../../core/util/sleep.js";
 import { choiceOption, intOption, numberOption, parse, table, UsageError, type CliCommand, type CliIO } from "../command.js";
 import { str, type Values } from "./example-options.js";
 
@@ -89,12 +90,6 @@ function printJob(j: JobRecord, io: CliIO): void {
   }
   io.out(lines.join("\n") + "\n");
 }
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => (clearTimeout(t), resolve()), { once: true });
-  });
 
 /** Ctrl-C stops watching (never the job). */
 function watchSignal(): { signal: AbortSignal; done: () => void } {
@@ -186,7 +181,20 @@ async function launch(values: Values, root: string, io: CliIO): Promise<number> 
       };
     }
   }
-  const job = await launchJob(opts);
+  // Ctrl-C cancels the launch: the launcher's process group is ended, the job recorded as cancelled.
+  const w = watchSignal();
+  let job: JobRecord;
+  try {
+    job = await launchJob({ ...opts, signal: w.signal });
+  } catch (e) {
+    if (w.signal.aborted) {
+      io.err("launch cancelled\n");
+      return 130;
+    }
+    throw e;
+  } finally {
+    w.done();
+  }
   printJob(job, io);
   if (values.wait) return waitFor(root, job.id, values, io);
   io.err(`follow it with: preflab finetune status ${job.id} --watch   (or: preflab finetune logs ${job.id} --follow)\n`);
@@ -209,7 +217,7 @@ async function waitFor(root: string, id: string, values: Values, io: CliIO): Pro
         if (line.slice(25) !== last) io.out(line + "\n");
         last = line.slice(25);
         if (!isActive(job.status)) break;
-        await sleep(intervalMs, w.signal);
+        await abortableSleep(intervalMs, w.signal); // removes its abort listener: no leak over long watches
       }
     }
     job = await loadJob(root, id);
