@@ -3,10 +3,11 @@
  * a job succeeds) as choices wherever a provider and model are chosen: `--model NAME` in the CLI,
  * the extension's model picks. Resolution happens in resolveProviderConfig (provider.ts).
  */
-import { listModels, type RegisteredModel } from "../core/finetune/models.js";
+import { listModels, modelsFile, type RegisteredModel } from "../core/finetune/models.js";
 import { isProviderId, type ProviderId } from "../core/providers/registry.js";
 
 export type { RegisteredModel };
+export { modelsFile };
 
 export async function findRegisteredModel(root: string, name: string): Promise<RegisteredModel | undefined> {
   return (await listModels(root)).find((m) => m.name === name);

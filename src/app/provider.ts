@@ -11,7 +11,7 @@ import type { Provider } from "../core/providers/types.js";
 import type { RunMeta } from "../core/eval/runlog.js";
 import { publicUrl } from "../core/eval/runlog.js";
 import type { RunGate } from "./gate.js";
-import { findRegisteredModel } from "./models.js";
+import { findRegisteredModel, modelsFile } from "./models.js";
 import { resolvePrice, type ResolvedPrice } from "../core/cost/prices.js";
 
 /** What a host asks for: a ProviderConfig whose provider may be left out when `model` names a registered model. */
@@ -51,8 +51,11 @@ export interface ResolvedProvider {
   config: ProviderConfig;
   /** Strings to redact from everything written (the API key, when there is one). */
   secrets: string[];
-  /** The registered model the request named, if it named one. */
-  registered?: { name: string; kind: string };
+  /**
+   * The registered model the request named, if it named one. Its base URL (if any) was read from
+   * `file`, a workspace file: a key-destination check treats it as such (src/app/origins.ts).
+   */
+  registered?: { name: string; kind: string; file: string; baseUrl?: string };
   /** The price and where it came from (request, host's table, dated defaults); undefined = price unknown. */
   price?: ResolvedPrice;
 }
@@ -91,8 +94,9 @@ export async function resolveProviderConfig(req: ProviderRequest, ctx: ProviderC
       }
       provider = m.provider;
       config.model = m.model;
-      if (m.baseUrl && req.baseUrl === undefined) config.baseUrl = m.baseUrl;
-      registered = { name: m.name, kind: m.kind };
+      // The model is served where the registry says, whatever the default server in settings is.
+      if (m.baseUrl) config.baseUrl = m.baseUrl;
+      registered = { name: m.name, kind: m.kind, file: modelsFile(ctx.root), ...(m.baseUrl ? { baseUrl: m.baseUrl } : {}) };
     }
   }
   if (provider === undefined) throw new ProviderConfigError(`${name("provider")} is required (${PROVIDER_IDS.join(", ")}), unless ${name("model")} names a registered model`, "provider");

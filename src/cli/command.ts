@@ -1,5 +1,6 @@
 /** What every `preflab` sub-command provides; src/cli/main.ts holds the one list of them. */
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { DIMENSIONS, type Dimension } from "../core/data/schema.js";
 
 export interface CliIO {
   out: (text: string) => void;
@@ -51,6 +52,15 @@ export function choiceOption<T extends string>(value: string | undefined, name: 
   if (value === undefined) return fallback;
   if (!(choices as readonly string[]).includes(value)) throw new UsageError(`--${name} must be one of ${choices.join(", ")}, got "${value}"`);
   return value as T;
+}
+
+/** `--dimensions d1,d2`: undefined when absent. */
+export function dimensionsOption(value: string | undefined): Dimension[] | undefined {
+  if (value === undefined) return undefined;
+  const dims = value.split(",").map((s) => s.trim()).filter(Boolean);
+  for (const d of dims) if (!(DIMENSIONS as readonly string[]).includes(d)) throw new UsageError(`--dimensions: unknown dimension "${d}" (${DIMENSIONS.join(", ")})`);
+  if (dims.length === 0) throw new UsageError("--dimensions needs at least one dimension");
+  return dims as Dimension[];
 }
 
 /** Render rows as an aligned text table. */

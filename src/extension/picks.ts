@@ -5,6 +5,7 @@
 import * as vscode from "vscode";
 import type { Dimension } from "../core/data/schema.js";
 import { PROVIDER_IDS, type ProviderId } from "../core/providers/registry.js";
+import { registeredModelsFor } from "../app/models.js";
 import { configuredModel, type PreflabConfig } from "./config.js";
 import type { Services } from "./services.js";
 import { needsKey } from "./secrets.js";
@@ -95,7 +96,12 @@ export class Picks {
     const configured = provider === "llamacpp" ? cfg.llamacpp.modelPath : configuredModel(cfg, provider);
     const models = [...new Set([configured, ...recent].filter((m): m is string => !!m))];
     const OTHER = "\u0000other";
-    const items: Item<string>[] = models.map((m) => ({ label: m, description: m === configured ? "from settings" : "recent", value: m }));
+    // Registered fine-tuned models (.preflab/models.json) by name: the session resolves the name.
+    const registered = await registeredModelsFor(this.s.baseDir(), provider).catch(() => []);
+    const items: Item<string>[] = [
+      ...registered.map((m) => ({ label: m.name, description: `fine-tuned · ${m.model}`, detail: m.baseUrl ? `served at ${m.baseUrl}` : undefined, value: m.name })),
+      ...models.filter((m) => !registered.some((r) => r.name === m)).map((m) => ({ label: m, description: m === configured ? "from settings" : "recent", value: m })),
+    ];
     items.push({ label: provider === "llamacpp" ? "$(folder-opened) Browse for a GGUF file…" : "$(edit) Other model…", value: OTHER });
     const last = this.last(kind);
     let model = await this.pick(items, { title, placeHolder: provider === "llamacpp" ? "Which GGUF model file?" : "Which model?", last: last.provider === provider ? last.model : undefined });

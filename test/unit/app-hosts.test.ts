@@ -10,6 +10,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import Module from "node:module";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
+import { ALLOW_ALL } from "../../src/app/gate.js";
 import { main } from "../../src/cli/main.js";
 import { buildDataset } from "../../src/core/data/builder.js";
 import { DIMENSIONS } from "../../src/core/data/schema.js";
@@ -81,6 +82,7 @@ async function extensionController(settings: Record<string, unknown>) {
     folders: () => ({ datasets: path.join(dir, "datasets"), runs, cache: path.join(dir, "ext-cache") }),
     baseDir: () => dir,
     trusted: true,
+    gate: ALLOW_ALL,
     keys: { get: async () => undefined },
     log: { info: (m: string) => logs.push(m), warn: (m: string) => logs.push(m), error: (m: string) => logs.push(m), show: () => undefined },
     active: new ActiveRuns(),
@@ -138,4 +140,20 @@ test("the extension refuses an Anthropic temperature with the CLI's sentence, na
     return true;
   });
   assert.equal(stub.commands.filter((c) => c[0] === "preflab.resumeRun").length, 0);
+});
+
+test("a registered fine-tuned model chosen by name in the extension runs on its registered server", async () => {
+  const { registerModel } = await import("../../src/core/finetune/models.js");
+  await registerModel(dir, { name: "ft-gen", provider: "openai-compatible", model: "served-ft", baseUrl: api.openaiBaseUrl, kind: "generation", createdAt: "2026-01-01T00:00:00Z" });
+  // The settings point at another server: the registry's wins for its model.
+  const { controller } = await extensionController({ "cache.enabled": false, "openaiCompatible.baseUrl": "http://127.0.0.1:9/v1" });
+  const before = api.requestsTo("/v1/chat/completions").length;
+  const summary = await controller.runGenerationEval({ dimensions: ["style"], provider: "openai-compatible", model: "ft-gen", limit: 1 });
+  assert.equal(summary?.status, "finished");
+  assert.equal(summary?.totals.failed, 0);
+  const sent = api.requestsTo("/v1/chat/completions").slice(before);
+  assert.ok(sent.length > 0);
+  for (const q of sent) assert.equal((q.body as ChatBody).model, "served-ft");
+  const run = JSON.parse(readFileSync(path.join(summary!.runDir, "run.json"), "utf8"));
+  assert.equal(run.model, "served-ft");
 });

@@ -92,7 +92,7 @@ describe("provider config", () => {
     assert.equal(r.config.provider, "openai-compatible");
     assert.equal(r.config.model, "served-sft");
     assert.equal(r.config.baseUrl, api.openaiBaseUrl);
-    assert.deepEqual(r.registered, { name: "my-sft", kind: "generation" });
+    assert.deepEqual(r.registered, { name: "my-sft", kind: "generation", file: path.join(root, ".preflab", "models.json"), baseUrl: api.openaiBaseUrl });
     await assert.rejects(resolveProviderConfig({ model: "my-rm" }, { root }), /reward model/);
     await assert.rejects(resolveProviderConfig({ model: "not-registered" }, { root }), (e: unknown) => e instanceof ProviderConfigError && e.setting === "provider");
     // Another provider asked for explicitly: the name is that provider's model name.
@@ -158,7 +158,8 @@ describe("sessions", () => {
       assert.equal(b.max_tokens ?? b.max_completion_tokens, 77);
     }
     const run = JSON.parse(readFileSync(path.join(dir, "gen-defaults", "run.json"), "utf8"));
-    assert.deepEqual(run.params, { temperature: 0.25, maxTokens: 77, topP: 0.5 });
+    const { protocol: _protocol, ...sampling } = run.params;
+    assert.deepEqual(sampling, { temperature: 0.25, maxTokens: 77, topP: 0.5 });
 
     const mid = api.requestsTo("/v1/chat/completions").length;
     const r2 = await cli([...base, "--temperature", "0.6", "--out", path.join(dir, "gen-flag")]);

@@ -1,6 +1,6 @@
 /** `preflab rm`, `preflab generate`, `preflab judge`: the paper's evaluations as resumable runs. */
 import path from "node:path";
-import { DIMENSIONS, type Dimension } from "../../core/data/schema.js";
+import { DIMENSIONS } from "../../core/data/schema.js";
 import { GENERATION_DIMENSIONS, planGeneration } from "../../core/eval/generation.js";
 import { planRm } from "../../core/eval/rm.js";
 import { planJudge } from "../../core/eval/judge.js";
@@ -8,17 +8,9 @@ import { printEstimate } from "../estimate.js";
 import { JANUS_MAX_RETRIES } from "../../core/eval/janus.js";
 import { DEFAULT_MIN_VERDICT_MASS, JUDGE_PARSERS } from "../../core/eval/parse.js";
 import { buildReport, formatReport } from "../../core/metrics/report.js";
-import { choiceOption, intOption, numberOption, parse, UsageError, type CliCommand } from "../command.js";
+import { choiceOption, dimensionsOption, intOption, numberOption, parse, UsageError, type CliCommand } from "../command.js";
 import { providerOptionSpec, providerOptionsHelp, resolveProviderOptions } from "../provider-options.js";
 import { exitCode, formatSummary, runEvaluationCli } from "../batch.js";
-
-function dimensionsOption(value: string | undefined, fallback: readonly Dimension[]): Dimension[] {
-  if (value === undefined) return [...fallback];
-  const dims = value.split(",").map((s) => s.trim()).filter(Boolean);
-  for (const d of dims) if (!(DIMENSIONS as readonly string[]).includes(d)) throw new UsageError(`--dimensions: unknown dimension "${d}" (${DIMENSIONS.join(", ")})`);
-  if (dims.length === 0) throw new UsageError("--dimensions needs at least one dimension");
-  return dims as Dimension[];
-}
 
 const evalCommon = {
   out: { type: "string" },
@@ -74,7 +66,7 @@ export const rmCommand: CliCommand = {
     if (!values.out) throw new UsageError("--out is required");
     const format = choiceOption(values.format as string | undefined, "format", ["text", "md", "json"] as const, "text");
     const opts = {
-      dimensions: dimensionsOption(values.dimensions as string | undefined, DIMENSIONS),
+      dimensions: dimensionsOption(values.dimensions as string | undefined) ?? [...DIMENSIONS],
       orders: choiceOption(values.orders as string | undefined, "orders", ["both", "ab"] as const, "both"),
       verdict: choiceOption(values.verdict as string | undefined, "verdict", ["text", "probability"] as const, "text"),
       limit: values.limit === undefined ? undefined : intOption(values.limit as string, "limit", 0, 1),
@@ -140,7 +132,7 @@ export const generateCommand: CliCommand = {
     const resolved = await resolveProviderOptions(values, { needKey: values.estimate !== true });
     // Sampling params: the flags, else the template's front-matter defaults (the session fills them in).
     const opts = {
-      dimensions: dimensionsOption(values.dimensions as string | undefined, fallback),
+      dimensions: dimensionsOption(values.dimensions as string | undefined) ?? [...fallback],
       history: choiceOption(values.history as string | undefined, "history", ["with", "without", "both"] as const, "both"),
       limit: values.limit === undefined ? undefined : intOption(values.limit as string, "limit", 0, 1),
       template: values.template as string | undefined,

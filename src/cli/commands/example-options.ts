@@ -1,18 +1,10 @@
 /** The example-selection flags `preflab export` and `preflab rs` share (which pairs, parts, dimensions). */
-import { DIMENSIONS, type Dimension } from "../../core/data/schema.js";
+import { DIMENSIONS } from "../../core/data/schema.js";
 import { parseSplit, type PerPair } from "../../core/finetune/examples.js";
-import { choiceOption, intOption, numberOption, UsageError } from "../command.js";
+import { choiceOption, dimensionsOption, intOption, numberOption, UsageError } from "../command.js";
 
 export type Values = Record<string, string | boolean | undefined>;
 export const str = (v: Values, k: string): string | undefined => (typeof v[k] === "string" ? (v[k] as string) : undefined);
-
-export function dimensionsOption(value: string | undefined): Dimension[] | undefined {
-  if (value === undefined) return undefined;
-  const dims = value.split(",").map((s) => s.trim()).filter(Boolean);
-  for (const d of dims) if (!(DIMENSIONS as readonly string[]).includes(d)) throw new UsageError(`--dimensions: unknown dimension "${d}" (${DIMENSIONS.join(", ")})`);
-  if (dims.length === 0) throw new UsageError("--dimensions needs at least one dimension");
-  return dims as Dimension[];
-}
 
 export function splitOption(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;

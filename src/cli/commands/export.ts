@@ -1,7 +1,7 @@
 /** `preflab export`: fine-tuning data (SFT, DPO, reward-model pairs) for OpenAI or TRL. */
 import path from "node:path";
 import { exportFinetuneData, formatExportReport } from "../../core/finetune/export.js";
-import { type PartChoice } from "../../core/finetune/examples.js";
+import type { PartChoice } from "../../core/finetune/examples.js";
 import { EXPORT_FORMATS, EXPORT_TARGETS, type ExportFormat, type ExportTarget } from "../../core/finetune/formats.js";
 import { choiceOption, parse, UsageError, type CliCommand } from "../command.js";
 import { exampleOptions, exampleSpec, EXAMPLE_HELP } from "./example-options.js";

@@ -64,27 +64,16 @@ export function providerContext(env: RunEnv, provider: ProviderId | undefined): 
 /** The request for a quick-pick choice: the choice, the settings of its provider, the sampling params. */
 export function providerRequest(cfg: PreflabConfig, choice: ProviderChoice, params: SamplingParams): ProviderRequest {
   const r: ProviderRequest = { provider: choice.provider };
-  switch (choice.provider) {
-    case "baseline":
-      break;
-    case "openai":
-      r.model = choice.model;
-      if (cfg.openai.baseUrl) r.baseUrl = cfg.openai.baseUrl;
-      break;
-    case "anthropic":
-      r.model = choice.model;
-      if (cfg.anthropic.baseUrl) r.baseUrl = cfg.anthropic.baseUrl;
-      break;
-    case "openai-compatible":
-      r.model = choice.model;
-      if (cfg.openaiCompatible.baseUrl) r.baseUrl = cfg.openaiCompatible.baseUrl;
-      break;
-    case "llamacpp":
-      r.modelPath = choice.model;
-      r.gpu = cfg.llamacpp.gpu === "off" ? false : cfg.llamacpp.gpu;
-      if (cfg.llamacpp.threads !== undefined) r.threads = cfg.llamacpp.threads;
-      if (cfg.llamacpp.contextSize !== undefined) r.contextSize = cfg.llamacpp.contextSize;
-      break;
+  if (choice.provider === "llamacpp") {
+    r.modelPath = choice.model;
+    r.gpu = cfg.llamacpp.gpu === "off" ? false : cfg.llamacpp.gpu;
+    if (cfg.llamacpp.threads !== undefined) r.threads = cfg.llamacpp.threads;
+    if (cfg.llamacpp.contextSize !== undefined) r.contextSize = cfg.llamacpp.contextSize;
+  } else if (choice.provider !== "baseline") {
+    // A cloud or compatible server: the model, and the base URL of its settings section.
+    const section = { openai: cfg.openai, anthropic: cfg.anthropic, "openai-compatible": cfg.openaiCompatible }[choice.provider];
+    r.model = choice.model;
+    if (section.baseUrl) r.baseUrl = section.baseUrl;
   }
   for (const k of ["temperature", "maxTokens", "topP", "seed"] as const) if (params[k] !== undefined) r[k] = params[k];
   return r;
