@@ -128,7 +128,7 @@ async function measure(label: string, dir: string, users: number): Promise<void>
 
 test("the extension's own timings and memory on a 20% scale dataset, beside the sample", { timeout: 150_000 }, async () => {
   await s.openPreflab();
-  assert.ok(existsSync(path.join(scaleDir, "index.json")));
+  assert.ok(existsSync(path.join(scaleDir, "train.idx")));
   await measure("sample", sampleDir, 156);
   await measure("scale", scaleDir, 3684);
   const rows = Object.keys(figures.sample!).map((k) => `${k.padEnd(13)} ${String(figures.sample![k]).padStart(7)} ${String(figures.scale![k]).padStart(7)}`);

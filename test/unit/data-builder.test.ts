@@ -111,7 +111,7 @@ test("ranking prefers the closest preference text", async () => {
 
 test("same inputs and seed give byte-identical output; another seed gives other histories", async () => {
   await buildDataset({ train, test: testFile, out: path.join(dir, "again") });
-  for (const f of ["manifest.json", "train.jsonl", "pairs.jsonl", "users.jsonl", "triples.jsonl", "index.json"]) {
+  for (const f of ["manifest.json", "train.jsonl", "pairs.jsonl", "users.jsonl", "triples.jsonl", "triples.idx", "train.idx", "users.idx"]) {
     assert.equal(readFileSync(path.join(dir, "again", f), "utf8"), readFileSync(path.join(dir, "base", f), "utf8"), f);
   }
   await buildDataset({ train, test: testFile, out: path.join(dir, "seed7"), seed: 7 });
@@ -135,7 +135,7 @@ test("rows of one instruction need not be consecutive: the build counts them fir
   const { manifest } = await buildDataset({ train: file, test: testFile, out: path.join(dir, "mixed") });
   assert.equal(manifest.counts.trainTriples, 60);
   assert.deepEqual(manifest.skipped.groupSizes.train, { "2": 1, "4": 1 });
-  for (const f of ["train.jsonl", "pairs.jsonl", "users.jsonl", "triples.jsonl", "index.json"]) {
+  for (const f of ["train.jsonl", "pairs.jsonl", "users.jsonl", "triples.jsonl", "triples.idx", "train.idx", "users.idx"]) {
     assert.equal(readFileSync(path.join(dir, "mixed", f), "utf8"), readFileSync(path.join(dir, "base", f), "utf8"), f);
   }
 });
@@ -149,7 +149,7 @@ test("interleaved rows and no group over three: built in one pass, the same data
   const file = writeJsonl(path.join(dir, "one-pass.jsonl"), mixed);
   const { manifest } = await buildDataset({ train: file, test: testFile, out: path.join(dir, "one-pass") });
   assert.deepEqual(manifest.skipped.groupSizes.train, { "2": 1 });
-  for (const f of ["train.jsonl", "pairs.jsonl", "users.jsonl", "triples.jsonl", "index.json"]) {
+  for (const f of ["train.jsonl", "pairs.jsonl", "users.jsonl", "triples.jsonl", "triples.idx", "train.idx", "users.idx"]) {
     assert.equal(readFileSync(path.join(dir, "one-pass", f), "utf8"), readFileSync(path.join(dir, "base", f), "utf8"), f);
   }
 });

@@ -13,7 +13,8 @@ import { buildDataset } from "../../src/core/data/builder.js";
 import { contrasts } from "../../src/core/data/contrast.js";
 import { Dataset } from "../../src/core/data/dataset.js";
 import { DIMENSIONS } from "../../src/core/data/schema.js";
-import type { DatasetIndex, Manifest, SyntheticUser } from "../../src/core/data/types.js";
+import type { Manifest, SyntheticUser } from "../../src/core/data/types.js";
+import { SortedLineIndex } from "../../src/core/data/line-index.js";
 import { UsersIndex } from "../../src/core/data/users-index.js";
 import { planRm } from "../../src/core/eval/rm.js";
 import { planGeneration } from "../../src/core/eval/generation.js";
@@ -63,17 +64,23 @@ test("format 2: each train response is stored once, pairs and histories name the
   assert.ok(size(v2, ["train.jsonl", "pairs.jsonl", "users.jsonl"]) * 3 < size(v1, ["pairs.jsonl", "users.jsonl"]));
 });
 
-test("index.json: every line of triples, train and users by id, at its byte offset", () => {
-  const index = JSON.parse(readFileSync(path.join(v2, "index.json"), "utf8")) as DatasetIndex;
-  for (const [name, file] of [["triples", "triples.jsonl"], ["train", "train.jsonl"], ["users", "users.jsonl"]] as const) {
-    const bytes = readFileSync(path.join(v2, file));
-    const { ids, offsets } = index.files[name];
-    assert.equal(offsets.length, ids.length + 1);
-    assert.equal(offsets.at(-1), bytes.length);
-    ids.forEach((id, i) => {
-      const line = bytes.subarray(offsets[i]!, offsets[i + 1]! - 1).toString("utf8");
-      assert.equal((JSON.parse(line) as { id: string }).id, id);
+test("the .idx files: every line of triples, train and users by id, at its byte offset, sorted by id", async () => {
+  for (const name of ["triples", "train", "users"] as const) {
+    const bytes = readFileSync(path.join(v2, `${name}.jsonl`));
+    const idx = readFileSync(path.join(v2, `${name}.idx`), "utf8").split("\n").slice(0, -1);
+    const lines = bytes.toString("utf8").split("\n").slice(0, -1);
+    assert.equal(idx.length, lines.length);
+    assert.equal(new Set(idx.map((l) => l.length)).size, 1, "fixed-width lines");
+    const entries = idx.map((l) => {
+      const [id, offset, length] = l.trim().split(/ +/) as [string, string, string];
+      return { id, offset: Number(offset), length: Number(length) };
     });
+    assert.deepEqual(entries.map((e) => e.id), entries.map((e) => e.id).sort());
+    for (const e of entries) assert.equal((JSON.parse(bytes.subarray(e.offset, e.offset + e.length).toString("utf8")) as { id: string }).id, e.id);
+    const index = await SortedLineIndex.load(path.join(v2, `${name}.idx`));
+    for (const e of entries) assert.deepEqual(index.range(e.id), e);
+    assert.equal(index.range(entries[0]!.id.slice(0, -1)), undefined, "a prefix of an id is not that id");
+    assert.deepEqual(index.all().map((e) => e.id), lines.map((l) => (JSON.parse(l) as { id: string }).id), "all() in file order");
   }
 });
 
@@ -178,12 +185,15 @@ test("a folder of an unknown format is refused with how to rebuild it; a stale i
 
   const stale = path.join(dir, "stale");
   await buildDataset({ train: "samples/train.jsonl", test: "samples/test.jsonl", out: stale });
-  const index = JSON.parse(readFileSync(path.join(stale, "index.json"), "utf8")) as DatasetIndex;
-  const ids = index.files.users.ids;
-  [ids[3], ids[4]] = [ids[4]!, ids[3]!]; // each id now points at the other user's line
-  writeFileSync(path.join(stale, "index.json"), JSON.stringify(index));
+  // Swap two users' byte ranges: each id now points at the other user's line.
+  const idx = readFileSync(path.join(stale, "users.idx"), "utf8").split("\n");
+  const cut = (l: string) => [l.slice(0, -27), l.slice(-27)] as const; // id column | " offset length"
+  const [a, b] = [cut(idx[3]!), cut(idx[4]!)];
+  idx[3] = a[0] + b[1];
+  idx[4] = b[0] + a[1];
+  writeFileSync(path.join(stale, "users.idx"), idx.join("\n"));
   const ds = await Dataset.open(stale);
-  await assert.rejects(ds.user(ids[3]!), /index is stale: rebuild the dataset/);
+  await assert.rejects(ds.user(a[0].trim()), /index is stale: rebuild the dataset/);
 });
 
 test("preflab show prints a train pair and a user with their texts", async () => {

@@ -4,7 +4,7 @@ import { mkdirSync, readdirSync, readFileSync, truncateSync, statSync, writeFile
 import * as path from "node:path";
 import { buildDataset } from "../../src/core/data/builder.js";
 import { readRawRows, resolveInputs, globToRegExp } from "../../src/core/data/loaders.js";
-import { DataError, validateRow } from "../../src/core/data/schema.js";
+import { DataError, trainRowSchema, validateRow } from "../../src/core/data/schema.js";
 import { writeMultifacetParquet } from "../../scripts/lib/multifacet-parquet.js";
 import { synthTestRows, synthTrainRows } from "../../scripts/lib/synth-corpus.js";
 import { tempDir, writeJsonl } from "../helpers/tmp.js";
@@ -155,7 +155,7 @@ test("a directory of shards and a glob resolve in name order, and build like one
   await buildDataset({ train: single, test: test_, out: path.join(dir, "b") });
   assert.equal(a.manifest.counts.trainPairs, 36);
   assert.deepEqual(a.manifest.inputs.filter((i) => i.split === "train").map((i) => i.rows), [18, 18]);
-  for (const f of ["train.jsonl", "pairs.jsonl", "users.jsonl", "triples.jsonl", "index.json"]) {
+  for (const f of ["train.jsonl", "pairs.jsonl", "users.jsonl", "triples.jsonl", "triples.idx", "train.idx", "users.idx"]) {
     assert.equal(readFileSync(path.join(dir, "a", f), "utf8"), readFileSync(path.join(dir, "b", f), "utf8"), f);
   }
 });
@@ -166,4 +166,17 @@ test("globToRegExp handles *, ** and ?", () => {
   assert.ok(globToRegExp("**/train-?.jsonl").test("a/b/train-1.jsonl"));
   assert.ok(globToRegExp("**/train-?.jsonl").test("train-1.jsonl"));
   assert.ok(!globToRegExp("train-?.jsonl").test("train-12.jsonl"));
+});
+
+test("a valid train row validates to what the schema returns (its fields, in schema order); a bad one names its field", () => {
+  const loc = { file: "t.jsonl", line: 1 };
+  for (const row of [...trainRows(), { ...trainRows()[0]!, extra: 1, main_source: null }]) {
+    const shuffled = { ...row, preference_set: (row.preference_set as Record<string, unknown>[]).map((e) => ({ description: e.description, preference: e.preference, extra: true, subdimension: e.subdimension, dimension: e.dimension })) };
+    assert.equal(JSON.stringify(validateRow("train", shuffled, loc)), JSON.stringify(trainRowSchema.parse(shuffled)));
+  }
+  const bad = trainRows()[0]! as { preference_set: Record<string, unknown>[] };
+  const dup = { ...bad, preference_set: [bad.preference_set[0], bad.preference_set[0], bad.preference_set[2], bad.preference_set[3]] };
+  assert.throws(() => validateRow("train", dup, loc), /t\.jsonl:1: field "preference_set\[1\]\.dimension": dimension "style" appears twice/);
+  assert.throws(() => validateRow("train", { ...bad, output: 3 }, loc), /field "output"/);
+  assert.throws(() => validateRow("train", { ...bad, prompt: "" }, loc), /field "prompt": must not be empty/);
 });

@@ -261,7 +261,7 @@ test("CLI end to end on the sample: build, users, show, rm, report, compare, err
   assert.equal(b.code, 0, b.err);
   assert.match(b.out, /synthetic users\s+-\s+156/);
   // Parquet and JSONL copies of the sample build the same dataset.
-  for (const f of ["train.jsonl", "users.jsonl", "pairs.jsonl", "triples.jsonl", "index.json"]) assert.equal(readFileSync(path.join(out, f), "utf8"), readFileSync(path.join(ds, f), "utf8"), f);
+  for (const f of ["train.jsonl", "users.jsonl", "pairs.jsonl", "triples.jsonl", "triples.idx", "train.idx", "users.idx"]) assert.equal(readFileSync(path.join(out, f), "utf8"), readFileSync(path.join(ds, f), "utf8"), f);
   const u = await cli(["users", out, "--dimension", "style", "--json"]);
   const users = JSON.parse(u.out) as { id: string; tripleId: string; historySize: number }[];
   assert.equal(users.length, 39);

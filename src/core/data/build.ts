@@ -4,8 +4,8 @@
  *
  * Output (format 2, see types.ts): triples.jsonl (test triples), train.jsonl (each train
  * instruction once with its three rows' preference sets and responses), pairs.jsonl (pairs by
- * member), users.jsonl (users with their histories as pair ids and scores), index.json (byte
- * offsets of every line of triples, train and users, for random access) and manifest.json.
+ * member), users.jsonl (users with their histories as pair ids and scores), triples.idx,
+ * train.idx and users.idx (where each line is, by id: line-index.ts) and manifest.json.
  *
  * Memory and time: train rows are streamed once: each instruction's rows are held only until its
  * group of three is complete, and train.jsonl and pairs.jsonl are streamed to disk. Only when an
@@ -22,12 +22,12 @@ import { contrasts, normText } from "./contrast.js";
 import { HistoryIndex, type RetrievalQuery } from "./history-index.js";
 import { pairId, tripleId, userId } from "./ids.js";
 import { LineWriter } from "./jsonl.js";
+import { formatLineIndex } from "./line-index.js";
 import { readRawRows, resolveInputs, sha256File } from "./loaders.js";
 import { DataError, DIMENSIONS, validateRow, type Dimension, type PreferenceEntry, type TestRow, type TrainRow } from "./schema.js";
 import {
   DATASET_FILES,
   FORMAT_VERSION,
-  type DatasetIndex,
   type HistoryMode,
   type HistoryRef,
   type Manifest,
@@ -362,15 +362,9 @@ async function buildInto(dir: string, ctx: BuildContext): Promise<Manifest> {
   } finally {
     await triplesWriter.close();
   }
-  const datasetIndex: DatasetIndex = {
-    version: FORMAT_VERSION,
-    files: {
-      triples: { ids: triples.map((t) => t.id), offsets: tripleOffsets },
-      train: { ids: trainIds, offsets: trainOffsets },
-      users: { ids: userIds, offsets: userOffsets },
-    },
-  };
-  await writeFile(path.join(dir, DATASET_FILES.index), JSON.stringify(datasetIndex) + "\n");
+  await writeFile(path.join(dir, DATASET_FILES.triplesIndex), formatLineIndex(triples.map((t) => t.id), tripleOffsets));
+  await writeFile(path.join(dir, DATASET_FILES.trainIndex), formatLineIndex(trainIds, trainOffsets));
+  await writeFile(path.join(dir, DATASET_FILES.usersIndex), formatLineIndex(userIds, userOffsets));
 
   const manifest: Manifest = {
     version: FORMAT_VERSION,

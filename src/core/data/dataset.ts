@@ -5,8 +5,8 @@
  * of types.ts: a Pair or a HistoryEntry with its texts, whatever the format on disk.
  *
  * Format 2 (what the build writes): train texts are stored once, in train.jsonl; pairs and
- * histories name them by id; index.json gives the byte offset of every line of triples.jsonl,
- * train.jsonl and users.jsonl, so one user, one triple or one pair costs a few reads whatever the
+ * histories name them by id; the `.idx` files (line-index.ts) give the byte offset of every line
+ * of triples.jsonl, train.jsonl and users.jsonl, so one user, one triple or one pair costs a few reads whatever the
  * dataset's size. Format 1 (texts copied into pairs.jsonl and users.jsonl, no index) is still read:
  * streams as they are, random access through offsets found by one scan on first use.
  */
@@ -16,10 +16,10 @@ import * as path from "node:path";
 import { createHash } from "node:crypto";
 import { parsePairId } from "./ids.js";
 import { DataError, type Dimension } from "./schema.js";
+import { ScannedLineIndex, SortedLineIndex, type LineLookup, type LineRange } from "./line-index.js";
 import {
   DATASET_FILES,
   FORMAT_VERSION,
-  type DatasetIndex,
   type HistoryEntry,
   type HistoryRef,
   type Manifest,
@@ -79,53 +79,12 @@ async function* readJsonlFile<T>(file: string): AsyncGenerator<T> {
   for await (const { text, line } of jsonlLines(file)) yield parseLine<T>(file, line, text);
 }
 
-/** Line positions of one file: id -> [offset, length]. */
-class LineIndex {
-  readonly byId = new Map<string, number>();
-  private byTriple?: Map<string, number[]>;
-  constructor(
-    readonly ids: string[],
-    private readonly offsets: ArrayLike<number>,
-    /** Line lengths (without the newline); by default offsets[i+1] - offsets[i] - 1. */
-    private readonly lengths?: ArrayLike<number>,
-  ) {
-    ids.forEach((id, i) => this.byId.set(id, i));
-  }
-  range(id: string): [number, number] | undefined {
-    const i = this.byId.get(id);
-    if (i === undefined) return undefined;
-    const at = this.offsets[i]!;
-    return [at, this.lengths ? this.lengths[i]! : this.offsets[i + 1]! - at - 1];
-  }
-  /** Ids that start with `<tripleId>.` (users of a test triple), built on first use. */
-  idsOfTriple(tripleId: string): string[] {
-    if (!this.byTriple) {
-      this.byTriple = new Map();
-      for (const id of this.ids) {
-        const t = id.slice(0, id.indexOf("."));
-        const list = this.byTriple.get(t);
-        if (list) list.push(this.byId.get(id)!);
-        else this.byTriple.set(t, [this.byId.get(id)!]);
-      }
-    }
-    return (this.byTriple.get(tripleId) ?? []).map((i) => this.ids[i]!);
-  }
-  /** From a scan of a file's lines. */
-  static fromScan(entries: { id: string; offset: number; length: number }[]): LineIndex {
-    return new LineIndex(
-      entries.map((e) => e.id),
-      Float64Array.from(entries.map((e) => e.offset)),
-      Int32Array.from(entries.map((e) => e.length)),
-    );
-  }
-}
-
-async function readRanges(file: string, ranges: [number, number][]): Promise<string[]> {
+async function readRanges(file: string, ranges: LineRange[]): Promise<string[]> {
   if (ranges.length === 0) return [];
   const fh = await open(file, "r");
   try {
     const out: string[] = [];
-    for (const [at, len] of ranges) {
+    for (const { offset: at, length: len } of ranges) {
       const buf = Buffer.alloc(len);
       const { bytesRead } = await fh.read(buf, 0, len, at);
       out.push(buf.toString("utf8", 0, bytesRead));
@@ -197,8 +156,8 @@ const summaryOf = (u: Omit<SyntheticUser, "history"> & { history: { score: numbe
 });
 
 export class Dataset {
-  private index?: Promise<{ triples: LineIndex; train?: LineIndex; users: LineIndex }>;
-  private v1Pairs?: Promise<LineIndex>;
+  private index?: Promise<{ triples: LineLookup; train?: LineLookup; users: LineLookup }>;
+  private v1Pairs?: Promise<LineLookup>;
   private readonly trainCache = new Lru<TrainTriple>(1024);
 
   private constructor(
@@ -244,30 +203,25 @@ export class Dataset {
 
   // ---- Line indexes: index.json (format 2) or one scan per file on first use (format 1).
 
-  private lineIndexes(): Promise<{ triples: LineIndex; train?: LineIndex; users: LineIndex }> {
+  private lineIndexes(): Promise<{ triples: LineLookup; train?: LineLookup; users: LineLookup }> {
     this.index ??= (async () => {
       if (this.format === 2) {
-        const file = this.file("index");
-        let text: string;
-        try {
-          text = await readFile(file, "utf8");
-        } catch {
-          throw new DataError({ file }, "index.json is missing; rebuild the dataset with `preflab build … --force`");
-        }
-        const ix = parseLine<DatasetIndex>(file, 1, text);
-        const li = (k: keyof DatasetIndex["files"]) => {
-          const f = ix.files?.[k];
-          if (!f || !Array.isArray(f.ids) || !Array.isArray(f.offsets) || f.offsets.length !== f.ids.length + 1) {
-            throw new DataError({ file }, `no valid line index for ${k}; rebuild the dataset with \`preflab build … --force\``, `files.${k}`);
+        const load = async (name: "triplesIndex" | "trainIndex" | "usersIndex") => {
+          const file = this.file(name);
+          try {
+            return await SortedLineIndex.load(file);
+          } catch (e) {
+            const why = (e as NodeJS.ErrnoException).code === "ENOENT" ? "is missing" : (e as Error).message;
+            throw new DataError({ file }, `the line index ${why}; rebuild the dataset with \`preflab build … --force\``);
           }
-          return new LineIndex(f.ids, f.offsets);
         };
-        return { triples: li("triples"), train: li("train"), users: li("users") };
+        const [triples, train, users] = await Promise.all([load("triplesIndex"), load("trainIndex"), load("usersIndex")]);
+        return { triples, train, users };
       }
       const scan = async (file: string) => {
-        const entries: { id: string; offset: number; length: number }[] = [];
-        for await (const { text, line, offset, length } of jsonlLines(file)) entries.push({ id: parseLine<{ id: string }>(file, line, text).id, offset, length });
-        return LineIndex.fromScan(entries);
+        const lines: LineRange[] = [];
+        for await (const { text, line, offset, length } of jsonlLines(file)) lines.push({ id: parseLine<{ id: string }>(file, line, text).id, offset, length });
+        return new ScannedLineIndex(lines);
       };
       return { triples: await scan(this.file("triples")), users: await scan(this.file("users")) };
     })();
@@ -275,14 +229,13 @@ export class Dataset {
     return this.index;
   }
 
-  private async readById<T>(name: "triples" | "train" | "users" | "pairs", li: LineIndex, id: string): Promise<T | undefined> {
+  private async readById<T>(name: "triples" | "train" | "users" | "pairs", li: LineLookup, id: string): Promise<T | undefined> {
     const r = li.range(id);
     if (!r) return undefined;
     const file = this.file(name);
-    if (!(r[0] >= 0 && r[1] >= 0)) throw new DataError({ file: this.file("index") }, `the line of ${id} has a bad offset; the index is stale: rebuild the dataset with \`preflab build … --force\``);
     const [text] = await readRanges(file, [r]);
     const v = parseLine<T & { id?: string }>(file, undefined, text!);
-    if (v.id !== id) throw new DataError({ file }, `the line at byte ${r[0]} is not ${id}; the index is stale: rebuild the dataset with \`preflab build … --force\``);
+    if (v.id !== id) throw new DataError({ file }, `the line at byte ${r.offset} is not ${id}; the index is stale: rebuild the dataset with \`preflab build … --force\``);
     return v;
   }
 
@@ -298,7 +251,7 @@ export class Dataset {
 
   /** Test triple ids in dataset order. */
   async tripleIds(): Promise<string[]> {
-    return [...(await this.lineIndexes()).triples.ids];
+    return (await this.lineIndexes()).triples.all().map((l) => l.id);
   }
 
   // ---- Train triples and pairs.
@@ -369,16 +322,16 @@ export class Dataset {
     return t;
   }
 
-  private v1PairIndex(): Promise<LineIndex> {
+  private v1PairIndex(): Promise<LineLookup> {
     this.v1Pairs ??= (async () => {
       const file = this.file("pairs");
-      const entries: { id: string; offset: number; length: number }[] = [];
+      const lines: LineRange[] = [];
       const ID = /^\{"id":("(?:[^"\\]|\\.)*")/;
       for await (const { text, line, offset, length } of jsonlLines(file)) {
         const m = ID.exec(text);
-        entries.push({ id: m ? (JSON.parse(m[1]!) as string) : parseLine<{ id: string }>(file, line, text).id, offset, length });
+        lines.push({ id: m ? (JSON.parse(m[1]!) as string) : parseLine<{ id: string }>(file, line, text).id, offset, length });
       }
-      return LineIndex.fromScan(entries);
+      return new ScannedLineIndex(lines);
     })();
     this.v1Pairs.catch(() => (this.v1Pairs = undefined));
     return this.v1Pairs;
@@ -447,13 +400,8 @@ export class Dataset {
 
   /** The users of one test triple, with their history texts, in dataset order. */
   async usersOfTriple(tripleId: string): Promise<SyntheticUser[]> {
-    const li = (await this.lineIndexes()).users;
-    const ids = li.idsOfTriple(tripleId);
     const file = this.file("users");
-    const texts = await readRanges(
-      file,
-      ids.map((id) => li.range(id)!),
-    );
+    const texts = await readRanges(file, (await this.lineIndexes()).users.withPrefix(`${tripleId}.`));
     const users: SyntheticUser[] = [];
     for (const t of texts) {
       const u = parseLine<StoredUser | SyntheticUser>(file, undefined, t);

@@ -102,10 +102,36 @@ function describe(value: unknown): string {
   return typeof value;
 }
 
+const isSource = (v: unknown): v is string | null => v === null || typeof v === "string";
+
+/**
+ * The train row when it is valid, as the schema would return it (its fields only, in schema
+ * order), without the schema's cost; undefined otherwise (the schema then names the bad field).
+ * A build validates every one of ~200,000 train rows.
+ */
+function quickTrainRow(raw: Record<string, unknown>): TrainRow | undefined {
+  const { main_source, original_source, preference_set, system, prompt, output } = raw;
+  if (!isSource(main_source) || !isSource(original_source) || typeof system !== "string" || typeof prompt !== "string" || !prompt || typeof output !== "string") return undefined;
+  if (!Array.isArray(preference_set) || preference_set.length !== 4) return undefined;
+  const set: PreferenceEntry[] = [];
+  for (const e of preference_set as unknown[]) {
+    if (e === null || typeof e !== "object") return undefined;
+    const { dimension, subdimension, preference, description } = e as Record<string, unknown>;
+    if (typeof dimension !== "string" || !isDimension(dimension) || set.some((x) => x.dimension === dimension)) return undefined;
+    if (typeof subdimension !== "string" || typeof preference !== "string" || typeof description !== "string") return undefined;
+    set.push({ dimension, subdimension, preference, description });
+  }
+  return { main_source, original_source, preference_set: set, system, prompt, output };
+}
+
 /** Validates one row; throws DataError naming the first bad field. */
 export function validateRow<S extends Split>(split: S, raw: unknown, loc: Location): S extends "train" ? TrainRow : TestRow {
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
     throw new DataError(loc, `expected a ${split} row object, got ${describe(raw)}`);
+  }
+  if (split === "train") {
+    const row = quickTrainRow(raw as Record<string, unknown>);
+    if (row) return row as S extends "train" ? TrainRow : TestRow;
   }
   const schema = split === "train" ? trainRowSchema : testRowSchema;
   const res = schema.safeParse(raw);

@@ -110,15 +110,6 @@ export interface UserSummary extends Omit<SyntheticUser, "history"> {
   meanScore: number;
 }
 
-/**
- * index.json (format 2): per JSONL file, the id of each line and the byte offset where each line
- * starts, plus one final offset (the file's size), so that line i spans offsets[i]..offsets[i+1]-1.
- */
-export interface DatasetIndex {
-  version: 2;
-  files: Record<"triples" | "train" | "users", { ids: string[]; offsets: number[] }>;
-}
-
 export interface Manifest {
   /** The format version (FORMAT_VERSION when built by this Preflab). */
   version: 1 | 2;
@@ -153,6 +144,8 @@ export const DATASET_FILES = {
   train: "train.jsonl",
   pairs: "pairs.jsonl",
   users: "users.jsonl",
-  /** Format 2: byte offsets of every line of triples, train and users. */
-  index: "index.json",
+  /** Format 2: where each line of triples, train and users is, by id (line-index.ts). */
+  triplesIndex: "triples.idx",
+  trainIndex: "train.idx",
+  usersIndex: "users.idx",
 } as const;

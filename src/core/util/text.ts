@@ -6,11 +6,13 @@ const STOP = new Set(
   ),
 );
 
-/** Lower-cased word tokens (letters and digits), stop words removed. */
+const NON_WORD = /[^\p{L}\p{N}]+/u;
+
+/** Lower-cased word tokens (runs of letters and digits), stop words removed. */
 export function tokenize(text: string): string[] {
   const out: string[] = [];
-  for (const m of text.toLowerCase().matchAll(/[\p{L}\p{N}]+/gu)) {
-    const w = m[0];
+  // Splitting on the runs between words is about twice as fast as matching the words (the build tokenizes every train row).
+  for (const w of text.toLowerCase().split(NON_WORD)) {
     if (w.length > 1 && !STOP.has(w)) out.push(w);
   }
   return out;
