@@ -212,3 +212,24 @@ test("preflab rs (scalar endpoint, a malformed score is a failure, never a margi
   assert.equal(await main(["rs", ds, "--rm-provider", "baseline", "--rm-path", "/x", "--out", path.join(dir, "y")], io), 2);
   assert.match(stderr, /applies to --rm-provider scalar-reward only/);
 });
+
+test("probability verdicts are read after the template's verdict prefix; low verdict mass is unusable, never a margin", async () => {
+  const out = path.join(dir, "rs-prefix");
+  const seen: { prefix: string | undefined; last: string }[] = [];
+  const provider = {
+    id: "scripted-probs",
+    model: "m",
+    capabilities: { tokenProbabilities: true },
+    async call(r: import("../../src/core/providers/types.js").ProviderRequest) {
+      seen.push({ prefix: r.probabilities?.answerPrefix, last: String(r.messages.at(-1)!.content) });
+      return { text: "A", usage: { inputTokens: 1, outputTokens: 0, cachedInputTokens: 0, cacheWriteTokens: 0 }, latencyMs: 0, tokenProbabilities: { A: 0.2, B: 0.1 } };
+    },
+  };
+  const { report } = await runRejectionSampling(ds, { out }, provider, runner({ provider: "scripted-probs", model: "m" }));
+  assert.ok(seen.length > 0);
+  assert.ok(seen.every((s) => s.prefix === "[["), "the B.1 verdict prefix");
+  assert.ok(seen.every((s) => /Let's think step by step\.$/.test(s.last)), "the paper's prompt, nothing appended");
+  // P(A) + P(B) = 0.3 < 0.5: no margin is made up from it.
+  assert.ok(readScores(out).every((s) => s.status === "failed" && s.margin === null));
+  assert.equal(report.counts.kept, 0);
+});

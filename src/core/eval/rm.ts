@@ -84,12 +84,6 @@ export interface RmItem {
   promptTokens: number;
 }
 
-/**
- * Formerly appended in probability mode; the evaluation now reads the letter after the template's
- * verdict prefix instead (see planRm). Kept for rejection sampling's in-context RM.
- */
-export const PROBABILITY_SUFFIX = "\n\nAnswer with the single letter A or B only.";
-
 /** The verdict format a reward-model template asks for (its literal text, placeholders left out). */
 export function templateVerdictFormat(t: Template): VerdictFormat | undefined {
   return verdictFormatOf(t.sections.map((s) => s.pieces.map((p) => ("text" in p ? p.text : "\n")).join("")).join("\n"));

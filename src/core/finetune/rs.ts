@@ -26,7 +26,8 @@
 import { readFile } from "node:fs/promises";
 import * as path from "node:path";
 import { Dataset } from "../data/dataset.js";
-import { PROBABILITY_SUFFIX } from "../eval/rm.js";
+import { templateVerdictFormat } from "../eval/rm.js";
+import { DEFAULT_MIN_VERDICT_MASS, verdictFromProbabilities } from "../eval/parse.js";
 import { templatesHash } from "../eval/plan.js";
 import { openRun, type ResultLine, type RunItem, type RunnerOptions, type RunStatus, type RunSummary } from "../eval/runner.js";
 import type { Provider, ProviderRequest } from "../providers/types.js";
@@ -196,12 +197,17 @@ function modeOf(provider: Provider): RsMode {
   throw new Error(`provider "${provider.id}" gives neither next-token probabilities nor scalar rewards; use a probability provider (baseline, openai, llamacpp) or --rm-provider scalar-reward`);
 }
 
-/** P(A) renormalised over A and B; null when unusable. */
+/**
+ * P(A) renormalised over A and B, read after the template's verdict prefix (as `preflab rm`
+ * does); null when unusable, including when P(A) + P(B) is below DEFAULT_MIN_VERDICT_MASS (the
+ * model was not answering with a letter there). An exact tie is a usable 0.5 here: a margin of 0.
+ */
 function probabilityA(r: ResultLine | undefined): number | null {
   if (!r || r.error || r.text === null || !r.tokenProbabilities) return null;
   const a = r.tokenProbabilities.A ?? 0;
   const b = r.tokenProbabilities.B ?? 0;
-  return a + b > 0 ? a / (a + b) : null;
+  if (a > 0 && a === b && a + b >= DEFAULT_MIN_VERDICT_MASS) return 0.5;
+  return verdictFromProbabilities(r.tokenProbabilities, DEFAULT_MIN_VERDICT_MASS)?.pA ?? null;
 }
 
 function scalarOf(r: ResultLine | undefined): number | null {
@@ -228,6 +234,10 @@ export async function runRejectionSampling(
   const rmTpl = templateOfKind(opts.rmTemplate, "reward-model", "reward-model");
   const genTpl = templateOfKind(opts.template, "generation", "generation");
   const htpl = templateOfKind(opts.historyTemplate, "history", "history");
+  // Probability verdicts are read right after the template's verdict prefix ("[[" for B.1).
+  const verdictFormat = mode === "probability" ? templateVerdictFormat(rmTpl) : undefined;
+  if (mode === "probability" && !verdictFormat) throw new Error(`${rmTpl.file}: the template names no verdict format (e.g. "[[A]]" / "[[B]]"), so its verdicts cannot be read`);
+  const verdictPrefix = verdictFormat?.prefix ?? "";
   const templates: Record<string, { name: string; hash: string; file: string }> =
     mode === "probability"
       ? { "reward-model": { name: rmTpl.name, hash: rmTpl.hash, file: rmTpl.file }, history: { name: htpl.name, hash: htpl.hash, file: htpl.file } }
@@ -280,7 +290,7 @@ export async function runRejectionSampling(
   };
   try {
     for await (const ex of trainExamples(train, options, stats)) {
-      const items = itemsFor(ex, mode, { rmTpl, genTpl, htpl, maxInputTokens });
+      const items = itemsFor(ex, mode, { rmTpl, genTpl, htpl, maxInputTokens, verdictPrefix });
       planned.push({ id: ex.id, pairId: ex.pairId, dimension: ex.dimension, part: ex.part, overBudget: items === null });
       if (items) chunk.push(...items);
       if (chunk.length >= chunkSize) await flush();
@@ -308,7 +318,7 @@ export async function runRejectionSampling(
 function itemsFor(
   ex: TrainExample,
   mode: RsMode,
-  t: { rmTpl: ReturnType<typeof templateOfKind>; genTpl: ReturnType<typeof templateOfKind>; htpl: ReturnType<typeof templateOfKind>; maxInputTokens: number },
+  t: { rmTpl: ReturnType<typeof templateOfKind>; genTpl: ReturnType<typeof templateOfKind>; htpl: ReturnType<typeof templateOfKind>; maxInputTokens: number; verdictPrefix: string },
 ): RunItem[] | null {
   if (mode === "scalar") {
     const p = renderExamplePrompt(ex, t.genTpl, t.htpl, t.maxInputTokens);
@@ -325,13 +335,11 @@ function itemsFor(
     const p = renderWithBudget(t.rmTpl, t.htpl, ex.history, { instruction: ex.prompt, response_a: a, response_b: b }, t.maxInputTokens);
     if (p.overBudget) return null;
     const messages = p.messages.map((m) => ({ role: m.role, content: m.content }));
-    const last = messages.at(-1)!;
-    messages[messages.length - 1] = { ...last, content: last.content + PROBABILITY_SUFFIX };
     const kept = ex.history.slice(p.dropped);
     const request: ProviderRequest = {
       messages,
       sequenceKey: ex.id,
-      probabilities: { candidates: ["A", "B"] },
+      probabilities: { candidates: ["A", "B"], answerPrefix: t.verdictPrefix },
       task: { kind: "pairwise", history: kept.map((h) => ({ prompt: h.prompt, chosen: h.chosen, rejected: h.rejected })), instruction: ex.prompt, responseA: a, responseB: b },
     };
     items.push({ id: `${ex.id}.${order}`, userKey: ex.id, request });
