@@ -141,6 +141,34 @@ describe("provider config", () => {
 });
 
 describe("sessions", () => {
+  test("two GGUF files with the same file name never share cached answers", async () => {
+    const cacheDir = path.join(dir, "gguf-cache");
+    const runs: string[] = [];
+    const answerFrom = async (folder: string, answer: string) => {
+      mkdirSync(path.join(dir, folder), { recursive: true });
+      const modelPath = path.join(dir, folder, "model.gguf");
+      writeFileSync(modelPath, "");
+      const provider = await resolveProviderConfig({ provider: "llamacpp", modelPath });
+      const input = writeJsonl(path.join(dir, `${folder}.jsonl`), [{ id: "q", messages: [{ role: "user", content: "same question" }] }]);
+      const runDir = path.join(dir, `run-${folder}-${runs.length}`);
+      runs.push(runDir);
+      // A local model that answers `answer` (the session creates it like the registry would: id llamacpp, model = the file's name).
+      const createProvider = async () => ({ id: "llamacpp", model: "model.gguf", capabilities: { tokenProbabilities: false }, call: async () => ({ text: answer, usage: { inputTokens: 1, outputTokens: 1, cachedInputTokens: 0, cacheWriteTokens: 0 }, latencyMs: 0 }) });
+      const gate = recordingGate();
+      const out = await runEvaluation({ kind: "prompts", input }, { runDir, provider, runner: runnerSettings({ cacheDir }) }, { gate, createProvider });
+      assert.deepEqual(gate.asked, ["model"]);
+      return { out, text: [...(await readResults(runDir)).values()][0]!.text };
+    };
+    const a = await answerFrom("a", "from file a");
+    const b = await answerFrom("b", "from file b");
+    assert.equal(b.out.summary.cache.hits, 0, "a model file of the same name elsewhere is another model");
+    assert.equal(a.text, "from file a");
+    assert.equal(b.text, "from file b");
+    const again = await answerFrom("a", "not asked");
+    assert.equal(again.out.summary.cache.hits, 1, "the same file again: from the cache");
+    assert.equal(again.text, "from file a");
+  });
+
   test("template front-matter defaults apply to CLI runs; flags win over them", async () => {
     const tpl = path.join(dir, "gen.ptpl");
     const builtin = readFileSync("src/core/templates/builtin/generation.ptpl", "utf8");
