@@ -60,7 +60,7 @@ export interface ResolvedProvider {
   price?: ResolvedPrice;
 }
 
-export const CLOUD_PROVIDERS: readonly ProviderId[] = ["openai", "anthropic", "openai-compatible"];
+export const CLOUD_PROVIDERS: readonly ProviderId[] = ["openai", "anthropic", "openai-compatible", "scalar-reward"];
 
 /** The one Anthropic refusal: the Messages API no longer takes temperature / top_p. */
 export function anthropicSamplingRefusal(names: string[]): string {
@@ -86,7 +86,7 @@ export async function resolveProviderConfig(req: ProviderRequest, ctx: ProviderC
   for (const [k, v] of Object.entries(req)) if (k !== "provider" && v !== undefined) (config as Record<string, unknown>)[k] = v;
 
   // A registered fine-tuned model, chosen by its name: it brings its provider, model and server.
-  if (req.model !== undefined && ctx.root !== undefined && (provider === undefined || provider === "openai" || provider === "openai-compatible")) {
+  if (req.model !== undefined && ctx.root !== undefined && (provider === undefined || provider === "openai" || provider === "openai-compatible" || provider === "scalar-reward")) {
     const m = await findRegisteredModel(ctx.root, req.model);
     if (m && (provider === undefined || provider === m.provider)) {
       if (!isProviderId(m.provider)) {
@@ -103,6 +103,10 @@ export async function resolveProviderConfig(req: ProviderRequest, ctx: ProviderC
   const out: ProviderConfig = { provider, ...config };
 
   if (CLOUD_PROVIDERS.includes(provider) && !out.model) throw new ProviderConfigError(`${name("model")} is required for provider ${provider}`, "model", provider);
+  if (provider !== "scalar-reward" && (out.endpointPath !== undefined || out.scorePath !== undefined || out.rewardInput !== undefined)) {
+    throw new ProviderConfigError(`the endpoint path, score path and reward input apply to provider scalar-reward only, not ${provider}`, "provider", provider);
+  }
+  if (provider === "scalar-reward" && !out.baseUrl) throw new ProviderConfigError(`${name("baseUrl")} is required for provider scalar-reward (the reward model server, e.g. http://localhost:8000)`, "baseUrl", provider);
   if (provider === "openai-compatible" && !out.baseUrl) throw new ProviderConfigError(`${name("baseUrl")} is required for provider openai-compatible (your server's URL, e.g. http://localhost:8000/v1)`, "baseUrl", provider);
   if (out.baseUrl !== undefined) {
     try {
@@ -127,7 +131,7 @@ export async function resolveProviderConfig(req: ProviderRequest, ctx: ProviderC
     if (key) {
       out.apiKey = key;
       secrets.push(key);
-    } else if (provider !== "openai-compatible" && ctx.needKey !== false) {
+    } else if (provider !== "openai-compatible" && provider !== "scalar-reward" && ctx.needKey !== false) {
       throw new ProviderConfigError(`provider ${provider} needs an API key: ${ctx.keyHint ? ctx.keyHint(provider, env) : `set ${env} in the environment`}`, "key", provider);
     }
   }

@@ -44,6 +44,9 @@ const STRING_FLAGS = [
   "gpu",
   "context-size",
   "batch-poll-ms",
+  "endpoint-path",
+  "score-path",
+  "reward-input",
 ] as const;
 const BOOLEAN_FLAGS = ["no-cache", "batch"] as const;
 
@@ -69,7 +72,10 @@ export function providerOptionsHelp(prefix = ""): string {
     `  ${p}max-tokens N         output token limit`,
     `  ${p}top-p P / ${p}seed N`,
     `  ${p}model-path FILE      GGUF file (llamacpp); ${p}threads N, ${p}gpu auto|cuda|vulkan|metal|false, ${p}context-size N`,
-    `  keys: OPENAI_API_KEY (openai), OPENAI_COMPATIBLE_API_KEY (openai-compatible, optional), ANTHROPIC_API_KEY (anthropic), from the environment only`,
+    `  ${p}endpoint-path PATH / ${p}score-path P / ${p}reward-input messages|text   scalar-reward: a served reward`,
+    `                        model's endpoint (default /classify), the JSON path of its score (default`,
+    `                        data.0.probs.0, vLLM's classify shape; /pooling: data.0.data.0) and input`,
+    `  keys: OPENAI_API_KEY (openai), OPENAI_COMPATIBLE_API_KEY (openai-compatible and scalar-reward, optional), ANTHROPIC_API_KEY (anthropic), from the environment only`,
     `Runner:`,
     `  ${p}concurrency N        parallel requests (default ${RUNNER_DEFAULTS.concurrency})`,
     `  ${p}max-retries N        retries for retryable faults (default ${RUNNER_DEFAULTS.maxRetries})`,
@@ -157,6 +163,12 @@ export async function resolveProviderOptions(values: Values, opts: ResolveOpts &
     const g = choiceOption(gpu, flag("gpu"), ["auto", "cuda", "vulkan", "metal", "false"] as const, "auto");
     req.gpu = g === "false" ? false : g;
   }
+  const endpointPath = str("endpoint-path");
+  if (endpointPath !== undefined) req.endpointPath = endpointPath;
+  const scorePath = str("score-path");
+  if (scorePath !== undefined) req.scorePath = scorePath;
+  const rewardInput = str("reward-input");
+  if (rewardInput !== undefined) req.rewardInput = choiceOption(rewardInput, flag("reward-input"), ["messages", "text"] as const, "messages");
   const pricing: Pricing = {};
   const price = (name: string, key: keyof Pricing) => {
     const v = num(name, (n) => n >= 0, "a number >= 0 (USD per 1M tokens)");

@@ -7,6 +7,7 @@ import type { Dimension } from "../core/data/schema.js";
 import { PROVIDER_IDS, type ProviderId } from "../core/providers/registry.js";
 import { registeredModelsFor } from "../app/models.js";
 import { configuredModel, type PreflabConfig } from "./config.js";
+import { listModels } from "../core/finetune/models.js";
 import type { Services } from "./services.js";
 import { needsKey } from "./secrets.js";
 import { DIMENSION_LABEL, DIMENSION_LIST } from "./users-index.js";
@@ -28,6 +29,7 @@ const PROVIDER_LABEL: Record<ProviderId, string> = {
   anthropic: "Anthropic",
   "openai-compatible": "OpenAI-compatible server",
   llamacpp: "Local GGUF model (llama.cpp)",
+  "scalar-reward": "Served reward model (scalar rewards)",
 };
 
 export const GENERATION_DEFAULT_DIMENSIONS: Dimension[] = ["style", "background_knowledge", "informativeness"];
@@ -81,6 +83,7 @@ export class Picks {
       let description: string;
       if (p === "baseline") description = "no network, no model: a TF-IDF + style reward model";
       else if (p === "llamacpp") description = cfg.llamacpp.modelPath ? `GGUF: ${cfg.llamacpp.modelPath}` : "local GGUF file, CPU or GPU";
+      else if (p === "scalar-reward") description = "a fine-tuned Bradley-Terry reward model served by vLLM (/classify): a model registered in .preflab/models.json";
       else if (p === "openai-compatible") description = cfg.openaiCompatible.baseUrl ? `server: ${cfg.openaiCompatible.baseUrl}` : "vLLM, llama-server, Ollama… (set preflab.openaiCompatible.baseUrl)";
       else description = needsKey(p) && (await this.s.keys.get(p)) ? "cloud API · key available" : "cloud API · no key yet (Preflab: Set API Key)";
       if (!trusted && p !== "baseline") description = `$(lock) disabled in Restricted Mode · ${description}`;
@@ -93,6 +96,10 @@ export class Picks {
   async model(kind: RunKindChoice, provider: ProviderId, title: string, cfg: PreflabConfig = this.s.config()): Promise<string | undefined> {
     if (provider === "baseline") return "tfidf-style";
     const recent = this.s.context.workspaceState.get<string[]>(recentModelsKey(provider)) ?? [];
+    // A served reward model is chosen by its registered name (it brings its server's URL).
+    const root = vscode.workspace.workspaceFolders?.find((f) => f.uri.scheme === "file")?.uri.fsPath;
+    const registered = provider === "scalar-reward" && root ? (await listModels(root).catch(() => [])).filter((m) => m.provider === "scalar-reward").map((m) => m.name) : [];
+    recent.unshift(...registered);
     const configured = provider === "llamacpp" ? cfg.llamacpp.modelPath : configuredModel(cfg, provider);
     const models = [...new Set([configured, ...recent].filter((m): m is string => !!m))];
     const OTHER = "\u0000other";
@@ -141,7 +148,7 @@ export class Picks {
     const target = vscode.workspace.workspaceFolders?.length ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
     const conf = vscode.workspace.getConfiguration("preflab");
     await conf.update("provider", provider, target);
-    const key = { openai: "openai.model", anthropic: "anthropic.model", "openai-compatible": "openaiCompatible.model", llamacpp: "llamacpp.modelPath", baseline: undefined }[provider];
+    const key = { openai: "openai.model", anthropic: "anthropic.model", "openai-compatible": "openaiCompatible.model", llamacpp: "llamacpp.modelPath", baseline: undefined, "scalar-reward": undefined }[provider];
     if (key) await conf.update(key, model, target);
     this.s.log.info(`default model set to ${provider}/${model}`);
     vscode.window.showInformationMessage(`Preflab: runs now default to ${PROVIDER_LABEL[provider]} · ${model}.`);

@@ -210,7 +210,7 @@ test("preflab rs (scalar endpoint, a malformed score is a failure, never a margi
   await assert.rejects(exportFinetuneData(ds, { format: "sft", target: "trl", out: path.join(dir, "kept-x"), keepFrom: out, seed: 3 }), /other examples/);
   stderr = "";
   assert.equal(await main(["rs", ds, "--rm-provider", "baseline", "--rm-path", "/x", "--out", path.join(dir, "y")], io), 2);
-  assert.match(stderr, /applies to --rm-provider scalar-reward only/);
+  assert.match(stderr, /apply to provider scalar-reward only, not baseline/);
 });
 
 test("probability verdicts are read after the template's verdict prefix; low verdict mass is unusable, never a margin", async () => {

@@ -2,8 +2,7 @@
 import path from "node:path";
 import type { PartChoice } from "../../core/finetune/examples.js";
 import { formatRsReport, runRejectionSampling, DEFAULT_KEEP, RS_RULES, type RsOptions } from "../../core/finetune/rs.js";
-import { SCALAR_DEFAULTS, SCALAR_REWARD_ID, ScalarRewardProvider } from "../../core/finetune/scalar-reward.js";
-import { PROVIDER_IDS } from "../../core/providers/registry.js";
+import { SCALAR_DEFAULTS, SCALAR_REWARD_ID } from "../../core/finetune/scalar-reward.js";
 import { choiceOption, parse, UsageError, type CliCommand } from "../command.js";
 import { providerOptionSpec, providerOptionsHelp, resolveProviderOptions } from "../provider-options.js";
 import { formatSummary, runWithProvider } from "../batch.js";
@@ -34,7 +33,7 @@ Scalar reward endpoint (--rm-provider ${SCALAR_REWARD_ID}, with --rm-base-url an
   --rm-score-path P          JSON path of the score (default ${SCALAR_DEFAULTS.scorePath}; /pooling: data.0.data.0)
   --rm-input messages|text   chat messages (default; the server applies the chat template) or plain text
   key (optional): OPENAI_COMPATIBLE_API_KEY, sent as a Bearer token
-${providerOptionsHelp("rm-").replace(`${PROVIDER_IDS.join(" | ")}`, `${PROVIDER_IDS.join(" | ")} | ${SCALAR_REWARD_ID}`)}
+${providerOptionsHelp("rm-")}
 `;
 
 export const rsCommand: CliCommand = {
@@ -55,9 +54,11 @@ export const rsCommand: CliCommand = {
     const values = parsed as Values;
     if (positionals.length !== 1) throw new UsageError("expected one dataset directory");
     if (!values.out) throw new UsageError("--out is required");
-    const scalar = values["rm-provider"] === SCALAR_REWARD_ID;
-    for (const k of ["rm-path", "rm-score-path", "rm-input"]) if (!scalar && values[k] !== undefined) throw new UsageError(`--${k} applies to --rm-provider ${SCALAR_REWARD_ID} only`);
-    const resolved = await resolveProviderOptions(scalar ? { ...values, "rm-provider": "openai-compatible" } : values, { prefix: "rm-" });
+    // --rm-path / --rm-input are the older names of --rm-endpoint-path / --rm-reward-input.
+    if (values["rm-path"] !== undefined) values["rm-endpoint-path"] ??= values["rm-path"];
+    if (values["rm-input"] !== undefined) values["rm-reward-input"] ??= values["rm-input"];
+    // A scalar-reward provider is a registry provider: flags or a registered reward model's name (--rm-model NAME).
+    const resolved = await resolveProviderOptions(values, { prefix: "rm-" });
     const part = values.part === undefined ? "all" : choiceOption(values.part as string, "part", ["a", "b", "all"] as const, "all" as PartChoice);
     const ex = exampleOptions(values);
     const opts: RsOptions = {
@@ -68,23 +69,7 @@ export const rsCommand: CliCommand = {
       rule: choiceOption(values["rs-rule"] as string | undefined, "rs-rule", RS_RULES, "signed"),
       rmTemplate: values["rm-template"] as string | undefined,
     };
-    const scalarProvider = scalar
-      ? new ScalarRewardProvider({
-          baseUrl: resolved.config.baseUrl!,
-          model: resolved.config.model!,
-          apiKey: resolved.config.apiKey,
-          path: values["rm-path"] as string | undefined,
-          scorePath: values["rm-score-path"] as string | undefined,
-          input: values["rm-input"] === undefined ? undefined : choiceOption(values["rm-input"] as string, "rm-input", ["messages", "text"] as const, "messages"),
-        })
-      : undefined;
-    const { report, summary } = await runWithProvider(
-      "rs",
-      resolved,
-      io,
-      (provider, runner) => runRejectionSampling(positionals[0]!, opts, provider, runner),
-      scalarProvider ? async () => scalarProvider : undefined,
-    );
+    const { report, summary } = await runWithProvider("rs", resolved, io, (provider, runner) => runRejectionSampling(positionals[0]!, opts, provider, runner));
     io.err(formatSummary("rs scoring", summary, resolved.config.pricing !== undefined));
     if (summary.status === "cancelled") return 130;
     io.out(values.json ? JSON.stringify(report, null, 2) + "\n" : formatRsReport(report));

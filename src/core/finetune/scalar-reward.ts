@@ -64,7 +64,7 @@ function retryAfterMs(h: Headers): number | undefined {
 export class ScalarRewardProvider implements Provider {
   readonly id = SCALAR_REWARD_ID;
   readonly model: string;
-  readonly capabilities: ProviderCapabilities = { tokenProbabilities: false };
+  readonly capabilities: ProviderCapabilities = { tokenProbabilities: false, scalarReward: true };
   readonly url: string;
   readonly scorePath: string;
   readonly input: "messages" | "text";

@@ -14,6 +14,8 @@ export const API_KEY_ENV: Partial<Record<ProviderId, string>> = {
   // Its own variable: a compatible server at an arbitrary URL must never receive the OpenAI key.
   "openai-compatible": "OPENAI_COMPATIBLE_API_KEY",
   anthropic: "ANTHROPIC_API_KEY",
+  // A served reward model sits where a compatible server does: the same (optional) key.
+  "scalar-reward": "OPENAI_COMPATIBLE_API_KEY",
 };
 
 export function isProviderId(id: string): id is ProviderId {
@@ -28,6 +30,17 @@ const factories: Record<ProviderId, Factory> = {
   "openai-compatible": async (c) => new (await import("./openai.js")).OpenAIProvider(c, "openai-compatible"),
   anthropic: async (c) => new (await import("./anthropic.js")).AnthropicProvider(c),
   llamacpp: async (c) => (await import("./llamacpp.js")).LlamaCppProvider.create(c),
+  "scalar-reward": async (c) => {
+    const { ScalarRewardProvider } = await import("../finetune/scalar-reward.js");
+    return new ScalarRewardProvider({
+      baseUrl: c.baseUrl ?? "",
+      model: c.model ?? "",
+      ...(c.apiKey ? { apiKey: c.apiKey } : {}),
+      ...(c.endpointPath ? { path: c.endpointPath } : {}),
+      ...(c.scorePath ? { scorePath: c.scorePath } : {}),
+      ...(c.rewardInput ? { input: c.rewardInput } : {}),
+    });
+  },
 };
 
 export async function createProvider(config: ProviderConfig): Promise<Provider> {

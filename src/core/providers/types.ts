@@ -5,7 +5,7 @@
  */
 
 /** Every provider id a run can name (the registry, registry.ts, creates each). */
-export const PROVIDER_IDS = ["baseline", "openai", "openai-compatible", "anthropic", "llamacpp"] as const;
+export const PROVIDER_IDS = ["baseline", "openai", "openai-compatible", "anthropic", "llamacpp", "scalar-reward"] as const;
 export type ProviderId = (typeof PROVIDER_IDS)[number];
 
 /** Price in US dollars per 1M tokens. */
@@ -33,6 +33,14 @@ export interface ProviderConfig {
   gpu?: "auto" | "cuda" | "vulkan" | "metal" | false;
   threads?: number;
   contextSize?: number;
+  /**
+   * scalar-reward (a served reward model: src/core/finetune/scalar-reward.ts): the endpoint path
+   * joined to baseUrl (default /classify), the JSON path of the score in the response (default the
+   * current vLLM classify shape) and whether chat messages or plain text are sent.
+   */
+  endpointPath?: string;
+  scorePath?: string;
+  rewardInput?: "messages" | "text";
 }
 
 export type Role = "system" | "user" | "assistant";
@@ -145,6 +153,8 @@ export interface ProviderCapabilities {
   tokenProbabilities: boolean;
   /** Reads only `task`, not text (the baseline). */
   structuredOnly?: boolean;
+  /** Answers with a scalar reward for the conversation (its `text` is the number): a served reward model. */
+  scalarReward?: boolean;
 }
 
 export interface Provider {
