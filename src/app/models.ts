@@ -16,5 +16,6 @@ export async function findRegisteredModel(root: string, name: string): Promise<R
 /** The registered generation models a provider can run (for pickers), newest first. */
 export async function registeredModelsFor(root: string, provider: ProviderId): Promise<RegisteredModel[]> {
   const all = await listModels(root).catch(() => []);
-  return all.filter((m) => m.kind === "generation" && isProviderId(m.provider) && m.provider === provider).sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+  // A served reward model (scalar-reward) is registered as kind "reward"; the others as generation models.
+  return all.filter((m) => (m.kind === "generation" || m.provider === "scalar-reward") && isProviderId(m.provider) && m.provider === provider).sort((a, b) => b.createdAt.localeCompare(a.createdAt));
 }

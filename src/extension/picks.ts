@@ -7,7 +7,6 @@ import type { Dimension } from "../core/data/schema.js";
 import { PROVIDER_IDS, type ProviderId } from "../core/providers/registry.js";
 import { registeredModelsFor } from "../app/models.js";
 import { configuredModel, type PreflabConfig } from "./config.js";
-import { listModels } from "../core/finetune/models.js";
 import type { Services } from "./services.js";
 import { needsKey } from "./secrets.js";
 import { DIMENSION_LABEL, DIMENSION_LIST } from "./users-index.js";
@@ -96,10 +95,6 @@ export class Picks {
   async model(kind: RunKindChoice, provider: ProviderId, title: string, cfg: PreflabConfig = this.s.config()): Promise<string | undefined> {
     if (provider === "baseline") return "tfidf-style";
     const recent = this.s.context.workspaceState.get<string[]>(recentModelsKey(provider)) ?? [];
-    // A served reward model is chosen by its registered name (it brings its server's URL).
-    const root = vscode.workspace.workspaceFolders?.find((f) => f.uri.scheme === "file")?.uri.fsPath;
-    const registered = provider === "scalar-reward" && root ? (await listModels(root).catch(() => [])).filter((m) => m.provider === "scalar-reward").map((m) => m.name) : [];
-    recent.unshift(...registered);
     const configured = provider === "llamacpp" ? cfg.llamacpp.modelPath : configuredModel(cfg, provider);
     const models = [...new Set([configured, ...recent].filter((m): m is string => !!m))];
     const OTHER = "\u0000other";

@@ -71,9 +71,10 @@ export function providerRequest(cfg: PreflabConfig, choice: ProviderChoice, para
     if (cfg.llamacpp.contextSize !== undefined) r.contextSize = cfg.llamacpp.contextSize;
   } else if (choice.provider !== "baseline") {
     // A cloud or compatible server: the model, and the base URL of its settings section.
-    const section = { openai: cfg.openai, anthropic: cfg.anthropic, "openai-compatible": cfg.openaiCompatible }[choice.provider];
+    // (scalar-reward has no settings section: its model is a registered name that brings its server.)
+    const section = { openai: cfg.openai, anthropic: cfg.anthropic, "openai-compatible": cfg.openaiCompatible, "scalar-reward": undefined }[choice.provider];
     r.model = choice.model;
-    if (section.baseUrl) r.baseUrl = section.baseUrl;
+    if (section?.baseUrl) r.baseUrl = section.baseUrl;
   }
   for (const k of ["temperature", "maxTokens", "topP", "seed"] as const) if (params[k] !== undefined) r[k] = params[k];
   return r;
