@@ -170,7 +170,8 @@ test("generation with and without history, judged with messy formats, retried wh
   const gen = await openai();
   const genDir = path.join(dir, "gen");
   const before = api.requests.length;
-  const gs = await runGeneration(ds, { limit: 6 }, gen, runner(genDir, gen));
+  // A tight input budget: some histories are cut, and Table 2 says how many.
+  const gs = await runGeneration(ds, { limit: 6, maxInputTokens: 3000 }, gen, runner(genDir, gen));
   assert.equal(gs.totals.failed, 0);
   const genReq = api.requests.slice(before).filter((r) => lastUser(r.body as ChatBody).includes("# START OF EXAMPLES"));
   assert.ok(genReq.length >= 6);
@@ -208,6 +209,12 @@ test("generation with and without history, judged with messy formats, retried wh
   assert.equal(d.withHistory.mean, 4);
   assert.equal(d.withoutHistory.mean, 2);
   assert.equal(d.delta, 1, "relative delta (4 - 2) / 2");
+  const genItems = readFileSync(path.join(genDir, "items.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { withHistory: boolean; historyDropped: number; dimension: string });
+  for (const [dim, x] of Object.entries(rep.byDimension)) {
+    const cut = genItems.filter((g) => g.withHistory && g.dimension === dim && g.historyDropped > 0).length;
+    assert.ok(cut > 0, `${dim}: cut ${cut}`);
+    assert.equal(x.truncated, cut, dim);
+  }
 
   // A judge that never gives a score ends as score null after the bounded retries, never a default.
   api.chat = () => ({ text: "I refuse to grade." });

@@ -278,6 +278,8 @@ export interface GenerationDimensionReport {
   pValue: number | null;
   /** Judgments without a score (after retries) or not made. */
   unscored: number;
+  /** With-H generations whose feedback history was cut to fit the input budget (from the generation run's items). */
+  truncated?: number;
 }
 
 export interface GenerationReport {
@@ -376,5 +378,12 @@ export async function judgeReport(judgeDir: string, seed = 0): Promise<{ generat
   const ev = await readEvalJson(judgeDir);
   const { generation, steerability } = generationReport(await readJudged(judgeDir), seed);
   const genRun = ev.source ? await readRunJson(ev.source.runDir).catch(() => undefined) : undefined;
+  // How many with-H prompts lost history pairs to the input budget, per dimension.
+  const genItems = ev.source ? await readItems<GenItem>(ev.source.runDir).catch(() => undefined) : undefined;
+  if (genItems) {
+    for (const [d, rep] of Object.entries(generation.byDimension)) {
+      rep.truncated = genItems.filter((g) => g.withHistory && g.dimension === d && g.historyDropped > 0).length;
+    }
+  }
   return { generation, steerability, source: { runDir: ev.source?.runDir ?? "", provider: genRun?.provider ?? null, model: genRun?.model ?? null } };
 }

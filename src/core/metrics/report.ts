@@ -171,7 +171,7 @@ function tables(report: Report): Table[] {
   if (genRuns.length) {
     out.push({
       title: "Table 2. Judge score (1-5) without and with the feedback history H, relative delta",
-      headers: ["run", "dimension", "without H", "with H", "delta score", "p (paired)"],
+      headers: ["run", "dimension", "without H", "with H", "delta score", "p (paired)", "truncated H"],
       rows: genRuns.flatMap((r) =>
         Object.entries(r.generation!.byDimension).map(([d, x]) => [
           runName(r.run),
@@ -180,6 +180,7 @@ function tables(report: Report): Table[] {
           `${num3(x.withHistory.mean)} [${num3(x.withHistory.ci[0])}, ${num3(x.withHistory.ci[1])}]`,
           x.delta === null ? "-" : `${(100 * x.delta).toFixed(2)}%`,
           x.pValue === null ? "-" : x.pValue.toFixed(4),
+          x.truncated === undefined ? "-" : String(x.truncated),
         ]),
       ),
     });
