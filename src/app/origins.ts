@@ -188,5 +188,7 @@ export function cliOriginStore(values: readonly string[] | string | undefined): 
 
 /** The key a provider id sends (none for baseline / llamacpp). */
 export function keyNameFor(provider: string): KeyName {
+  // A served reward model (scalar-reward) takes the OpenAI-compatible server's key.
+  if (provider === "scalar-reward") return "openai-compatible";
   return provider === "openai" || provider === "anthropic" || provider === "openai-compatible" ? provider : "none";
 }

@@ -12,6 +12,7 @@ import type { RunMeta } from "../core/eval/runlog.js";
 import { publicUrl } from "../core/eval/runlog.js";
 import type { RunGate } from "./gate.js";
 import { findRegisteredModel, modelsFile } from "./models.js";
+import { keyNameFor, type DestinationRequest } from "./origins.js";
 import { resolvePrice, type ResolvedPrice } from "../core/cost/prices.js";
 
 /** What a host asks for: a ProviderConfig whose provider may be left out when `model` names a registered model. */
@@ -155,6 +156,20 @@ export function checkProviderGate(gate: RunGate, config: ProviderConfig): void {
   }
   gate.check("network", `send requests to the ${config.provider} API${config.baseUrl ? ` at ${publicUrl(config.baseUrl)}` : ""}`);
   if (config.apiKey) gate.check("key", `send the ${config.provider} API key`);
+}
+
+/** The key-destination question for a resolved provider (src/app/origins.ts): whose key goes to which URL, and where the URL came from. */
+export function destinationOf(resolved: Pick<ResolvedProvider, "config" | "registered">): DestinationRequest {
+  const c = resolved.config;
+  // A registered model's URL was read from .preflab/models.json, a workspace file.
+  const fromFile = resolved.registered?.baseUrl !== undefined && resolved.registered.baseUrl === c.baseUrl;
+  return {
+    key: c.apiKey ? keyNameFor(c.provider) : "none",
+    url: c.baseUrl,
+    source: fromFile ? "workspace-file" : c.baseUrl ? "user-setting" : "official",
+    ...(fromFile ? { file: resolved.registered!.file } : {}),
+    what: `requests to the ${c.provider} API`,
+  };
 }
 
 /** The run meta for a provider built from `config`: what ran, never a key. */

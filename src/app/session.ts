@@ -19,7 +19,8 @@ import type { GenerationParams, Provider } from "../core/providers/types.js";
 import { loadTemplate } from "../core/templates/template.js";
 import type { RunGate } from "./gate.js";
 import { readPromptFile } from "./prompts.js";
-import { checkProviderGate, runMetaFor, type ResolvedProvider } from "./provider.js";
+import { checkProviderGate, destinationOf, runMetaFor, type ResolvedProvider } from "./provider.js";
+import { KeyDestinationPolicy, MemoryOriginStore } from "./origins.js";
 import * as path from "node:path";
 import { withBatchMode } from "./batch.js";
 import type { BatchProgress } from "../core/batch/provider.js";
@@ -60,6 +61,11 @@ export function runnerSettings(over: Partial<RunnerSettings> = {}): RunnerSettin
 export interface SessionHooks {
   /** Asked before the provider is created (network / key / model). */
   gate: RunGate;
+  /**
+   * Where keys may go (src/app/origins.ts). Default: no origin named by a workspace file is
+   * allowed (a host that can ask, or was told `--allow-origin`, passes its own).
+   */
+  policy?: KeyDestinationPolicy;
   signal?: AbortSignal;
   onProgress?: (p: Progress) => void;
   /** Told when the provider is being created (a local model can take a while to load). */
@@ -79,6 +85,9 @@ export type SessionRunner = Omit<RunnerOptions, "runDir">;
  */
 export async function withProvider<T>(resolved: ResolvedProvider, runner: RunnerSettings, hooks: SessionHooks, fn: (provider: Provider, options: SessionRunner) => Promise<T>): Promise<T> {
   checkProviderGate(hooks.gate, resolved.config);
+  if (resolved.config.provider !== "baseline" && resolved.config.provider !== "llamacpp") {
+    await (hooks.policy ?? new KeyDestinationPolicy({ gate: hooks.gate, store: new MemoryOriginStore() })).authorize(destinationOf(resolved));
+  }
   hooks.onLoading?.(resolved.config);
   const provider = await (hooks.createProvider ?? createProvider)(resolved.config);
   try {

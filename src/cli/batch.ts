@@ -34,7 +34,7 @@ function cliHooks(label: string, resolved: ResolvedProviderOptions, io: CliIO): 
     const c = b.counts;
     io.err(`[${label}] batch ${b.batchId} ${b.status}: ${c.succeeded}/${c.total} succeeded, ${c.errored} errored, ${c.unfinished} expired or cancelled, ${c.processing} processing\n`);
   };
-  return { hooks: { gate: ALLOW_ALL, signal: ac.signal, onProgress, onBatchProgress }, done: () => process.removeListener("SIGINT", onSigint) };
+  return { hooks: { gate: ALLOW_ALL, policy: resolved.policy, signal: ac.signal, onProgress, onBatchProgress }, done: () => process.removeListener("SIGINT", onSigint) };
 }
 
 /** Runs one evaluation through the session into `runDir`. */

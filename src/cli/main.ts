@@ -1,4 +1,5 @@
 /** The `preflab` command line over src/core. One list of commands; each lives in ./commands. */
+import { Redactor } from "../core/util/redact.js";
 import { UsageError, type CliCommand, type CliIO } from "./command.js";
 import { buildCommand } from "./commands/build.js";
 import { usersCommand } from "./commands/users.js";
@@ -44,7 +45,10 @@ function usage(): string {
 }
 
 /** Runs one CLI invocation and returns the exit code (0 ok, 1 failure, 2 usage error). */
-export async function main(argv: string[], io: CliIO = defaultIO): Promise<number> {
+export async function main(argv: string[], ioIn: CliIO = defaultIO): Promise<number> {
+  // Everything printed passes the one redactor (every key variable of the environment).
+  const redactor = Redactor.fromEnvironment(process.env);
+  const io: CliIO = { out: (t) => ioIn.out(redactor.redact(t)), err: (t) => ioIn.err(redactor.redact(t)) };
   const [name, ...rest] = argv;
   if (!name || name === "--help" || name === "-h" || name === "help") {
     io.out(usage());

@@ -12,6 +12,8 @@
  * (each provider's requirements, the Anthropic sampling refusal, registered model names) is the
  * run session's (src/app/provider.ts), shared with the extension.
  */
+import { ALLOW_ALL } from "../app/gate.js";
+import { cliAllowHint, cliOriginStore, KeyDestinationPolicy } from "../app/origins.js";
 import path from "node:path";
 import { UsageError, choiceOption, intOption } from "./command.js";
 import { API_KEY_ENV, PROVIDER_IDS, isProviderId, type Pricing, type ProviderId } from "../core/providers/registry.js";
@@ -19,7 +21,7 @@ import { RUNNER_DEFAULTS } from "../core/eval/runner.js";
 import { ProviderConfigError, resolveProviderConfig, type ProviderRequest, type ResolvedProvider } from "../app/provider.js";
 import { runnerSettings, type RunnerSettings } from "../app/session.js";
 
-type Spec = Record<string, { type: "string" | "boolean" }>;
+type Spec = Record<string, { type: "string" | "boolean"; multiple?: boolean }>;
 
 const STRING_FLAGS = [
   "provider",
@@ -55,6 +57,8 @@ export function providerOptionSpec(prefix = ""): Spec {
   const spec: Spec = {};
   for (const f of STRING_FLAGS) spec[prefix + f] = { type: "string" };
   for (const f of BOOLEAN_FLAGS) spec[prefix + f] = { type: "boolean" };
+  // One flag for every model of the command: origins named by workspace files that may get a key.
+  spec["allow-origin"] = { type: "string", multiple: true };
   return spec;
 }
 
@@ -76,6 +80,9 @@ export function providerOptionsHelp(prefix = ""): string {
     `                        model's endpoint (default /classify), the JSON path of its score (default`,
     `                        data.0.probs.0, vLLM's classify shape; /pooling: data.0.data.0) and input`,
     `  keys: OPENAI_API_KEY (openai), OPENAI_COMPATIBLE_API_KEY (openai-compatible and scalar-reward, optional), ANTHROPIC_API_KEY (anthropic), from the environment only`,
+    `  --allow-origin ORIGIN    a key goes to a server named by a workspace file (a registered model in`,
+    `                        .preflab/models.json, a job record) only when that origin is given here or`,
+    `                        the URL is given with ${p}base-url; repeatable`,
     `Runner:`,
     `  ${p}concurrency N        parallel requests (default ${RUNNER_DEFAULTS.concurrency})`,
     `  ${p}max-retries N        retries for retryable faults (default ${RUNNER_DEFAULTS.maxRetries})`,
@@ -94,9 +101,21 @@ export type RunnerFlagOptions = RunnerSettings;
 
 export interface ResolvedProviderOptions extends ResolvedProvider {
   runner: RunnerSettings;
+  /** The key-destination policy for this command line (`--allow-origin`). */
+  policy: KeyDestinationPolicy;
 }
 
-type Values = Record<string, string | boolean | undefined>;
+type Values = Record<string, string | boolean | string[] | undefined>;
+
+/** The CLI's key-destination policy: origins from workspace files need `--allow-origin` (src/app/origins.ts). */
+export function cliKeyPolicy(values: Values): KeyDestinationPolicy {
+  const v = values["allow-origin"];
+  try {
+    return new KeyDestinationPolicy({ gate: ALLOW_ALL, store: cliOriginStore(Array.isArray(v) ? v : typeof v === "string" ? [v] : []), allowHint: cliAllowHint });
+  } catch (e) {
+    throw new UsageError(`--allow-origin: ${(e as Error).message}`);
+  }
+}
 
 interface ResolveOpts {
   prefix?: string;
@@ -204,7 +223,7 @@ export async function resolveProviderOptions(values: Values, opts: ResolveOpts &
       name: (s) => `--${flag(CLI_FLAG[s])}`,
       ...(opts.needKey === false ? { needKey: false } : {}),
     });
-    return { ...resolved, runner };
+    return { ...resolved, runner, policy: cliKeyPolicy(values) };
   } catch (e) {
     if (e instanceof ProviderConfigError) throw new UsageError(e.message);
     throw e;

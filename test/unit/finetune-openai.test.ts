@@ -172,11 +172,18 @@ test("preflab finetune launch --wait, status, logs, models, cancel (CLI)", async
   assert.equal(await main(["finetune", "models", "--root", root], io), 0);
   assert.match(out, /cli-sft\s+generation\s+openai\s+ft:gpt-4o-mini:fake-org::/);
   assert.match(out, /--provider openai --model ft:gpt-4o-mini/);
+  // The job record (a workspace file) names the test server: the key goes there only with --allow-origin.
+  const origin = new URL(api.openaiBaseUrl).origin;
+  const before = api.requests.length;
+  err = "";
+  assert.equal(await main(["finetune", "logs", "cli-sft", "--root", root], io), 1);
+  assert.match(err, new RegExp(`names ${origin.replace(/[.]/g, "\\.")} as the API server.*--allow-origin ${origin.replace(/[.]/g, "\\.")}`));
+  assert.equal(api.requests.length, before, "nothing sent without --allow-origin");
   out = "";
-  assert.equal(await main(["finetune", "status", "--root", root], io), 0);
+  assert.equal(await main(["finetune", "status", "--root", root, "--allow-origin", origin], io), 0);
   assert.match(out, /cli-sft\s+openai\s+sft\s+succeeded/);
   out = "";
-  assert.equal(await main(["finetune", "logs", "cli-sft", "--root", root], io), 0);
+  assert.equal(await main(["finetune", "logs", "cli-sft", "--root", root, "--allow-origin", origin], io), 0);
   assert.match(out, /New fine-tuned model created/);
   api.fineTuning.progress = ["validating_files", "queued"];
   out = "";
@@ -184,7 +191,7 @@ test("preflab finetune launch --wait, status, logs, models, cancel (CLI)", async
   const [latest] = await listJobs(root);
   assert.equal(latest!.method, "dpo");
   out = "";
-  assert.equal(await main(["finetune", "cancel", latest!.id, "--root", root], io), 0);
+  assert.equal(await main(["finetune", "cancel", latest!.id, "--root", root, "--allow-origin", origin], io), 0);
   assert.match(out, /status {5}cancelled/);
   err = "";
   assert.equal(await main(["finetune", "launch", "--root", root, "--backend", "openai", "--model", "m", "--train", sftDir, "--gpus", "2"], io), 2);

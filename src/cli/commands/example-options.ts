@@ -3,7 +3,7 @@ import { DIMENSIONS } from "../../core/data/schema.js";
 import { parseSplit, type PerPair } from "../../core/finetune/examples.js";
 import { choiceOption, dimensionsOption, intOption, numberOption, UsageError } from "../command.js";
 
-export type Values = Record<string, string | boolean | undefined>;
+export type Values = Record<string, string | boolean | string[] | undefined>;
 export const str = (v: Values, k: string): string | undefined => (typeof v[k] === "string" ? (v[k] as string) : undefined);
 
 export function splitOption(value: string | undefined): number | undefined {

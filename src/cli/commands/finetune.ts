@@ -1,12 +1,14 @@
 /** `preflab finetune launch|status|cancel|logs|list|models|register`: remote training jobs and the model registry. */
 import path from "node:path";
-import { isActive, listJobs, loadJob, type JobBackend, type JobMethod, type JobRecord } from "../../core/finetune/jobs.js";
+import type { KeyDestinationPolicy } from "../../app/origins.js";
+import { isActive, jobFile, listJobs, loadJob, type JobBackend, type JobMethod, type JobRecord } from "../../core/finetune/jobs.js";
 import { listModels, providerFlags } from "../../core/finetune/models.js";
 import { cancelJob, JOB_BACKENDS, JOB_METHODS, jobLogs, launchJob, refreshJob, registerServedModel, serveHint, type LaunchOptions } from "../../core/finetune/launch.js";
 import { OPEN_WEIGHT_PRESETS } from "../../core/finetune/trl.js";
 import { abortableSleep } from "../../core/util/sleep.js";
 import { choiceOption, intOption, numberOption, parse, table, UsageError, type CliCommand, type CliIO } from "../command.js";
 import { str, type Values } from "./example-options.js";
+import { cliKeyPolicy } from "../provider-options.js";
 
 const FINETUNE_HELP = `Usage: preflab finetune <launch|status|cancel|logs|list|models|register> [options]
 
@@ -57,6 +59,9 @@ preflab finetune register JOB --base-url URL [--model NAME] [--name NAME]
   Registers where an open-weight job's result is served (openai-compatible; scalar-reward for an RM).
 
 Common: --root DIR (workspace holding .preflab; default the current folder)
+        --allow-origin ORIGIN   an OpenAI job record is a workspace file: OPENAI_API_KEY goes to the
+                                base URL it names only when that is the official API or this origin
+                                (e.g. --allow-origin http://gpu-box:8000); repeatable
 `;
 
 const num = (v: Values, k: string): number | undefined => (str(v, k) === undefined ? undefined : numberOption(str(v, k), k, 0));
@@ -196,17 +201,28 @@ async function launch(values: Values, root: string, io: CliIO): Promise<number> 
     w.done();
   }
   printJob(job, io);
-  if (values.wait) return waitFor(root, job.id, values, io);
+  // The URL this command line gave may be followed without --allow-origin.
+  if (values.wait) return waitFor(root, job.id, values, io, cliKeyPolicy({ "allow-origin": [...((values["allow-origin"] as string[] | undefined) ?? []), ...(opts.baseUrl ? [opts.baseUrl] : [])] }));
   io.err(`follow it with: preflab finetune status ${job.id} --watch   (or: preflab finetune logs ${job.id} --follow)\n`);
   return 0;
 }
 
-async function waitFor(root: string, id: string, values: Values, io: CliIO): Promise<number> {
+/**
+ * Before a job's backend is contacted with the key: an OpenAI job's base URL comes from its record
+ * (a workspace file), so it needs the official endpoint or `--allow-origin` (src/app/origins.ts).
+ */
+async function authorizeJob(root: string, job: JobRecord, policy: KeyDestinationPolicy): Promise<void> {
+  if (job.backend !== "openai") return;
+  await policy.authorize({ key: "openai", url: job.openai?.baseUrl, source: "workspace-file", file: jobFile(root, job.id), what: `fine-tuning job ${job.id}` });
+}
+
+async function waitFor(root: string, id: string, values: Values, io: CliIO, policy: KeyDestinationPolicy = cliKeyPolicy(values)): Promise<number> {
   const apiKey = process.env.OPENAI_API_KEY;
   const intervalMs = (num(values, "interval") ?? 10) * 1000;
   const w = watchSignal();
   try {
     let job = await loadJob(root, id);
+    await authorizeJob(root, job, policy);
     if (job.backend === "openai") {
       job = await jobLogs(root, id, { follow: true, apiKey, signal: w.signal, pollMs: intervalMs, onLine: (l) => io.out(l + "\n") });
     } else {
@@ -235,7 +251,7 @@ export const finetuneCommand: CliCommand = {
   help: FINETUNE_HELP,
   async run(argv, io) {
     const [sub, ...rest] = argv;
-    const common = { root: { type: "string" }, json: { type: "boolean" } } as const;
+    const common = { root: { type: "string" }, json: { type: "boolean" }, "allow-origin": { type: "string", multiple: true } } as const;
     const rootOf = (v: Values) => path.resolve(str(v, "root") ?? process.cwd());
     const apiKey = process.env.OPENAI_API_KEY;
     switch (sub) {
@@ -258,7 +274,9 @@ export const finetuneCommand: CliCommand = {
         if (positionals.length > 1) throw new UsageError("expected at most one JOB");
         if (positionals[0]) {
           if (values.watch) return waitFor(root, (await loadJob(root, positionals[0])).id, values, io);
-          const job = await refreshJob(root, positionals[0], { apiKey });
+          const record = await loadJob(root, positionals[0]);
+          await authorizeJob(root, record, cliKeyPolicy(values));
+          const job = await refreshJob(root, record, { apiKey });
           if (values.json) io.out(JSON.stringify(job, null, 2) + "\n");
           else printJob(job, io);
           return 0;
@@ -267,6 +285,7 @@ export const finetuneCommand: CliCommand = {
         const refreshed: JobRecord[] = [];
         for (const j of jobs) {
           try {
+            await authorizeJob(root, j, cliKeyPolicy(values));
             refreshed.push(await refreshJob(root, j, { apiKey }));
           } catch (e) {
             io.err(`finetune status: ${j.id}: ${(e as Error).message.split("\n")[0]}\n`);
@@ -288,6 +307,7 @@ export const finetuneCommand: CliCommand = {
       case "cancel": {
         const { values, positionals } = parse(rest, common);
         if (positionals.length !== 1) throw new UsageError("expected one JOB");
+        await authorizeJob(rootOf(values), await loadJob(rootOf(values), positionals[0]!), cliKeyPolicy(values));
         const job = await cancelJob(rootOf(values), positionals[0]!, { apiKey });
         printJob(job, io);
         return 0;
@@ -295,6 +315,7 @@ export const finetuneCommand: CliCommand = {
       case "logs": {
         const { values, positionals } = parse(rest, { ...common, follow: { type: "boolean" }, interval: { type: "string" } });
         if (positionals.length !== 1) throw new UsageError("expected one JOB");
+        await authorizeJob(rootOf(values), await loadJob(rootOf(values), positionals[0]!), cliKeyPolicy(values));
         const w = watchSignal();
         try {
           await jobLogs(rootOf(values), positionals[0]!, { follow: values.follow === true, apiKey, signal: w.signal, pollMs: (num(values, "interval") ?? 5) * 1000, onLine: (l) => io.out(l + "\n") });
