@@ -176,6 +176,7 @@ export class FinetuneFeature implements vscode.Disposable {
   readonly output: vscode.OutputChannel;
   private timer: ReturnType<typeof setInterval> | undefined;
   private polling = false;
+  private disposed = false;
   private api: Promise<FinetuneModule> | undefined;
   /** The tree view (its message says why nothing is refreshed in Restricted Mode). */
   view: Pick<vscode.TreeView<unknown>, "message"> | undefined;
@@ -244,7 +245,7 @@ export class FinetuneFeature implements vscode.Disposable {
 
   /** Polls while some job is active; stops by itself when none is. Never in Restricted Mode. */
   schedulePolling(jobs: JobRecord[]): void {
-    const any = jobs.some(active) && this.restriction() === undefined;
+    const any = !this.disposed && jobs.some(active) && this.restriction() === undefined;
     if (any && !this.timer) {
       this.timer = setInterval(() => void this.poll(), this.opts.pollMs ?? 15_000);
     } else if (!any && this.timer) {
@@ -465,6 +466,7 @@ export class FinetuneFeature implements vscode.Disposable {
   }
 
   dispose(): void {
+    this.disposed = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     this.tree.dispose();
