@@ -77,7 +77,7 @@ async function logLine(re: RegExp, from: number, timeout = 60_000): Promise<RegE
 }
 
 async function openDataset(dir: string): Promise<void> {
-  await s.palette("Preflab: Open Built Dataset");
+  await s.palette("Preflab: Open Dataset");
   const input = s.page.locator(".quick-input-widget .quick-input-box input");
   await input.waitFor({ state: "visible", timeout: 30_000 });
   await input.fill(dir);
@@ -99,10 +99,21 @@ async function measure(label: string, dir: string, users: number): Promise<void>
   const style = view.locator(".monaco-list-row[aria-level='1']", { hasText: "Style" }).first();
   await style.waitFor({ timeout: 30_000 });
   if ((await style.getAttribute("aria-expanded")) !== "true") await style.click();
-  const user = view.locator(".monaco-list-row[aria-level='2']").first();
+  // This dataset's first style user (the tree may still show the previous dataset's rows for a moment).
+  const first = readFileSync(path.join(dir, "users.jsonl"), "utf8")
+    .split("\n")
+    .map((l) => (l ? (JSON.parse(l) as { id: string; tripleId: string; dimension: string; member: number }) : undefined))
+    .find((u) => u?.dimension === "style")!;
+  const user = view.locator(".monaco-list-row[aria-level='2']", { hasText: `member ${first.member} · ${first.tripleId}` }).first();
   await user.waitFor({ timeout: 30_000 });
-  await user.locator(".monaco-tl-twistie").click();
-  const history = await logLine(/users tree: history of \S+ \(\d+ pairs\) in (\d+) ms/, from);
+  let history: RegExpExecArray | undefined;
+  for (let attempt = 0; !history; attempt++) {
+    await user.locator(".monaco-tl-twistie").click();
+    history = await logLine(/users tree: history of \S+ \(\d+ pairs\) in (\d+) ms/, from, 10_000).catch((e: unknown) => {
+      if (attempt >= 2) throw e;
+      return undefined;
+    });
+  }
   await view.locator(".monaco-list-row[aria-level='3']").first().waitFor({ timeout: 30_000 });
   // The first triple: the user's, opened from the tree.
   await user.locator(".label-name").click();
