@@ -456,6 +456,38 @@ describe("runs in rounds and run.json writes", () => {
     assert.equal((await session.finish()).status, "finished", "finish is idempotent");
   });
 
+  test("runStream pulls items on demand (about `concurrency` ahead), resumes, and a throwing source fails the run", async () => {
+    const dir = newDir("stream");
+    await runBatch(items(5, "s"), provider(), opts(dir)); // s0..s4 done before
+    api.requests.length = 0;
+    let pulled = 0;
+    let maxAhead = 0;
+    let recorded = 0;
+    const session = await openRun(provider(), opts(dir, { concurrency: 3, onProgress: () => recorded++ })); // one call per line written
+    function* source(): Generator<RunItem> {
+      for (const item of items(40, "s")) {
+        pulled++;
+        if (pulled > 5) maxAhead = Math.max(maxAhead, pulled - 5 - recorded); // s0..s4 are skipped, not dispatched
+        yield item;
+      }
+    }
+    assert.equal(await session.runStream(source()), true);
+    const s = await session.finish();
+    assert.equal(s.status, "finished");
+    assert.deepEqual([s.totals.items, s.totals.done, s.skipped, s.finishedThisSession], [40, 40, 5, 35]);
+    assert.equal(api.requests.length, 35);
+    assert.ok(maxAhead <= 3 + 1, `pulled at most concurrency + 1 ahead of what was recorded (was ${maxAhead})`);
+    const bad = newDir("stream-bad");
+    const s2 = await openRun(provider(), opts(bad));
+    function* broken(): Generator<RunItem> {
+      yield* items(2, "b");
+      throw new Error("source broke at row 3");
+    }
+    await assert.rejects(s2.runStream(broken()), /source broke at row 3/);
+    assert.equal((await s2.finish()).status, "failed");
+    assert.equal((await runJson(bad)).status, "failed");
+  });
+
   test("a run.json write that fails (rename onto a directory) is retried; the run finishes with every result", async () => {
     const dir = newDir("status-retry");
     const file = path.join(dir, "run.json");

@@ -48,18 +48,25 @@ export class Dispatcher {
   }
 
   /**
-   * Runs `pending` (already in dispatch order). `record` appends a finished item's line; it is
-   * awaited before the worker takes the next item. Throws the first error that is not a
-   * ProviderError (after aborting the rest).
+   * Runs the items `next()` gives (in dispatch order; undefined when there are no more) with
+   * `concurrency` workers. `record` appends a finished item's line; it is awaited before the
+   * worker takes the next item. Throws the first error that is not a ProviderError (after
+   * aborting the rest), including one thrown by `next()`.
    */
-  async round(pending: RunItem[], hashOf: (item: RunItem) => string, record: (line: ResultLine) => Promise<void>): Promise<void> {
+  async round(next: () => Promise<{ item: RunItem; hash: string } | undefined>, record: (line: ResultLine) => Promise<void>): Promise<void> {
     const { stop } = this.o;
-    let next = 0;
     let fatal: { error: unknown } | undefined;
     const worker = async () => {
       while (!stop.signal.aborted) {
-        const item = pending[next++];
-        if (!item) return;
+        let job: { item: RunItem; hash: string } | undefined;
+        try {
+          job = await next();
+        } catch (e) {
+          if (!fatal) fatal = { error: e };
+          stop.abort(e);
+          return;
+        }
+        if (!job || stop.signal.aborted) return;
         this.inFlight++;
         const slot = { busy: true };
         const done = async (line: ResultLine) => {
@@ -70,7 +77,7 @@ export class Dispatcher {
           await record(line);
         };
         try {
-          await this.processItem(item, hashOf(item), done);
+          await this.processItem(job.item, job.hash, done);
         } catch (e) {
           if (!fatal) fatal = { error: e };
           stop.abort(e);
@@ -79,7 +86,7 @@ export class Dispatcher {
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(this.o.concurrency, pending.length) }, worker));
+    await Promise.all(Array.from({ length: this.o.concurrency }, worker));
     if (fatal) throw fatal.error;
   }
 

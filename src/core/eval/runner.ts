@@ -306,9 +306,67 @@ export class RunSession {
     this.roundPending = pending.length;
     this.roundFinished = 0;
     this.emit();
+    let i = 0;
+    return this.dispatch(async () => {
+      const item = pending[i];
+      if (!item) return undefined;
+      pending[i++] = undefined as unknown as RunItem; // let a finished item's request be collected
+      return { item, hash: hashes.get(item.id)! };
+    });
+  }
+
+  /**
+   * Like `run`, for items produced on demand (e.g. a generator that renders prompts as it goes):
+   * an item is pulled only when a worker is free, so memory holds about `concurrency` requests,
+   * whatever the number of items. Items are dispatched in the order given (no userKey grouping:
+   * give them grouped). A source that throws ends the run as "failed".
+   */
+  async runStream(source: AsyncIterable<RunItem> | Iterable<RunItem>): Promise<boolean> {
+    if (this.ended) throw new Error(`${this.runDir}: the run already ended (${this.ended.status})`);
+    const it: AsyncIterator<RunItem> | Iterator<RunItem> = Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : source[Symbol.iterator]();
+    const meta = this.meta;
+    const params = meta.params ?? {};
+    const retryFailed = this.options.retryFailed ?? true;
+    this.roundPending = 0;
+    this.roundFinished = 0;
+    const pullOne = async (): Promise<{ item: RunItem; hash: string } | undefined> => {
+      for (;;) {
+        const r = await it.next();
+        if (r.done) return undefined;
+        const item = r.value;
+        if (typeof item.id !== "string" || item.id === "") throw new Error("every item needs a non-empty string id");
+        if (this.index.has(item.id)) throw new Error(`duplicate item id "${item.id}"`);
+        const hash = requestHash(meta.provider, meta.model, params, item.request);
+        const l = this.index.admit(item.id, hash);
+        if (l && !l.error) {
+          this.counters.skipped++;
+          continue;
+        }
+        if (l && !retryFailed) continue;
+        if (l) this.counters.retriedFailed++;
+        this.roundPending++;
+        return { item, hash };
+      }
+    };
+    // One pull at a time: the source is read in order, never concurrently.
+    let chain: Promise<unknown> = Promise.resolve();
+    const next = () => {
+      const p = chain.then(pullOne);
+      chain = p.catch(() => undefined);
+      return p;
+    };
+    try {
+      return await this.dispatch(next);
+    } finally {
+      await chain;
+      await it.return?.();
+    }
+  }
+
+  private async dispatch(next: () => Promise<{ item: RunItem; hash: string } | undefined>): Promise<boolean> {
     if (this.stop.signal.aborted) return false;
     try {
-      await this.dispatcher.round(pending, (item) => hashes.get(item.id)!, (line) => this.record(line));
+      await this.dispatcher.round(next, (line) => this.record(line));
     } catch (e) {
       this.state = "failed";
       this.runError = e instanceof Error ? e.message : String(e);

@@ -18,8 +18,9 @@
  *   example id) and the first round(p x n) are kept. Examples without a margin (failed requests, or
  *   over the token budget even without history) are not kept and are counted apart.
  *
- * Scoring goes through one run session (src/core/eval/runner.ts, openRun) in `OUT/run`, in chunks
- * (one round each; results.jsonl is read once), so a killed run resumes where it stopped: rerun the same command. OUT also holds plan.json (what is scored;
+ * Scoring goes through one run session (src/core/eval/runner.ts, openRun + runStream) in `OUT/run`,
+ * fed on demand (results.jsonl is read once; memory stays bounded), so a killed run resumes where
+ * it stopped: rerun the same command. OUT also holds plan.json (what is scored;
  * a resume must match it), scores.jsonl (one line per example: rewards, margin, kept) and rs.json
  * (the report: counts, kept / dropped per part, the margin distribution), both written atomically.
  */
@@ -77,8 +78,6 @@ export interface RsOptions extends ExampleOptions {
   /** Generation template (scalar mode); default the paper's B.2. */
   template?: string;
   historyTemplate?: string;
-  /** Items per round of the run session (default 2000): bounds the prompts held in memory at once. */
-  chunkSize?: number;
 }
 
 export type ScoreStatus = "ok" | "failed" | "missing" | "over_budget";
@@ -227,7 +226,6 @@ export async function runRejectionSampling(
   const rule = opts.rule ?? "signed";
   if (!RS_RULES.includes(rule)) throw new Error(`rule must be one of ${RS_RULES.join(", ")}, got ${String(rule)}`);
   const maxInputTokens = opts.maxInputTokens ?? DEFAULT_MAX_INPUT_TOKENS;
-  const chunkSize = opts.chunkSize ?? 2000;
   const mode = modeOf(provider);
   const ds = await Dataset.open(datasetDir);
   const options = resolveExampleOptions(opts, ds.manifest);
@@ -274,29 +272,23 @@ export async function runRejectionSampling(
   const planned: Planned[] = [];
   const stats = emptyExampleStats();
   const train = await TrainPairs.open(datasetDir, options);
-  // One run session for every chunk: results.jsonl is read once into memory, each chunk appends,
-  // and the run is finished once at the end with totals over all chunks.
+  // One run session, fed on demand: an example's prompts are rendered (and its history retrieved)
+  // only when a worker is free, so memory holds about `concurrency` requests whatever the size;
+  // results.jsonl is read once when the session opens and the run is finished once, at the end.
   const session = await openRun(provider, { ...runner, runDir, meta }).catch(async (e: unknown) => {
     await train.close();
     throw e;
   });
-  let chunk: RunItem[] = [];
-  let cancelled = false;
-  const flush = async (): Promise<void> => {
-    if (chunk.length === 0) return;
-    const items = chunk;
-    chunk = [];
-    if (!(await session.run(items))) cancelled = true;
-  };
-  try {
+  async function* items(): AsyncGenerator<RunItem> {
     for await (const ex of trainExamples(train, options, stats)) {
-      const items = itemsFor(ex, mode, { rmTpl, genTpl, htpl, maxInputTokens, verdictPrefix });
-      planned.push({ id: ex.id, pairId: ex.pairId, dimension: ex.dimension, part: ex.part, overBudget: items === null });
-      if (items) chunk.push(...items);
-      if (chunk.length >= chunkSize) await flush();
-      if (cancelled) break;
+      const its = itemsFor(ex, mode, { rmTpl, genTpl, htpl, maxInputTokens, verdictPrefix });
+      planned.push({ id: ex.id, pairId: ex.pairId, dimension: ex.dimension, part: ex.part, overBudget: its === null });
+      if (its) yield* its;
     }
-    if (!cancelled) await flush();
+  }
+  let cancelled = false;
+  try {
+    cancelled = !(await session.runStream(items()));
   } catch (e) {
     await session.finish(e);
     throw e;
