@@ -102,3 +102,17 @@ test("a token budget drops the oldest history pairs first and records how many",
   assert.equal(tiny.overBudget, true);
   assert.equal(tiny.kept, 0);
 });
+
+test("a reward-model template names its own verdict format: the warning, the evaluation's prefix and the parser agree", async () => {
+  const { templateVerdictFormat } = await import("../../src/core/eval/rm.js");
+  const { parseVerdict } = await import("../../src/core/eval/parse.js");
+  const angle = parseTemplate(rm("@user\n{{feedback_history}}\n{{instruction}}\n{{response_a}}\n{{response_b}}\nEnd with <A> or <B>."));
+  assert.ok(!angle.diagnostics.some((d) => d.code === "missing-output-format"), JSON.stringify(angle.diagnostics));
+  const f = templateVerdictFormat(angle.template!);
+  assert.deepEqual(f, { prefix: "<", suffix: ">" });
+  assert.equal(parseVerdict("Thinking... <B>", f), "B");
+  assert.deepEqual(templateVerdictFormat(builtinTemplate("reward-model")), { prefix: "[[", suffix: "]]" }, "B.1");
+  const none = parseTemplate(rm("@user\n{{feedback_history}}\n{{instruction}}\n{{response_a}}\n{{response_b}}\nWhich is better, A or B?"));
+  assert.ok(none.diagnostics.some((d) => d.code === "missing-output-format" && /name its verdict format/.test(d.message)));
+  assert.equal(templateVerdictFormat(none.template!), undefined);
+});

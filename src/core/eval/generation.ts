@@ -148,7 +148,7 @@ export async function planGeneration(datasetDir: string, opts: GenerateOptions =
 export async function runGeneration(datasetDir: string, opts: GenerateOptions, provider: Provider, runner: RunnerOptions): Promise<RunSummary> {
   const plan = await planGeneration(datasetDir, { ...opts, tokenizer: opts.tokenizer ?? (await tokenizerFor(provider)) });
   const sampling = samplingRecord(provider.id, (plan.evalJson.options.params as GenerationParams).temperature ?? runner.meta.params?.temperature);
-  plan.evalJson.protocol = { ...(plan.evalJson.protocol ?? {}), sampling };
+  plan.evalJson.protocol = { ...(plan.evalJson.protocol ?? {}), sampling, ...(plan.evalJson.tokenizer ? { tokenizer: plan.evalJson.tokenizer } : {}) };
   await prepareEvalDir(runner.runDir, plan.evalJson, plan.meta);
   return runBatch(plan.items, provider, {
     ...runner,

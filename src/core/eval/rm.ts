@@ -210,6 +210,8 @@ export interface RmRunResult {
 export async function runRm(datasetDir: string, opts: RmOptions, provider: Provider, runner: RunnerOptions): Promise<RmRunResult> {
   const plan = await planRm(datasetDir, { ...opts, tokenizer: opts.tokenizer ?? (await tokenizerFor(provider)) });
   // Text verdicts are sampled (probability verdicts read the raw distribution): record at what.
+  // The tokenizer that counted the budget, with the run's protocol choices (run.json params.protocol).
+  if (plan.evalJson.tokenizer) plan.evalJson.protocol = { ...(plan.evalJson.protocol ?? {}), tokenizer: plan.evalJson.tokenizer };
   if (plan.evalJson.options.verdict === "text") {
     plan.evalJson.protocol = { ...(plan.evalJson.protocol ?? {}), sampling: samplingRecord(provider.id, runner.meta.params?.temperature) };
   }

@@ -3,6 +3,8 @@
  * evaluations and the template language server.
  */
 
+import { verdictFormatOf } from "../eval/parse.js";
+
 export const TEMPLATE_KINDS = ["reward-model", "generation", "history", "judge"] as const;
 export type TemplateKind = (typeof TEMPLATE_KINDS)[number];
 
@@ -16,7 +18,7 @@ export interface KindSpec {
   description: string;
   placeholders: Record<string, PlaceholderSpec>;
   /** Text the template must ask for, so the model's output can be parsed. */
-  mustMention?: { pattern: RegExp; message: string };
+  mustMention?: { pattern: { test(body: string): boolean }; message: string };
   /** At least one of these placeholders must be used (what the model learns the user from). */
   needsOneOf?: string[];
 }
@@ -38,7 +40,8 @@ export const KINDS: Record<TemplateKind, KindSpec> = {
       response_a: { required: true, description: "The candidate shown as Response A.", example: "Vaccines train your immune system..." },
       response_b: { required: true, description: "The candidate shown as Response B.", example: "In short: they teach the body..." },
     },
-    mustMention: { pattern: /\[\[A\]\][\s\S]*\[\[B\]\]|\[\[B\]\][\s\S]*\[\[A\]\]/, message: 'a reward-model template must ask for the verdict format "[[A]]" / "[[B]]"' },
+    // The same rule the evaluation uses to find the verdict prefix (eval/parse.ts verdictFormatOf).
+    mustMention: { pattern: { test: (body) => verdictFormatOf(body) !== undefined }, message: 'a reward-model template must name its verdict format, e.g. "[[A]]" / "[[B]]"' },
     needsOneOf: ["feedback_history", "preference"],
   },
   generation: {
