@@ -93,7 +93,9 @@ describe("provider config", () => {
     assert.equal(r.config.model, "served-sft");
     assert.equal(r.config.baseUrl, api.openaiBaseUrl);
     assert.deepEqual(r.registered, { name: "my-sft", kind: "generation", file: path.join(root, ".preflab", "models.json"), baseUrl: api.openaiBaseUrl });
-    await assert.rejects(resolveProviderConfig({ model: "my-rm" }, { root }), /reward model/);
+    // A registered reward model by name: the scalar-reward provider on its server.
+    const rm = await resolveProviderConfig({ model: "my-rm" }, { root });
+    assert.deepEqual([rm.config.provider, rm.config.model, rm.config.baseUrl], ["scalar-reward", "rm", "http://127.0.0.1:1"]);
     await assert.rejects(resolveProviderConfig({ model: "not-registered" }, { root }), (e: unknown) => e instanceof ProviderConfigError && e.setting === "provider");
     // Another provider asked for explicitly: the name is that provider's model name.
     const other = await resolveProviderConfig({ provider: "openai", model: "my-sft" }, { root, getKey: () => "sk-1234567890" });
