@@ -69,7 +69,7 @@ const copy = (rel) => {
   const from = path.join(root, rel);
   if (existsSync(from)) cpSync(from, path.join(stage, rel), { recursive: true, dereference: true });
 };
-for (const rel of ["README.md", "LICENSE", "LICENSE.md", "CHANGELOG.md", ".vscodeignore", "dist", "media", "syntaxes", "samples"]) copy(rel);
+for (const rel of ["README.md", "LICENSE", "LICENSE.md", "CHANGELOG.md", ".vscodeignore", "dist", "media", "syntaxes", "samples", "schemas"]) copy(rel);
 
 // node-llama-cpp and what it needs at run time, resolved the way Node does (nested first).
 const platformPackages = [`@node-llama-cpp/${target}`, ...gpus.flatMap((g) => (g === "cuda" ? [`@node-llama-cpp/${target}-cuda`, `@node-llama-cpp/${target}-cuda-ext`] : [`@node-llama-cpp/${target}-${g}`]))];

@@ -10,6 +10,7 @@ import { compareCommand, reportCommand } from "./commands/report.js";
 import { exportCommand } from "./commands/export.js";
 import { rsCommand } from "./commands/rs.js";
 import { finetuneCommand } from "./commands/finetune.js";
+import { runCommand } from "./commands/run.js";
 
 export const commands: CliCommand[] = [
   buildCommand,
@@ -24,6 +25,7 @@ export const commands: CliCommand[] = [
   exportCommand,
   rsCommand,
   finetuneCommand,
+  runCommand,
 ];
 
 const defaultIO: CliIO = {
