@@ -10,7 +10,9 @@
  *   export  SFT and DPO training files for the full train split (parts a and b)
  * and prints them side by side with the budgets: build <= 1.5x read, peak RSS <= 1 GB, output
  * <= 1.2x the input rows' text; users data <= 1 s, history <= 200 ms, triple <= 300 ms,
- * search <= 300 ms. `--no-export` leaves the exports out.
+ * search <= 300 ms. The exports write several GB (every example carries its history's texts) and
+ * take many minutes on a 2-core machine, so they run only with `--export`; `--only-export` runs
+ * them on an already built dataset.
  */
 import { execFileSync } from "node:child_process";
 import * as path from "node:path";
@@ -39,17 +41,26 @@ function child(mode: string): Child {
 
 async function main() {
   const corpus = await ensureCorpus(DIR, { trainTriples: FULL_TRAIN_TRIPLES, testTriples: FULL_TEST_TRIPLES, shards: 3 }, console.log);
+  const onlyExport = process.argv.includes("--only-export");
+  const exports = onlyExport || process.argv.includes("--export") ? ["export-sft", "export-dpo"] : [];
+  if (onlyExport) {
+    for (const mode of exports) {
+      const e = child(mode);
+      console.log(`${mode}: ${(e.wallMs / 1000).toFixed(1)} s wall, ${(e.cpuMs / 1000).toFixed(1)} s CPU, peak RSS ${e.maxRssMb.toFixed(0)} MB (${e.detail})`);
+    }
+    return;
+  }
   const read = child("read");
   const build = child("build");
   const reader = child("reader");
-  const exports = process.argv.includes("--no-export") ? [] : [child("export-sft"), child("export-dpo")];
+  const exported = exports.map(child);
   const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
   const mb = (n: number) => `${n.toFixed(0)} MB`;
   const verdict = (ok: boolean) => (ok ? "ok" : "OVER BUDGET");
   const rows: [string, string, string, string][] = [];
   rows.push(["parquet read (floor)", `${s(read.wallMs)} wall, ${s(read.cpuMs)} CPU`, mb(read.maxRssMb), read.detail]);
   rows.push(["build", `${s(build.wallMs)} wall, ${s(build.cpuMs)} CPU`, mb(build.maxRssMb), build.detail]);
-  for (const e of exports) rows.push([`export ${e.detail.includes("part a") ? "sft" : "dpo"}`, `${s(e.wallMs)} wall, ${s(e.cpuMs)} CPU`, mb(e.maxRssMb), e.detail]);
+  for (const e of exported) rows.push([`export ${e.detail.includes("part a") ? "sft" : "dpo"}`, `${s(e.wallMs)} wall, ${s(e.cpuMs)} CPU`, mb(e.maxRssMb), e.detail]);
   rows.push(["extension reader", `${s(reader.wallMs)} wall`, mb(reader.maxRssMb), reader.detail]);
   for (const [what, time, rss, detail] of rows) console.log(`${what.padEnd(22)} ${time.padEnd(28)} peak RSS ${rss.padEnd(8)} ${detail}`);
   const wallRatio = build.wallMs / read.wallMs;
