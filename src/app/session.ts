@@ -16,7 +16,7 @@ import { runRm, type RmOptions, type RmReport } from "../core/eval/rm.js";
 import { RUNNER_DEFAULTS, runBatch, type BackoffOptions, type Progress, type RunnerOptions, type RunSummary } from "../core/eval/runner.js";
 import { createProvider, type ProviderConfig } from "../core/providers/registry.js";
 import type { GenerationParams, Provider } from "../core/providers/types.js";
-import { loadTemplate } from "../core/templates/template.js";
+import { builtinTemplateDir, loadTemplate } from "../core/templates/template.js";
 import type { RunGate } from "./gate.js";
 import { readPromptFile } from "./prompts.js";
 import { checkProviderGate, destinationOf, runMetaFor, type ResolvedProvider } from "./provider.js";
@@ -147,13 +147,16 @@ function mainTemplate(request: EvalRequest): string | undefined {
 }
 
 /**
- * Front-matter `defaults` (temperature, maxTokens, topP) of the evaluation's template fill in what
- * the host's settings leave unset, in every host. Anthropic takes neither temperature nor top_p,
- * so a template's defaults for them do not apply there.
+ * Front-matter `defaults` (temperature, maxTokens, topP) of the evaluation's template (a user's
+ * file) fill in what the host's settings leave unset, in every host. Anthropic takes neither
+ * temperature nor top_p, so a template's defaults for them do not apply there. The built-ins'
+ * defaults are the core's business (e.g. the judge's Janus parameters, judge.ts).
  */
 export function withTemplateDefaults(request: EvalRequest, config: ProviderConfig): ProviderConfig {
   const file = mainTemplate(request);
-  if (!file) return config;
+  // A built-in named by its path (a resumed run's eval.json records it) counts as the built-in
+  // itself, so a resume records the same params as the run it continues.
+  if (!file || path.resolve(path.dirname(file)) === path.resolve(builtinTemplateDir())) return config;
   const d = loadTemplate(file).defaults;
   if (!d) return config;
   const out = { ...config };

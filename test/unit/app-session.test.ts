@@ -227,4 +227,30 @@ describe("sessions", () => {
     writeFileSync(evalFile, JSON.stringify(ev));
     await assert.rejects(readResumable(rmDir), (e: unknown) => e instanceof ResumeError && e.message.includes(`${evalFile}: options.orders`));
   });
+
+  test("every kind resumes from its own eval.json: generate, judge and prompts round-trip to the same plan", async () => {
+    api.chat = (b) => ({ text: String(b.messages?.at(-1)?.content).includes("[RESULT]") ? "Feedback: fine. [RESULT] 4" : "a generated answer" });
+    const provider = await resolveProviderConfig({ provider: "openai-compatible", model: "m", baseUrl: api.openaiBaseUrl, maxTokens: 64 });
+    const target = (runDir: string) => ({ runDir, provider, runner: runnerSettings({ maxRetries: 0 }) });
+    const genDir = path.join(dir, "rt-gen");
+    const judgeDir = path.join(dir, "rt-judge");
+    const promptsDir = path.join(dir, "rt-prompts");
+    const input = writeJsonl(path.join(dir, "rt.jsonl"), [{ id: "p1", messages: [{ role: "user", content: "hello" }] }]);
+    const first = [
+      await runEvaluation({ kind: "generate", datasetDir: ds, options: { limit: 2, history: "both", dimensions: ["style"] } }, target(genDir), { gate: ALLOW_ALL }),
+      await runEvaluation({ kind: "judge", sourceRunDir: genDir, options: { cross: true } }, target(judgeDir), { gate: ALLOW_ALL }),
+      await runEvaluation({ kind: "prompts", input }, target(promptsDir), { gate: ALLOW_ALL }),
+    ];
+    for (const o of first) assert.equal(o.summary.status, "finished", `${o.kind}: ${JSON.stringify(o.summary.failures[0])}`);
+    for (const runDir of [genDir, judgeDir, promptsDir]) {
+      const evalBefore = readFileSync(path.join(runDir, "eval.json"), "utf8");
+      const r = await readResumable(runDir);
+      assert.deepEqual(r.recorded.params.maxTokens, 64);
+      const resumedProvider = await resolveProviderConfig({ provider: r.recorded.provider, model: r.recorded.model, baseUrl: api.openaiBaseUrl, ...r.recorded.params });
+      const again = await runEvaluation(r.request, { runDir, provider: resumedProvider, runner: runnerSettings({ maxRetries: 0 }) }, { gate: ALLOW_ALL });
+      assert.equal(again.summary.status, "finished", `${r.kind}: resumed`);
+      assert.ok(again.summary.skipped > 0, `${r.kind}: nothing redone`);
+      assert.equal(readFileSync(path.join(runDir, "eval.json"), "utf8"), evalBefore, `${r.kind}: the same evaluation`);
+    }
+  });
 });
