@@ -185,6 +185,7 @@ export class HistoryIndex {
   private readonly triplePrompts: string[] = [];
   private rowCount = 0;
   private buckets?: Record<Dimension, Map<number, Bucket>>;
+  private scratch = new Float64Array(1024);
 
   constructor(
     readonly seed: number,
@@ -257,14 +258,21 @@ export class HistoryIndex {
     const corpus = this.corpora[q.dimension];
     const index = bucket.build(corpus, (p) => pairs[p]!.chosenRow);
     const n = bucket.pairs.length;
-    const score = new Float64Array(n);
+    // One scratch buffer for every query (a bucket can hold a large share of the train pairs).
+    if (this.scratch.length < n) this.scratch = new Float64Array(Math.max(n, this.scratch.length * 2));
+    const score = this.scratch;
+    score.fill(0, 0, n);
     for (const [t, w] of corpus.query(prefText(q.entry))) {
       const post = index.postings.get(t);
       if (!post) continue;
-      for (let i = 0; i < post.at.length; i++) score[post.at[i]!]! += w * post.w[i]!;
+      const at = post.at;
+      const pw = post.w;
+      for (let i = 0; i < at.length; i++) score[at[i]!]! += w * pw[i]!;
     }
     // Scores are compared at 1e-6 so that equal texts tie exactly; ties go to the seeded RNG.
-    for (let i = 0; i < n; i++) score[i] = Math.round(score[i]! * 1e6) / 1e6;
+    // Rounding is done where a score is compared (the scan below skips, unrounded, what cannot
+    // reach the current floor), so a query makes one pass over the bucket, not two.
+    const r6 = (i: number) => (score[i] = Math.round(score[i]! * 1e6) / 1e6);
     const salt = new Rng(seed, `history:${q.key}`).int(0x7fffffff);
     const tie = (i: number) => mix32(salt ^ Math.imul(bucket.pairs[i]!, 0x9e3779b1));
     const better = (a: number, b: number) => score[a]! - score[b]! || tie(b) - tie(a) || bucket.pairs[b]! - bucket.pairs[a]!;
@@ -286,11 +294,17 @@ export class HistoryIndex {
     // Bounded top-k selection (k leaves room for exclusions); a full sort only if they eat it.
     const limit = Math.min(n, historySize * 4 + 16);
     const top: number[] = [];
-    for (let i = 0; i < limit; i++) top.push(i);
+    for (let i = 0; i < limit; i++) {
+      r6(i);
+      top.push(i);
+    }
     top.sort((a, b) => better(b, a));
     let floor = limit > 0 ? score[top[limit - 1]!]! : 0;
+    const skipBelow = () => floor - 1e-6; // rounding moves a score by at most 5e-7
+    let below = skipBelow();
     for (let i = limit; i < n; i++) {
-      if (score[i]! < floor || better(i, top[limit - 1]!) <= 0) continue;
+      if (score[i]! < below) continue;
+      if (r6(i) < floor || better(i, top[limit - 1]!) <= 0) continue;
       let lo = 0;
       let hi = limit - 1;
       while (lo < hi) {
@@ -301,9 +315,11 @@ export class HistoryIndex {
       top.splice(lo, 0, i);
       top.pop();
       floor = score[top[limit - 1]!]!;
+      below = skipBelow();
     }
     let chosen = pick(top);
     if (chosen.length < historySize && limit < n) {
+      for (let i = limit; i < n; i++) r6(i); // idempotent for those already rounded
       chosen = pick(Array.from({ length: n }, (_, i) => i).sort((a, b) => better(b, a)));
     }
     return chosen;
