@@ -146,6 +146,7 @@ export async function planGeneration(datasetDir: string, opts: GenerateOptions =
 }
 
 export async function runGeneration(datasetDir: string, opts: GenerateOptions, provider: Provider, runner: RunnerOptions): Promise<RunSummary> {
+  if (provider.capabilities.scalarReward) throw new Error(`provider "${provider.id}" is a scalar reward model: it scores responses, it cannot write them`);
   const plan = await planGeneration(datasetDir, { ...opts, tokenizer: opts.tokenizer ?? (await tokenizerFor(provider)) });
   const sampling = samplingRecord(provider.id, (plan.evalJson.options.params as GenerationParams).temperature ?? runner.meta.params?.temperature);
   plan.evalJson.protocol = { ...(plan.evalJson.protocol ?? {}), sampling, ...(plan.evalJson.tokenizer ? { tokenizer: plan.evalJson.tokenizer } : {}) };

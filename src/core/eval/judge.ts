@@ -177,6 +177,7 @@ export interface JudgeRunResult {
 
 /** Judges a generation run into `runner.runDir` (raw calls in its calls/ folder); resumable. */
 export async function runJudge(genRunDir: string, opts: JudgeOptions, provider: Provider, runner: RunnerOptions): Promise<JudgeRunResult> {
+  if (provider.capabilities.scalarReward) throw new Error(`provider "${provider.id}" is a scalar reward model: it cannot write judge feedback`);
   const plan = await planJudge(genRunDir, opts);
   const judgeDir = runner.runDir;
   await prepareEvalDir(judgeDir, plan.evalJson, plan.meta);

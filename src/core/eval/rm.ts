@@ -17,6 +17,7 @@ import { templateOfKind, type Template } from "../templates/template.js";
 import { bootstrapMeanCI, mean } from "../metrics/stats.js";
 import { DEFAULT_MIN_VERDICT_MASS, massOf, parseVerdict, verdictFormatOf, verdictFromProbabilities, type Verdict, type VerdictFormat } from "./parse.js";
 import { evalRunMeta, prepareEvalDir, type EvalJson } from "./plan.js";
+import { planScalarRm, scoreScalarPair, type ScalarPair } from "./rm-scalar.js";
 import { readResults, runBatch, type ResultLine, type RunItem, type RunnerOptions, type RunSummary } from "./runner.js";
 
 export type Order = "ab" | "ba";
@@ -77,6 +78,8 @@ export interface RmItem {
   chosen: Verdict;
   /** False for a non-contrastive pair kept with keepNonContrastive. */
   contrastive?: boolean;
+  /** Scalar reward models (rm-scalar.ts): the run items holding r(chosen) and r(rejected). */
+  scalar?: ScalarPair;
   historyKept: number;
   /** History pairs dropped (least similar first) to fit the input budget. */
   historyDropped: number;
@@ -208,11 +211,15 @@ export interface RmRunResult {
 
 /** Plans, runs (or resumes) and scores a reward-model evaluation in `runner.runDir`. */
 export async function runRm(datasetDir: string, opts: RmOptions, provider: Provider, runner: RunnerOptions): Promise<RmRunResult> {
-  const plan = await planRm(datasetDir, { ...opts, tokenizer: opts.tokenizer ?? (await tokenizerFor(provider)) });
+  // A served scalar reward model scores responses (rm-scalar.ts); every other provider gives verdicts.
+  const scalar = provider.capabilities.scalarReward === true;
+  const planOpts = { ...opts, tokenizer: opts.tokenizer ?? (await tokenizerFor(provider)) };
+  const plan = scalar ? await planScalarRm(datasetDir, planOpts) : await planRm(datasetDir, planOpts);
+  if (scalar && opts.verdict === "probability") throw new Error(`provider "${provider.id}" gives scalar rewards, not verdicts; drop --verdict probability`);
   // Text verdicts are sampled (probability verdicts read the raw distribution): record at what.
   // The tokenizer that counted the budget, with the run's protocol choices (run.json params.protocol).
   if (plan.evalJson.tokenizer) plan.evalJson.protocol = { ...(plan.evalJson.protocol ?? {}), tokenizer: plan.evalJson.tokenizer };
-  if (plan.evalJson.options.verdict === "text") {
+  if (!scalar && plan.evalJson.options.verdict === "text") {
     plan.evalJson.protocol = { ...(plan.evalJson.protocol ?? {}), sampling: samplingRecord(provider.id, runner.meta.params?.temperature) };
   }
   if (plan.evalJson.options.verdict === "probability" && !provider.capabilities.tokenProbabilities) {
@@ -278,6 +285,9 @@ export interface RmScoredItem extends RmItem {
   pA?: number;
   /** P(A) + P(B) at the letter position (probability mode). */
   mass?: number;
+  /** Scalar reward models: r(chosen) and r(rejected). */
+  rewardChosen?: number;
+  rewardRejected?: number;
 }
 
 export interface RmScoring {
@@ -298,6 +308,7 @@ export function scoringOptions(options: Record<string, unknown>): RmScoring {
 
 export function scoreItems(meta: RmItem[], results: Map<string, ResultLine>, mode: VerdictMode, scoring: RmScoring = {}): RmScoredItem[] {
   return meta.map((m) => {
+    if (m.scalar) return scoreScalarPair(m as RmItem & { scalar: ScalarPair }, results);
     const r = results.get(m.itemId);
     if (!r) return { ...m, verdict: null, correct: null, status: "missing" };
     if (r.error || r.text === null) return { ...m, verdict: null, correct: null, status: "failed" };

@@ -20,6 +20,8 @@ import type { ChatMessage, Role } from "../providers/types.js";
 import { approxTokens, renderWithBudget, type TokenCounter } from "../templates/budget.js";
 import type { Template } from "../templates/template.js";
 import type { TrainExample } from "./examples.js";
+import type { HistoryEntry } from "../data/types.js";
+import type { Tokenizer } from "../templates/tokens.js";
 
 export type ExportFormat = "sft" | "dpo" | "rm";
 export type ExportTarget = "openai" | "trl";
@@ -42,9 +44,30 @@ export interface RenderedPrompt {
 const wire = (m: ChatMessage): WireMessage => ({ role: m.role, content: m.content });
 
 /** The example's prompt (history + instruction) under the evaluation's budget rule. */
-export function renderExamplePrompt(ex: TrainExample, template: Template, historyTemplate: Template, maxInputTokens: number, count: TokenCounter = approxTokens): RenderedPrompt {
-  const p = renderWithBudget(template, historyTemplate, ex.history, { instruction: ex.prompt }, maxInputTokens, count);
+export function renderExamplePrompt(ex: TrainExample, template: Template, historyTemplate: Template, maxInputTokens: number, count: TokenCounter | Tokenizer = approxTokens): RenderedPrompt {
+  return renderHistoryPrompt(ex.history, ex.prompt, template, historyTemplate, maxInputTokens, count);
+}
+
+/**
+ * A personalized prompt (the generation template, the paper's B.2 by default: feedback history +
+ * instruction) under the budget rule. The one rendering behind every reward-model input: the
+ * training lines of `export --format rm`, and what `rs` and `rm` send a served scalar reward model.
+ */
+export function renderHistoryPrompt(
+  history: Pick<HistoryEntry, "prompt" | "chosen" | "rejected">[],
+  instruction: string,
+  template: Template,
+  historyTemplate: Template,
+  maxInputTokens: number,
+  count: TokenCounter | Tokenizer = approxTokens,
+): RenderedPrompt {
+  const p = renderWithBudget(template, historyTemplate, history, { instruction }, maxInputTokens, count);
   return { messages: p.messages.map(wire), historyKept: p.kept, historyDropped: p.dropped, promptTokens: p.tokens, overBudget: p.overBudget };
+}
+
+/** A reward model's input for one response: the prompt, then the response as the assistant turn (TRL RewardTrainer's conversational pairs). */
+export function rewardConversation(prompt: WireMessage[], response: string): WireMessage[] {
+  return [...prompt, { role: "assistant", content: response }];
 }
 
 export function checkFormatTarget(format: ExportFormat, target: ExportTarget): void {
@@ -66,7 +89,7 @@ export function trainingLine(format: ExportFormat, target: ExportTarget, prompt:
         ? { input: { messages: prompt }, preferred_output: [assistant(chosen)], non_preferred_output: [assistant(rejected)] }
         : { prompt, chosen: [assistant(chosen)], rejected: [assistant(rejected)] };
     case "rm":
-      return { chosen: [...prompt, assistant(chosen)], rejected: [...prompt, assistant(rejected)] };
+      return { chosen: rewardConversation(prompt, chosen), rejected: rewardConversation(prompt, rejected) };
   }
 }
 

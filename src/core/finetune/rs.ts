@@ -45,7 +45,7 @@ import {
   type ResolvedExampleOptions,
   type TrainExample,
 } from "./examples.js";
-import { renderExamplePrompt } from "./formats.js";
+import { renderExamplePrompt, rewardConversation } from "./formats.js";
 import { exists, writeFileAtomic, writeJsonFileAtomic } from "./fsutil.js";
 import { SCALAR_REWARD_ID } from "./scalar-reward.js";
 
@@ -318,7 +318,7 @@ function itemsFor(
     return (["chosen", "rejected"] as const).map((side) => ({
       id: `${ex.id}.${side}`,
       userKey: ex.id,
-      request: { messages: [...p.messages, { role: "assistant" as const, content: side === "chosen" ? ex.chosen : ex.rejected }] },
+      request: { messages: rewardConversation(p.messages, side === "chosen" ? ex.chosen : ex.rejected) },
     }));
   }
   const items: RunItem[] = [];

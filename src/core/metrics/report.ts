@@ -114,7 +114,7 @@ const DIM_LABEL: Record<Dimension, string> = { style: "Style", background_knowle
 
 function runName(r: RunProvenance): string {
   const who = r.kind === "judge" ? `${r.source?.provider ?? "?"}/${r.source?.model ?? "?"}` : `${r.provider ?? "?"}/${r.model ?? "?"}`;
-  const tags = [r.protocol.oracle === true ? ORACLE_LABEL : null, r.protocol.plainTemplate === "b2-empty" ? "without H = B.2, empty history" : null].filter(Boolean);
+  const tags = [r.protocol.rmScoring === "scalar" ? "scalar RM: r(chosen) > r(rejected)" : null, r.protocol.oracle === true ? ORACLE_LABEL : null, r.protocol.plainTemplate === "b2-empty" ? "without H = B.2, empty history" : null].filter(Boolean);
   return `${r.label} (${who})${tags.length ? ` [${tags.join("; ")}]` : ""}`;
 }
 
