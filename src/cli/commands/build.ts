@@ -45,6 +45,11 @@ export function printManifest(m: Manifest, out: string, io: CliIO): void {
   } else {
     io.out(`every user has a full history of ${m.historySize} pairs\n`);
   }
+  const nc = m.nonContrastive;
+  if (nc && Object.values(nc).some((n) => n > 0)) {
+    const per = Object.entries(nc).map(([d, n]) => `${d} ${n}`).join(", ");
+    io.out(`test pairs whose two members state the same preference on the user's dimension: ${per} (manifest.json nonContrastive)\n`);
+  }
 }
 
 export const buildCommand: CliCommand = {
