@@ -4,6 +4,7 @@
  * (expandable), the golden response and each run's output for that user. Messages follow
  * src/protocol/webview.ts; UI state survives reloads through getState/setState.
  */
+import { TRIPLE_HOST_TYPES } from "../src/protocol/webview-schema.js";
 import "@vscode-elements/elements/dist/vscode-button/index.js";
 import "@vscode-elements/elements/dist/vscode-collapsible/index.js";
 import "@vscode-elements/elements/dist/vscode-tab-header/index.js";
@@ -34,7 +35,7 @@ import { connect, persistScroll, showStatus } from "./lib/vscode-api.js";
 import { clear, DIM_LABEL, h, type Child } from "./lib/dom.js";
 import { renderMarkdown, routeLinks } from "./lib/markdown.js";
 
-const host = connect<TripleHostMessage, TripleWebviewMessage, TripleWebviewState>();
+const host = connect<TripleHostMessage, TripleWebviewMessage, TripleWebviewState>(TRIPLE_HOST_TYPES);
 const saved: TripleWebviewState = host.getState() ?? {};
 
 let model: TripleViewModel | null = null;

@@ -118,3 +118,14 @@ test("workspaceTrustGate: refuses all four actions while untrusted, with the rea
   trusted = true;
   for (const a of ["network", "key", "model", "process"] as const) gate.check(a, "x");
 });
+
+test("webview messages are parsed by schema before the host acts; malformed ones are refused with the reason", async () => {
+  const { parseWebviewMessage, TripleWebviewMessageSchema, DashboardWebviewMessageSchema } = await import("../../src/protocol/webview-schema.js");
+  assert.deepEqual(parseWebviewMessage(TripleWebviewMessageSchema, { type: "openLink", href: "https://x.org" }), { ok: true, message: { type: "openLink", href: "https://x.org" } });
+  for (const bad of [null, "x", { type: "openLink" }, { type: "openLink", href: 5 }, { type: "navigate", direction: "up", tripleId: "a" }, { type: "selectDimension", dimension: "evil" }, { type: "openRun", runDir: "a\0b" }, { type: "search", query: "x".repeat(3000) }, { type: "exec" }]) {
+    const r = parseWebviewMessage(TripleWebviewMessageSchema, bad);
+    assert.equal(r.ok, false, JSON.stringify(bad));
+  }
+  assert.equal(parseWebviewMessage(DashboardWebviewMessageSchema, { type: "export", format: "csv" }).ok, true);
+  assert.equal(parseWebviewMessage(DashboardWebviewMessageSchema, { type: "export", format: "exe" }).ok, false);
+});

@@ -9,6 +9,9 @@ interface VsCodeApi<S> {
   setState(state: S): S;
 }
 
+import * as z from "zod/mini";
+import { hostEnvelope } from "../../src/protocol/webview-schema.js";
+
 declare function acquireVsCodeApi<S>(): VsCodeApi<S>;
 
 export interface HostChannel<In, Out, S> {
@@ -19,7 +22,12 @@ export interface HostChannel<In, Out, S> {
   onMessage(handler: (message: In) => void): void;
 }
 
-export function connect<In extends { type: string }, Out, S extends object>(): HostChannel<In, Out, S> {
+/**
+ * `types`: the host message types this page knows; anything else (not an object, an unknown type,
+ * a message larger than MAX_MESSAGE_CHARS) is dropped before the page renders it.
+ */
+export function connect<In extends { type: string }, Out, S extends object>(types: readonly In["type"][]): HostChannel<In, Out, S> {
+  const envelope = hostEnvelope(types);
   const api = acquireVsCodeApi<S>();
   return {
     post: (m) => api.postMessage(m),
@@ -27,8 +35,10 @@ export function connect<In extends { type: string }, Out, S extends object>(): H
     patchState: (patch) => api.setState({ ...(api.getState() ?? ({} as S)), ...patch }),
     onMessage(handler) {
       window.addEventListener("message", (ev: MessageEvent) => {
+        // Only the host posts into a webview; still, a message must match the schema to be read.
         const data: unknown = ev.data;
-        if (data && typeof data === "object" && typeof (data as { type?: unknown }).type === "string") handler(data as In);
+        if (!z.safeParse(envelope, data).success) return;
+        handler(data as In);
       });
     },
   };

@@ -3,6 +3,7 @@
  * reload): the paper-style report of the chosen runs (buildReport), run comparisons
  * (compareRuns), and CSV / Markdown exports written through a save dialog.
  */
+import { DashboardWebviewMessageSchema, parseWebviewMessage } from "../../protocol/webview-schema.js";
 import { writeFile } from "node:fs/promises";
 import * as path from "node:path";
 import * as vscode from "vscode";
@@ -27,7 +28,11 @@ export class DashboardPanel implements vscode.Disposable {
     panel.iconPath = vscode.Uri.joinPath(s.context.extensionUri, "media", "preflab.svg");
     this.disposables.push(
       panel.onDidDispose(() => this.dispose()),
-      panel.webview.onDidReceiveMessage((m: DashboardWebviewMessage) => void this.onMessage(m).catch((e) => this.fail(e))),
+      panel.webview.onDidReceiveMessage((raw: unknown) => {
+        const p = parseWebviewMessage(DashboardWebviewMessageSchema, raw);
+        if (!p.ok) return this.s.log.warn(`dashboard: dropped a malformed message (${p.reason})`);
+        void this.onMessage(p.message).catch((e) => this.fail(e));
+      }),
     );
   }
 
@@ -58,7 +63,7 @@ export class DashboardPanel implements vscode.Disposable {
   }
 
   private post(m: DashboardHostMessage): void {
-    void this.panel.webview.postMessage(jsonSafe(m));
+    void this.panel.webview.postMessage(this.s.log.redactor.redactValue(jsonSafe(m)));
   }
 
   private fail(e: unknown): void {

@@ -11,13 +11,14 @@ export function nonce(): string {
   return randomBytes(18).toString("base64").replace(/[^A-Za-z0-9]/g, "");
 }
 
-/** Folders a panel may load from: the webview bundles and media only. */
+/** Folders a panel may load from: the webview bundles only (never the workspace). */
 export function localRoots(extensionUri: vscode.Uri): vscode.Uri[] {
-  return [vscode.Uri.joinPath(extensionUri, "dist", "webview"), vscode.Uri.joinPath(extensionUri, "media")];
+  return [vscode.Uri.joinPath(extensionUri, "dist", "webview")];
 }
 
 export function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions & vscode.WebviewPanelOptions {
-  return { enableScripts: true, localResourceRoots: localRoots(extensionUri), retainContextWhenHidden: false, enableFindWidget: true };
+  // No command: links (a command URI in rendered text would run a command), no forms.
+  return { enableScripts: true, enableCommandUris: false, enableForms: false, localResourceRoots: localRoots(extensionUri), retainContextWhenHidden: false, enableFindWidget: true };
 }
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -27,6 +28,10 @@ export function webviewHtml(webview: vscode.Webview, extensionUri: vscode.Uri, b
   const asset = (...p: string[]) => webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, ...p)).toString();
   const csp = [
     "default-src 'none'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-src 'none'",
+    "connect-src 'none'",
     `img-src ${webview.cspSource} data:`,
     `font-src ${webview.cspSource}`,
     `style-src ${webview.cspSource}`,

@@ -4,6 +4,8 @@
  * are typed by src/protocol/webview.ts. The panel shows the outputs of the runs made on the open
  * dataset (the newest few by default; "Runs…" in the panel picks others).
  */
+import { parseWebviewMessage, TripleWebviewMessageSchema } from "../../protocol/webview-schema.js";
+import { openUntrustedLink } from "./links.js";
 import { readFile } from "node:fs/promises";
 import * as path from "node:path";
 import * as vscode from "vscode";
@@ -35,7 +37,11 @@ export class TriplePanel implements vscode.Disposable {
     panel.iconPath = vscode.Uri.joinPath(s.context.extensionUri, "media", "preflab.svg");
     this.disposables.push(
       panel.onDidDispose(() => this.dispose()),
-      panel.webview.onDidReceiveMessage((m: TripleWebviewMessage) => void this.onMessage(m).catch((e) => this.fail(e))),
+      panel.webview.onDidReceiveMessage((raw: unknown) => {
+        const p = parseWebviewMessage(TripleWebviewMessageSchema, raw);
+        if (!p.ok) return this.s.log.warn(`triple panel: dropped a malformed message (${p.reason})`);
+        void this.onMessage(p.message).catch((e) => this.fail(e));
+      }),
       // A run ended (finished, cancelled or failed): show its outputs.
       s.active.onDidChange((run) => {
         if (!run && this.panel.visible) void this.load(undefined).catch((e) => this.fail(e));
@@ -72,7 +78,7 @@ export class TriplePanel implements vscode.Disposable {
   }
 
   private post(m: TripleHostMessage): void {
-    void this.panel.webview.postMessage(jsonSafe(m));
+    void this.panel.webview.postMessage(this.s.log.redactor.redactValue(jsonSafe(m)));
   }
 
   private fail(e: unknown): void {
@@ -184,18 +190,10 @@ export class TriplePanel implements vscode.Disposable {
       case "chooseRuns":
         await this.chooseRuns();
         return;
-      case "openLink": {
-        let uri: vscode.Uri;
-        try {
-          uri = vscode.Uri.parse(m.href, true);
-        } catch {
-          return;
-        }
-        // Only web links, and VS Code asks before opening an untrusted domain.
-        if (uri.scheme === "https" || uri.scheme === "http") await vscode.env.openExternal(uri);
-        else this.s.log.warn(`ignored a link with scheme ${uri.scheme} from the triple panel`);
+      case "openLink":
+        // Only web links, and only after the user saw the full URL and confirmed.
+        await openUntrustedLink(m.href, this.s.log);
         return;
-      }
     }
   }
 
