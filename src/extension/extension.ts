@@ -154,6 +154,7 @@ export function activate(context: vscode.ExtensionContext): { activationMs: numb
             datasetDir: () => dataset.dir,
             runsDir: () => s.folders().runs,
             gate: s.gate,
+            policy: s.policy,
             runner: () => runnerSettingsFor(m, runEnv(s)),
             onRunFinished: () => runs.refresh(),
             // The default provider and model from settings, validated like any other run's.

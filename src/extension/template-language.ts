@@ -16,6 +16,7 @@ import * as path from "node:path";
 import * as vscode from "vscode";
 import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from "vscode-languageclient/node";
 import type { RunGate } from "../app/gate.js";
+import type { KeyDestinationPolicy } from "../app/origins.js";
 import type { ResolvedProvider } from "../app/provider.js";
 import type { RunnerSettings } from "../app/session.js";
 import { parseTemplate } from "../core/templates/template.js";
@@ -46,6 +47,8 @@ export interface TemplateLanguageOptions {
   provider?: () => Promise<ResolvedProvider | undefined>;
   /** The gate runs pass (the host's: workspace trust). */
   gate: RunGate;
+  /** Where keys may go (a registered model's server needs confirming). */
+  policy?: KeyDestinationPolicy;
   /** Parent folder of run folders. Default: <first workspace folder>/.preflab/runs, else the extension's global storage. */
   runsDir?: () => string;
   /** The configured runner settings (rate limits, retries, cache). Default: runner defaults, no cache. */
@@ -292,6 +295,7 @@ export function activateTemplateLanguage(context: vscode.ExtensionContext, opts:
               n: count,
               provider: chosen,
               gate: opts.gate,
+              ...(opts.policy ? { policy: opts.policy } : {}),
               ...(opts.runner ? { runner: opts.runner() } : {}),
               signal: ac.signal,
               onProgress: (p) => {

@@ -15,6 +15,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import * as path from "node:path";
 import type { RunGate } from "../app/gate.js";
+import type { KeyDestinationPolicy } from "../app/origins.js";
 import type { ResolvedProvider } from "../app/provider.js";
 import { runEvaluation, runnerSettings, type EvalRequest, type RunnerSettings } from "../app/session.js";
 import type { Progress, RunSummary } from "../core/eval/runner.js";
@@ -32,6 +33,8 @@ export interface SampleRunOptions {
   provider: ResolvedProvider;
   /** Asked before the provider is created (the extension's follows workspace trust). */
   gate: RunGate;
+  /** Where keys may go (default: no origin read from a workspace file). */
+  policy?: KeyDestinationPolicy;
   /** The configured runner settings (rate limits, retries, cache folder); default: runner defaults, no cache. */
   runner?: RunnerSettings;
   signal?: AbortSignal;
@@ -80,7 +83,7 @@ export async function runTemplateSample(opts: SampleRunOptions): Promise<SampleR
     t.kind === "generation"
       ? { kind: "generate", datasetDir: opts.datasetDir, options: { template: file, limit: opts.n, history: "with" } }
       : { kind: "rm", datasetDir: opts.datasetDir, options: { ...(t.kind === "history" ? { historyTemplate: file } : { template: file }), limit: opts.n, orders: "ab" } };
-  const outcome = await runEvaluation(request, { runDir, provider: opts.provider, runner: opts.runner ?? runnerSettings() }, { gate: opts.gate, signal: opts.signal, onProgress: opts.onProgress });
+  const outcome = await runEvaluation(request, { runDir, provider: opts.provider, runner: opts.runner ?? runnerSettings() }, { gate: opts.gate, ...(opts.policy ? { policy: opts.policy } : {}), signal: opts.signal, onProgress: opts.onProgress });
   if (outcome.kind === "rm") {
     const o = outcome.report.overall;
     const acc = o.n ? `accuracy ${(o.accuracy * 100).toFixed(1)}% over ${o.n} verdict(s)` : "no verdicts";

@@ -70,7 +70,7 @@ function record(runDir: string) {
 }
 
 /** The extension's RunController over fake services with the given settings. */
-async function extensionController(settings: Record<string, unknown>) {
+async function extensionController(settings: Record<string, unknown>, extra: Partial<Record<"policy" | "keys", unknown>> = {}) {
   const { RunController } = await import("../../src/extension/runs/controller.js");
   const { ActiveRuns } = await import("../../src/extension/state.js");
   const cfg = readConfig({ get: <T>(k: string) => settings[k] as T | undefined });
@@ -88,6 +88,7 @@ async function extensionController(settings: Record<string, unknown>) {
     active: new ActiveRuns(),
     dataset: { dir: ds, users: async () => undefined },
     context: { workspaceState: { get: (k: string) => state.get(k), update: async (k: string, v: unknown) => void state.set(k, v) } },
+    ...extra,
   } as unknown as Services;
   return { controller: new RunController(s, { refresh: () => undefined } as never), logs, runs };
 }
@@ -156,4 +157,23 @@ test("a registered fine-tuned model chosen by name in the extension runs on its 
   for (const q of sent) assert.equal((q.body as ChatBody).model, "served-ft");
   const run = JSON.parse(readFileSync(path.join(summary!.runDir, "run.json"), "utf8"));
   assert.equal(run.model, "served-ft");
+});
+
+test("with a key, a registered model's server (read from a workspace file) is asked about first, through the extension's policy", async () => {
+  const { KeyDestinationPolicy, MemoryOriginStore } = await import("../../src/app/origins.js");
+  const { registerModel } = await import("../../src/core/finetune/models.js");
+  await registerModel(dir, { name: "ft-gen", provider: "openai-compatible", model: "served-ft", baseUrl: api.openaiBaseUrl, kind: "generation", createdAt: "2026-01-01T00:00:00Z" });
+  const KEY = "sk-compat-key-0123456789";
+  const keys = { get: async (p: string) => (p === "openai-compatible" ? { key: KEY, from: "secret storage" } : undefined) };
+  const asked: string[] = [];
+  const policy = new KeyDestinationPolicy({ gate: ALLOW_ALL, store: new MemoryOriginStore(), confirm: async (q) => (asked.push(q.origin), true) });
+  const preset = { dimensions: ["style" as const], provider: "openai-compatible" as const, model: "ft-gen", limit: 1 };
+  // Without a policy that can ask, the key does not go to an origin named by a workspace file.
+  const refused = await extensionController({ "cache.enabled": false }, { keys });
+  await assert.rejects(refused.controller.runGenerationEval(preset), /not sent there until you confirm/);
+  const { controller } = await extensionController({ "cache.enabled": false }, { keys, policy });
+  const summary = await controller.runGenerationEval(preset);
+  assert.equal(summary?.status, "finished");
+  assert.deepEqual(asked, [new URL(api.openaiBaseUrl).origin]);
+  assert.ok(!readFileSync(path.join(summary!.runDir, "run.json"), "utf8").includes(KEY));
 });

@@ -59,6 +59,8 @@ export async function execute(s: Services, runsTree: RunsTree, x: Execution): Pr
           { runDir: x.dir, provider: x.provider, runner: runnerSettingsFor(core, runEnv(s)) },
           {
             gate: s.gate,
+            // A registered model's server (read from .preflab/models.json) gets a key only once confirmed.
+            policy: s.policy,
             signal: controller.signal,
             onLoading: (c) => progress.report({ message: c.provider === "llamacpp" ? "loading the model…" : "planning…" }),
             onProgress: (p) => {
