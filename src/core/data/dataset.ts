@@ -11,7 +11,7 @@
  * streams as they are, random access through offsets found by one scan on first use.
  */
 import { createReadStream } from "node:fs";
-import { open, readFile } from "node:fs/promises";
+import { open, readFile, type FileHandle } from "node:fs/promises";
 import * as path from "node:path";
 import { createHash } from "node:crypto";
 import { parsePairId } from "./ids.js";
@@ -79,20 +79,14 @@ async function* readJsonlFile<T>(file: string): AsyncGenerator<T> {
   for await (const { text, line } of jsonlLines(file)) yield parseLine<T>(file, line, text);
 }
 
-async function readRanges(file: string, ranges: LineRange[]): Promise<string[]> {
-  if (ranges.length === 0) return [];
-  const fh = await open(file, "r");
-  try {
-    const out: string[] = [];
-    for (const { offset: at, length: len } of ranges) {
-      const buf = Buffer.alloc(len);
-      const { bytesRead } = await fh.read(buf, 0, len, at);
-      out.push(buf.toString("utf8", 0, bytesRead));
-    }
-    return out;
-  } finally {
-    await fh.close();
+async function readRangesOf(fh: FileHandle, ranges: LineRange[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const { offset: at, length: len } of ranges) {
+    const buf = Buffer.allocUnsafe(len);
+    const { bytesRead } = await fh.read(buf, 0, len, at);
+    out.push(buf.toString("utf8", 0, bytesRead));
   }
+  return out;
 }
 
 /** A bounded cache (insertion order = recency). */
@@ -159,6 +153,8 @@ export class Dataset {
   private index?: Promise<{ triples: LineLookup; train?: LineLookup; users: LineLookup }>;
   private v1Pairs?: Promise<LineLookup>;
   private readonly trainCache = new Lru<TrainTriple>(1024);
+  /** With `keepOpen`: one handle per file, kept until close(). */
+  private handles?: Map<string, Promise<FileHandle>>;
 
   private constructor(
     readonly dir: string,
@@ -176,7 +172,12 @@ export class Dataset {
     return path.join(this.dir, DATASET_FILES[name]);
   }
 
-  static async open(dir: string): Promise<Dataset> {
+  /**
+   * Reads the manifest. With `keepOpen`, random reads share one file handle per file until
+   * `close()` (for a caller that reads many pairs, e.g. an export); otherwise each read opens and
+   * closes its file, so a dataset object can be dropped without closing it.
+   */
+  static async open(dir: string, opts: { keepOpen?: boolean } = {}): Promise<Dataset> {
     const file = path.join(dir, DATASET_FILES.manifest);
     let text: string;
     try {
@@ -198,7 +199,35 @@ export class Dataset {
         "version",
       );
     }
-    return new Dataset(dir, manifest, createHash("sha256").update(text).digest("hex"));
+    const ds = new Dataset(dir, manifest, createHash("sha256").update(text).digest("hex"));
+    if (opts.keepOpen) ds.handles = new Map();
+    return ds;
+  }
+
+  private async readRanges(file: string, ranges: LineRange[]): Promise<string[]> {
+    if (ranges.length === 0) return [];
+    if (this.handles) {
+      let fh = this.handles.get(file);
+      if (!fh) {
+        fh = open(file, "r");
+        this.handles.set(file, fh);
+        fh.catch(() => this.handles?.delete(file));
+      }
+      return readRangesOf(await fh, ranges);
+    }
+    const fh = await open(file, "r");
+    try {
+      return await readRangesOf(fh, ranges);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** Closes the file handles kept with `keepOpen` (a later read opens them again). */
+  async close(): Promise<void> {
+    const handles = [...(this.handles?.values() ?? [])];
+    this.handles?.clear();
+    for (const h of handles) await (await h.catch(() => undefined))?.close();
   }
 
   // ---- Line indexes: index.json (format 2) or one scan per file on first use (format 1).
@@ -233,7 +262,7 @@ export class Dataset {
     const r = li.range(id);
     if (!r) return undefined;
     const file = this.file(name);
-    const [text] = await readRanges(file, [r]);
+    const [text] = await this.readRanges(file, [r]);
     const v = parseLine<T & { id?: string }>(file, undefined, text!);
     if (v.id !== id) throw new DataError({ file }, `the line at byte ${r.offset} is not ${id}; the index is stale: rebuild the dataset with \`preflab build … --force\``);
     return v;
@@ -401,7 +430,7 @@ export class Dataset {
   /** The users of one test triple, with their history texts, in dataset order. */
   async usersOfTriple(tripleId: string): Promise<SyntheticUser[]> {
     const file = this.file("users");
-    const texts = await readRanges(file, (await this.lineIndexes()).users.withPrefix(`${tripleId}.`));
+    const texts = await this.readRanges(file, (await this.lineIndexes()).users.withPrefix(`${tripleId}.`));
     const users: SyntheticUser[] = [];
     for (const t of texts) {
       const u = parseLine<StoredUser | SyntheticUser>(file, undefined, t);

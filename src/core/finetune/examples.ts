@@ -115,7 +115,7 @@ export class TrainPairs {
   }
 
   static async open(datasetDir: string, opts: { seed: number; historySize: number }): Promise<TrainPairs> {
-    const dataset = await Dataset.open(datasetDir);
+    const dataset = await Dataset.open(datasetDir, { keepOpen: true });
     const file = path.join(dataset.dir, DATASET_FILES.pairs);
     const index = new HistoryIndex(opts.seed, opts.historySize);
     const ids: string[] = [];
@@ -178,7 +178,7 @@ export class TrainPairs {
   }
 
   async close(): Promise<void> {
-    // Reads open and close their own file handles.
+    await this.dataset.close();
   }
 }
 
