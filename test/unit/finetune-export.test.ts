@@ -259,3 +259,29 @@ test("preflab export: the CLI writes the same files and reports counts", async (
   assert.equal(await main(["export", synth, "--format", "rm", "--target", "openai", "--out", path.join(dir, "x")], io), 2);
   assert.match(err, /needs --target trl/);
 });
+
+test("export counts the budget with the base model's tokenizer (--tokenizer openai:MODEL), recorded in export.json", async () => {
+  await ready;
+  let out = "";
+  let err = "";
+  const io = { out: (t: string) => (out += t), err: (t: string) => (err += t) };
+  const dirOut = path.join(dir, "tok-openai");
+  const code = await main(["export", sample, "--format", "sft", "--target", "openai", "--out", dirOut, "--tokenizer", "openai:gpt-4o-mini", "--max-input-tokens", "2500", "--json"], io);
+  assert.equal(code, 0, err);
+  const report = JSON.parse(out) as ExportReport;
+  assert.deepEqual(report.tokenizer, { name: "tiktoken:o200k_base", exact: true });
+  const { tokenizerFor } = await import("../../src/core/templates/tokens.js");
+  const tok = await tokenizerFor({ provider: "openai", model: "gpt-4o-mini" });
+  const lines = readJsonl<{ messages: { role: "user" | "assistant" | "system"; content: string }[] }>(path.join(dirOut, "train.jsonl"));
+  const idx = readJsonl<ExampleIndexLine>(path.join(dirOut, "examples.jsonl"));
+  for (let i = 0; i < 3; i++) {
+    const prompt = lines[i]!.messages.filter((m) => m.role !== "assistant");
+    assert.equal(idx[i]!.promptTokens, tok.countMessages(prompt), "the recorded count is the real one");
+    assert.ok(idx[i]!.promptTokens <= 2500);
+  }
+  const estimate = await exportFinetuneData(sample, { format: "sft", target: "openai", out: path.join(dir, "tok-estimate"), maxInputTokens: 2500 });
+  assert.deepEqual(estimate.tokenizer, { name: "estimate:chars/4", exact: false });
+  err = "";
+  assert.equal(await main(["export", sample, "--format", "sft", "--target", "openai", "--out", path.join(dir, "tok-bad"), "--tokenizer", "claude:x"], io), 2);
+  assert.match(err, /--tokenizer must be gguf:PATH or openai:MODEL/);
+});

@@ -3,6 +3,7 @@ import path from "node:path";
 import { exportFinetuneData, formatExportReport } from "../../core/finetune/export.js";
 import type { PartChoice } from "../../core/finetune/examples.js";
 import { EXPORT_FORMATS, EXPORT_TARGETS, type ExportFormat, type ExportTarget } from "../../core/finetune/formats.js";
+import { openAIEncodingFor, tokenizerFor, type Tokenizer } from "../../core/templates/tokens.js";
 import { choiceOption, parse, UsageError, type CliCommand } from "../command.js";
 import { exampleOptions, exampleSpec, EXAMPLE_HELP } from "./example-options.js";
 
@@ -22,17 +23,30 @@ Options:
   --out DIR                  output folder (required)
   --part a|b|all             default: a for sft and rm, b for dpo
   --keep-from RS_DIR         only the examples \`preflab rs\` kept there (same example options)
+  --tokenizer SPEC           count the --max-input-tokens budget with the base model's tokenizer:
+                             gguf:PATH (any GGUF of it: its vocabulary) or openai:MODEL
+                             (tiktoken); default an estimate of 4 characters per token
   --force                    replace DIR if it exists
   --json                     print export.json
 ${EXAMPLE_HELP}
 `;
+
+/** `--tokenizer gguf:PATH | openai:MODEL`. */
+async function tokenizerOption(spec: string | undefined): Promise<Tokenizer | undefined> {
+  if (spec === undefined) return undefined;
+  const m = /^(gguf|openai):(.+)$/.exec(spec);
+  if (!m) throw new UsageError(`--tokenizer must be gguf:PATH or openai:MODEL, got "${spec}"`);
+  if (m[1] === "gguf") return tokenizerFor({ provider: "llamacpp", modelPath: path.resolve(m[2]!) });
+  if (!openAIEncodingFor(m[2]!)) throw new UsageError(`--tokenizer openai:${m[2]}: not an OpenAI model name whose encoding is known (gpt-4o, gpt-4.1, gpt-4, gpt-3.5, o-series...)`);
+  return tokenizerFor({ provider: "openai", model: m[2]! });
+}
 
 export const exportCommand: CliCommand = {
   name: "export",
   summary: "fine-tuning data (SFT / DPO / reward model) with feedback histories",
   help: EXPORT_HELP,
   async run(argv, io) {
-    const { values, positionals } = parse(argv, { ...exampleSpec, format: { type: "string" }, target: { type: "string" }, "keep-from": { type: "string" }, force: { type: "boolean" } });
+    const { values, positionals } = parse(argv, { ...exampleSpec, format: { type: "string" }, target: { type: "string" }, "keep-from": { type: "string" }, tokenizer: { type: "string" }, force: { type: "boolean" } });
     if (positionals.length !== 1) throw new UsageError("expected one dataset directory");
     if (!values.format) throw new UsageError(`--format is required (${EXPORT_FORMATS.join(", ")})`);
     if (!values.target) throw new UsageError(`--target is required (${EXPORT_TARGETS.join(", ")})`);
@@ -42,6 +56,7 @@ export const exportCommand: CliCommand = {
     if (format === "rm" && target === "openai") throw new UsageError("--format rm needs --target trl (OpenAI fine-tuning has no reward-model method)");
     const part = values.part === undefined ? undefined : choiceOption(values.part as string, "part", ["a", "b", "all"] as const, "all" as PartChoice);
     const out = path.resolve(values.out as string);
+    const tokenizer = await tokenizerOption(values.tokenizer as string | undefined);
     const report = await exportFinetuneData(positionals[0]!, {
       ...exampleOptions(values),
       part,
@@ -49,6 +64,7 @@ export const exportCommand: CliCommand = {
       target,
       out,
       keepFrom: values["keep-from"] as string | undefined,
+      ...(tokenizer ? { tokenizer } : {}),
       force: values.force === true,
     });
     io.out(values.json ? JSON.stringify(report, null, 2) + "\n" : formatExportReport(report, out));

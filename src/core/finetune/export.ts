@@ -18,7 +18,8 @@ import { once } from "node:events";
 import { readFile } from "node:fs/promises";
 import * as path from "node:path";
 import { Dataset } from "../data/dataset.js";
-import { DEFAULT_MAX_INPUT_TOKENS, approxTokens } from "../templates/budget.js";
+import { DEFAULT_MAX_INPUT_TOKENS } from "../templates/budget.js";
+import { ESTIMATE_TOKENIZER, type Tokenizer } from "../templates/tokens.js";
 import { templateOfKind } from "../templates/template.js";
 import {
   emptyExampleStats,
@@ -42,6 +43,12 @@ export interface ExportOptions extends ExampleOptions {
   target: ExportTarget;
   out: string;
   maxInputTokens?: number;
+  /**
+   * Counts the budget (the paper's 12,800 is the fine-tuned model's maximum input length): the
+   * model's tokenizer (tokenizerFor: a GGUF of the base model, an OpenAI model name); default the
+   * chars/4 estimate, recorded as such.
+   */
+  tokenizer?: Tokenizer;
   /** Generation template (.ptpl) for the prompt; default the paper's B.2. */
   template?: string;
   historyTemplate?: string;
@@ -93,6 +100,8 @@ export interface ExportReport {
     meanKept: number;
   };
   tokens: { maxPrompt: number; meanPrompt: number; maxSequence: number };
+  /** What counted the tokens; exact: false for the chars/4 estimate. */
+  tokenizer: { name: string; exact: boolean };
   /** Ids of the examples over budget (first 1000). */
   overBudgetIds: string[];
   files: typeof EXPORT_FILES;
@@ -112,6 +121,7 @@ async function closeStream(stream: ReturnType<typeof createWriteStream>): Promis
 export async function exportFinetuneData(datasetDir: string, opts: ExportOptions): Promise<ExportReport> {
   checkFormatTarget(opts.format, opts.target);
   const maxInputTokens = opts.maxInputTokens ?? DEFAULT_MAX_INPUT_TOKENS;
+  const tokenizer = opts.tokenizer ?? ESTIMATE_TOKENIZER;
   if (!Number.isInteger(maxInputTokens) || maxInputTokens < 1) throw new Error(`max input tokens must be a positive integer, got ${maxInputTokens}`);
   const tpl = templateOfKind(opts.template, "generation", "generation");
   const htpl = templateOfKind(opts.historyTemplate, "history", "history");
@@ -155,13 +165,13 @@ export async function exportFinetuneData(datasetDir: string, opts: ExportOptions
             filteredOut++;
             continue;
           }
-          const p = renderExamplePrompt(ex, tpl, htpl, maxInputTokens);
+          const p = renderExamplePrompt(ex, tpl, htpl, maxInputTokens, tokenizer);
           if (p.overBudget) {
             overBudget++;
             if (overBudgetIds.length < 1000) overBudgetIds.push(ex.id);
             continue;
           }
-          const sequenceTokens = p.promptTokens + Math.max(approxTokens(ex.chosen), opts.format === "sft" ? 0 : approxTokens(ex.rejected)) + 4;
+          const sequenceTokens = p.promptTokens + Math.max(tokenizer.count(ex.chosen), opts.format === "sft" ? 0 : tokenizer.count(ex.rejected)) + 4;
           await writeLine(trainOut, JSON.stringify(trainingLine(opts.format, opts.target, p.messages, ex.chosen, ex.rejected)));
           const idx: ExampleIndexLine = {
             id: ex.id,
@@ -195,6 +205,7 @@ export async function exportFinetuneData(datasetDir: string, opts: ExportOptions
         method: opts.format,
         dataset: { dir: ds.dir, manifestHash: ds.manifestHash },
         options: { ...options, maxInputTokens },
+        tokenizer: { name: tokenizer.name, exact: tokenizer.exact },
         templates: { generation: { name: tpl.name, hash: tpl.hash }, history: { name: htpl.name, hash: htpl.hash } },
         rejectionSampling: rsInfo,
         counts: {
@@ -250,7 +261,7 @@ export function formatExportReport(r: ExportReport, out: string): string {
     `  over budget    ${c.overBudget} left out (longer than ${r.options.maxInputTokens} tokens without any history)`,
     `  written        ${c.written}`,
     `  history        ${r.history.droppedPairs} pairs dropped to fit ${r.options.maxInputTokens} tokens, in ${r.history.examplesWithDrops} examples; mean kept ${r.history.meanKept}; ${c.shortHistories} short histories (< ${r.options.historySize})`,
-    `  tokens         prompt max ${r.tokens.maxPrompt}, mean ${r.tokens.meanPrompt}; prompt + response max ${r.tokens.maxSequence} (approx. chars/4)`,
+    `  tokens         prompt max ${r.tokens.maxPrompt}, mean ${r.tokens.meanPrompt}; prompt + response max ${r.tokens.maxSequence} (${r.tokenizer ? `${r.tokenizer.name}${r.tokenizer.exact ? "" : ", an estimate"}` : "approx. chars/4"})`,
   );
   return lines.join("\n") + "\n";
 }
