@@ -128,3 +128,55 @@ test("node-llama-cpp loads its prebuilt CPU binary from the unpacked package (no
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+/** Licenses a runtime dependency may have (SPDX ids; an "A OR B" expression passes if one does). */
+const PERMISSIVE = new Set(["MIT", "ISC", "Apache-2.0", "BSD-2-Clause", "BSD-3-Clause", "0BSD", "BlueOak-1.0.0", "Unlicense", "CC0-1.0", "Python-2.0", "Zlib"]);
+function permissive(license: unknown): boolean {
+  if (typeof license !== "string") return false;
+  return license
+    .replace(/[()]/g, "")
+    .split(/\s+OR\s+/i)
+    .some((alt) => alt.split(/\s+AND\s+/i).every((id) => PERMISSIVE.has(id.trim())));
+}
+
+test("the .vsix holds no keys, no test data and no environment files", () => {
+  const keyLike = /\b(sk-(?:ant-|proj-)?[A-Za-z0-9_-]{24,}|hf_[A-Za-z0-9]{30,}|AKIA[0-9A-Z]{16})\b/;
+  const found: string[] = [];
+  for (const e of entries) {
+    if (e.name.endsWith("/")) continue;
+    if (/(^|\/)\.env(\.|$)|\.pem$|\.key$|id_rsa|\.npmrc$|(^|\/)test(s)?\/fixtures\/|(^|\/)__tests__\//.test(e.name) && !e.name.includes("/node_modules/")) found.push(`${e.name}: not shipped`);
+    if (e.name.startsWith("extension/node_modules/") || e.size > 20 * 1024 * 1024) continue;
+    const text = readEntry(vsix, e).toString("latin1");
+    const m = keyLike.exec(text);
+    if (m) found.push(`${e.name}: key-like "${m[0].slice(0, 12)}…"`);
+  }
+  assert.deepEqual(found, []);
+});
+
+test("every runtime dependency the extension ships (bundled or in node_modules) has a known permissive license", () => {
+  const root = path.resolve(__dirname, "../..");
+  const bad: string[] = [];
+  const seen = new Set<string>();
+  // The bundles (dist/) inline package.json's dependencies and what they depend on.
+  const queue = Object.keys((JSON.parse(readFileSync(path.join(root, "package.json"), "utf8")) as { dependencies: Record<string, string> }).dependencies);
+  while (queue.length) {
+    const name = queue.shift()!;
+    if (seen.has(name)) continue;
+    seen.add(name);
+    let pkg: { license?: unknown; dependencies?: Record<string, string> };
+    try {
+      pkg = JSON.parse(readFileSync(path.join(root, "node_modules", name, "package.json"), "utf8"));
+    } catch {
+      continue; // an optional platform package not installed here
+    }
+    if (!permissive(pkg.license)) bad.push(`${name}: ${JSON.stringify(pkg.license)}`);
+    queue.push(...Object.keys(pkg.dependencies ?? {}));
+  }
+  // And each package inside the .vsix.
+  for (const e of entries.filter((x) => /^extension\/node_modules\/(@[^/]+\/)?[^/]+\/package\.json$/.test(x.name))) {
+    const pkg = JSON.parse(readEntry(vsix, e).toString("utf8")) as { name?: string; license?: unknown };
+    if (!permissive(pkg.license)) bad.push(`${e.name}: ${JSON.stringify(pkg.license)}`);
+  }
+  process.stderr.write(`[e2e] licenses checked: ${seen.size} runtime packages\n`);
+  assert.deepEqual(bad, [], "non-permissive or unknown licenses");
+});
