@@ -20,7 +20,7 @@ const BUDGET_RPS = 1000;
 
 async function startServer(): Promise<{ baseUrl: string; stop: () => void }> {
   const child = spawn(process.execPath, ["--import", "tsx", path.join(__dirname, "../test/servers/serve.ts"), "--instant"], { stdio: ["pipe", "pipe", "inherit"] });
-  const rl = createInterface({ input: child.stdout! });
+  const rl = createInterface({ input: child.stdout });
   const first = await new Promise<string>((resolve, reject) => {
     rl.once("line", resolve);
     child.once("exit", (code) => reject(new Error(`test server exited (${code})`)));

@@ -52,11 +52,19 @@ function parseArgs(argv: string[]): Args {
       if (!v) throw new Error("--model needs a path");
       a.model = v;
       i++;
-    } else if (f === "--prompt-tokens") (a.promptTokens = num(f, v)), i++;
-    else if (f === "--gen-tokens") (a.genTokens = num(f, v)), i++;
-    else if (f === "--cpu-gen-tokens") (a.cpuGenTokens = num(f, v)), i++;
-    else if (f === "--cpu-threads") (a.cpuThreads = num(f, v)), i++;
-    else throw new Error(`unknown option ${f}`);
+    } else if (f === "--prompt-tokens") {
+      a.promptTokens = num(f, v);
+      i++;
+    } else if (f === "--gen-tokens") {
+      a.genTokens = num(f, v);
+      i++;
+    } else if (f === "--cpu-gen-tokens") {
+      a.cpuGenTokens = num(f, v);
+      i++;
+    } else if (f === "--cpu-threads") {
+      a.cpuThreads = num(f, v);
+      i++;
+    } else throw new Error(`unknown option ${f}`);
   }
   return a;
 }

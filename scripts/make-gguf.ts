@@ -408,9 +408,9 @@ function writeKv(w: ByteWriter, key: string, value: KvValue): void {
     case "array":
       w.u32(GGUF_TYPE[value.elem]);
       w.u64(value.v.length);
-      if (value.elem === "string") for (const s of value.v as string[]) w.str(s);
-      else if (value.elem === "f32") for (const n of value.v as number[]) w.f32(n);
-      else for (const n of value.v as number[]) w.i32(n);
+      if (value.elem === "string") for (const s of value.v) w.str(s);
+      else if (value.elem === "f32") for (const n of value.v) w.f32(n);
+      else for (const n of value.v) w.i32(n);
       break;
   }
 }

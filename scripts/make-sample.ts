@@ -1824,7 +1824,7 @@ function testParquet(rows: TestRow[]): ArrayBuffer {
 
 function readBytes(path: string): ArrayBuffer {
   const b = readFileSync(path);
-  return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+  return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -281,7 +281,7 @@ function steerabilitySection(report: Report): HTMLElement[] {
 const comparable = (r: RunProvenance) => r.kind === "rm" || r.kind === "judge";
 
 function select(id: string, label: string, runs: RunProvenance[], value: string | undefined): VscodeSingleSelect {
-  const sel = h("vscode-single-select", { id, "aria-label": label }) as VscodeSingleSelect;
+  const sel = h("vscode-single-select", { id, "aria-label": label });
   for (const r of runs) sel.append(h("vscode-option", { value: r.dir, selected: r.dir === value, description: `${r.kind} · ${who(r)}` }, `${r.label} (${r.kind})`));
   return sel;
 }

@@ -13,9 +13,7 @@ import "@vscode-elements/elements/dist/vscode-tabs/index.js";
 import "@vscode-elements/elements/dist/vscode-textfield/index.js";
 import "./styles/common.css";
 import "./styles/triple.css";
-import type { VscodeCollapsible } from "@vscode-elements/elements/dist/vscode-collapsible/vscode-collapsible.js";
 import type { VscodeTabs } from "@vscode-elements/elements/dist/vscode-tabs/vscode-tabs.js";
-import type { VscodeTextfield } from "@vscode-elements/elements/dist/vscode-textfield/vscode-textfield.js";
 import {
   DIMENSION_ORDER,
   type Dimension,
@@ -40,7 +38,7 @@ const saved: TripleWebviewState = host.getState() ?? {};
 
 let model: TripleViewModel | null = null;
 let dimension: Dimension = saved.dimension ?? "style";
-let openHistories = new Set<number>(saved.openHistories ?? []);
+const openHistories = new Set<number>(saved.openHistories ?? []);
 /** Scroll to restore once, when the saved triple is rendered again after a reload. */
 let pendingScroll: { tripleId: string; y: number } | null = saved.tripleId && saved.scrollY ? { tripleId: saved.tripleId, y: saved.scrollY } : null;
 
@@ -52,7 +50,7 @@ const app = document.getElementById("app") ?? document.body.appendChild(h("div",
 const prevBtn = h("vscode-button", { id: "prev", secondary: true, "aria-label": "Previous triple", title: "Previous triple (Alt+Left)", disabled: true }, "◀ Previous");
 const nextBtn = h("vscode-button", { id: "next", secondary: true, "aria-label": "Next triple", title: "Next triple (Alt+Right)", disabled: true }, "Next ▶");
 const position = h("span", { id: "position", class: "position", "aria-live": "polite" });
-const searchField = h("vscode-textfield", { id: "search", placeholder: "Search instruction text or triple id", "aria-label": "Search triples by instruction text or id" }) as VscodeTextfield;
+const searchField = h("vscode-textfield", { id: "search", placeholder: "Search instruction text or triple id", "aria-label": "Search triples by instruction text or id" });
 const searchBtn = h("vscode-button", { id: "search-go", secondary: true, "aria-label": "Search" }, "Search");
 const hits = h("ul", { id: "hits", class: "hits", role: "listbox", "aria-label": "Matching triples", hidden: true });
 const runsBtn = h("vscode-button", { id: "choose-runs", secondary: true, title: "Choose which runs' outputs to show" }, "Runs…");
@@ -110,7 +108,7 @@ function showHits(query: string, list: TripleSearchHit[], total: number): void {
   }
   if (total > list.length) hits.append(h("li", { class: "muted", role: "presentation" }, `${total - list.length} more; refine the search.`));
   hits.hidden = false;
-  (hits.querySelector("[role=option]") as HTMLElement | null)?.focus();
+  hits.querySelector<HTMLElement>("[role=option]")?.focus();
 }
 
 hits.addEventListener("keydown", (ev) => {
@@ -180,7 +178,7 @@ function render(m: TripleViewModel): void {
   const instruction = h("section", { class: "instruction", "aria-labelledby": "instruction-h" }, h("h2", { id: "instruction-h" }, "Instruction ", h("span", { class: "mono muted triple-id" }, m.triple.id)));
   instruction.append(renderMarkdown(h("div", { class: "prompt" }), m.triple.prompt));
 
-  tabs = h("vscode-tabs", { id: "dimensions", "aria-label": "Dimension" }) as VscodeTabs;
+  tabs = h("vscode-tabs", { id: "dimensions", "aria-label": "Dimension" });
   const panels: HTMLElement[] = [];
   for (const d of dims) {
     const n = (m.users[d] ?? []).filter(Boolean).length;
@@ -251,7 +249,7 @@ function renderColumn(m: TripleViewModel, j: number): HTMLElement {
 }
 
 function historyBlock(user: UserView, j: number): HTMLElement {
-  const c = h("vscode-collapsible", { class: "history", heading: `Feedback history (${user.history.length} pairs)`, "data-user": user.id }) as VscodeCollapsible;
+  const c = h("vscode-collapsible", { class: "history", heading: `Feedback history (${user.history.length} pairs)`, "data-user": user.id });
   let filled = false;
   const fill = () => {
     if (filled) return;

@@ -48,7 +48,7 @@ export async function ensureCorpus(dir: string, spec: CorpusSpec, log: (s: strin
       if (writer) {
         await writer.write(batch);
         batch = [];
-        writer.close();
+        await writer.close();
       }
       shard++;
       inShard = 0;
@@ -63,12 +63,12 @@ export async function ensureCorpus(dir: string, spec: CorpusSpec, log: (s: strin
     }
   }
   await writer!.write(batch);
-  writer!.close();
+  await writer!.close();
   const test = openMultifacetParquet(corpus.test, "test", 1000);
   const testRows = [...synthTestRows(spec.testTriples, REAL_SIZES)];
   for (const row of testRows) corpus.jsonlBytes += Buffer.byteLength(JSON.stringify(row)) + 1;
   await test.write(testRows);
-  test.close();
+  await test.close();
   writeFileSync(stamp, JSON.stringify({ spec, jsonlBytes: corpus.jsonlBytes }));
   log(`generated corpus in ${((Date.now() - t0) / 1000).toFixed(1)} s (${dir})`);
   return corpus;

@@ -39,7 +39,7 @@ function schemaFor(split: "train" | "test"): SchemaElement[] {
 export interface MultifacetParquetWriter {
   /** Writes a batch of rows as row groups of at most `rowGroupSize` rows. */
   write(rows: Record<string, unknown>[]): Promise<void>;
-  close(): void;
+  close(): Promise<void>;
 }
 
 export function openMultifacetParquet(file: string, split: "train" | "test", rowGroupSize = 5000): MultifacetParquetWriter {
@@ -50,8 +50,8 @@ export function openMultifacetParquet(file: string, split: "train" | "test", row
       if (rows.length === 0) return;
       await writer.write({ columnData: columns.map((name) => ({ name, data: rows.map((r) => r[name] ?? null) })), rowGroupSize });
     },
-    close() {
-      writer.finish();
+    async close() {
+      await writer.finish();
     },
   };
 }
@@ -59,5 +59,5 @@ export function openMultifacetParquet(file: string, split: "train" | "test", row
 export async function writeMultifacetParquet(file: string, split: "train" | "test", rows: Record<string, unknown>[], rowGroupSize = 5000): Promise<void> {
   const w = openMultifacetParquet(file, split, rowGroupSize);
   await w.write(rows);
-  w.close();
+  await w.close();
 }

@@ -123,8 +123,8 @@ function expandCells(spec: Experiment, fail: (p: (string | number)[], msg: strin
           delete base.judge;
           const merged = evalOptionsSchema.safeParse({ ...base, ...combo });
           if (!merged.success) fail(["matrix", mi, "options", merged.error.issues[0]!.path[0] as string], merged.error.issues[0]!.message);
-          const batch = merged.data!.batch ?? m.batch ?? spec.models[model]!.batch ?? false;
-          const cell: Cell = { name, model, evaluation: evName, kind, options: merged.data!, batch };
+          const batch = merged.data.batch ?? m.batch ?? spec.models[model]!.batch ?? false;
+          const cell: Cell = { name, model, evaluation: evName, kind, options: merged.data, batch };
           if (ev.kind === "judge") {
             const of = spec.evaluations[ev.of];
             if (!of || of.kind !== "generate") fail(["evaluations", evName, "of"], `"${ev.of}" is not a generate evaluation`);
@@ -141,8 +141,8 @@ function expandCells(spec: Experiment, fail: (p: (string | number)[], msg: strin
   for (const [name, over] of Object.entries(spec.cells ?? {})) {
     const c = cells.get(name);
     if (!c) fail(["cells", name], `no cell "${name}" in the matrix (cells: ${[...cells.keys()].join(", ")})`);
-    c!.options = { ...c!.options, ...over };
-    if (over.batch !== undefined) c!.batch = over.batch;
+    c.options = { ...c.options, ...over };
+    if (over.batch !== undefined) c.batch = over.batch;
   }
   for (const c of cells.values()) if (c.source && !cells.has(c.source)) fail(["evaluations", c.evaluation, "of"], `cell ${c.name} judges ${c.source}, which the matrix does not produce`);
   // Judge cells after their sources.

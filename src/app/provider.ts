@@ -91,7 +91,7 @@ export async function resolveProviderConfig(req: ProviderRequest, ctx: ProviderC
     const m = await findRegisteredModel(ctx.root, req.model);
     if (m && (provider === undefined || provider === m.provider)) {
       if (!isProviderId(m.provider)) {
-        throw new ProviderConfigError(`"${m.name}" is a registered ${m.kind} model served as ${m.provider}; evaluations take generation models (use it with \`preflab rs --rm-provider ${m.provider}\`)`, "model", provider);
+        throw new ProviderConfigError(`"${m.name}" is a registered ${String(m.kind)} model served as ${String(m.provider)}; evaluations take generation models (use it with \`preflab rs --rm-provider ${String(m.provider)}\`)`, "model", provider);
       }
       provider = m.provider;
       config.model = m.model;

@@ -41,6 +41,8 @@ export type CommandId = PaletteCommandId | FinetuneCommandId | InternalCommandId
 
 export const ALL_COMMANDS: readonly CommandId[] = [...PALETTE_COMMANDS, ...FINETUNE_COMMAND_IDS, ...INTERNAL_COMMANDS];
 
+// VS Code passes a command whatever arguments its caller gave (menus, links, other extensions).
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type CommandHandler = (...args: any[]) => unknown;
 
 /** What a feature contributes: some of the commands, by id. */

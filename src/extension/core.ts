@@ -19,6 +19,7 @@ export function loadCore(): Promise<CoreApi> {
     // A require with a computed path: esbuild leaves it alone, so core-api.ts stays out of the
     // activation bundle.
     try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- a computed, synchronous load of the core bundle (see above)
       return require(file) as CoreApi;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === "MODULE_NOT_FOUND" && String((e as Error).message).includes(CORE_BUNDLE)) {

@@ -80,8 +80,8 @@ export class DatasetFeature implements Feature {
     this.s.log.info(`building dataset ${out} from ${train} + ${test}`);
     const { manifest } = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: "Preflab: building the dataset", cancellable: false }, (progress) =>
       core.buildDataset({
-        train: train!,
-        test: test!,
+        train: train,
+        test: test,
         out,
         historySize: cfg.data.historySize,
         historyMode: cfg.data.historyMode,

@@ -147,8 +147,7 @@ export function activate(context: vscode.ExtensionContext): { activationMs: numb
     const t1 = performance.now();
     loadCore()
       .then((m) => {
-        context.subscriptions.push(
-          ...m.activateTemplateLanguage(context, {
+        const language = m.activateTemplateLanguage(context, {
             log: log.channel,
             checkFolder: (dir, what) => s.checkFolder(dir, what),
             datasetDir: () => dataset.dir,
@@ -169,18 +168,34 @@ export function activate(context: vscode.ExtensionContext): { activationMs: numb
               if (!model) return undefined;
               return controller.resolveProvider("rm", { provider: cfg.provider, model });
             },
-          }),
-        );
+          });
+        context.subscriptions.push(...language.disposables);
+        stopLanguage = () => language.stop();
         log.info(`template language ready in ${(performance.now() - t1).toFixed(1)} ms (deferred, after activation)`);
       })
       .catch((e) => log.error("the template language did not start", e));
   }, templateOpen ? 0 : 1500);
   context.subscriptions.push({ dispose: () => clearTimeout(deferred) });
+  shutdown = async () => {
+    clearTimeout(deferred);
+    await Promise.allSettled([stopLanguage?.() ?? Promise.resolve(), active.stopAll(5000)]);
+  };
 
   return { activationMs };
 }
 
-export function deactivate(): void {
-  // Runs are aborted by ActiveRuns.dispose (context.subscriptions): each stops dispatching, and
-  // what finished is on disk, so the run resumes next time.
+/** Set by activate: stops the language client and the runs (whose providers free loaded models). */
+let shutdown: (() => Promise<void>) | undefined;
+let stopLanguage: (() => Promise<void>) | undefined;
+
+/**
+ * Resolves once the template language client (and its server) stopped and every run ended: each
+ * run is aborted, stays resumable (what finished is on disk), and disposes its provider, which
+ * frees a loaded llama.cpp model. VS Code waits for this promise (within its own time limit).
+ */
+export function deactivate(): Promise<void> | undefined {
+  const s = shutdown;
+  shutdown = undefined;
+  stopLanguage = undefined;
+  return s?.();
 }

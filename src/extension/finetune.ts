@@ -26,7 +26,7 @@ import type { RunGate } from "../app/gate.js";
 import { originOf, type KeyDestinationPolicy } from "../app/origins.js";
 import type * as FinetuneApi from "../core/finetune/index.js";
 import { loadCore } from "./core.js";
-import type { JobBackend, JobMethod, JobRecord, JobStatus } from "../core/finetune/jobs.js";
+import type { JobMethod, JobRecord, JobStatus } from "../core/finetune/jobs.js";
 
 function sameOrigin(a: string, b: string): boolean {
   try {
@@ -326,9 +326,9 @@ export class FinetuneFeature implements vscode.Disposable {
     const api = await this.core();
     const backendPick = await vscode.window.showQuickPick(
       [
-        { label: "OpenAI fine-tuning", description: "hosted models (SFT, DPO)", backend: "openai" as JobBackend },
-        { label: "SkyPilot", description: "TRL on a cloud / Kubernetes GPU cluster (sky launch)", backend: "skypilot" as JobBackend },
-        { label: "Slurm", description: "TRL on a Slurm cluster over ssh (sbatch)", backend: "slurm" as JobBackend },
+        { label: "OpenAI fine-tuning", description: "hosted models (SFT, DPO)", backend: "openai" as const },
+        { label: "SkyPilot", description: "TRL on a cloud / Kubernetes GPU cluster (sky launch)", backend: "skypilot" as const },
+        { label: "Slurm", description: "TRL on a Slurm cluster over ssh (sbatch)", backend: "slurm" as const },
       ],
       { title: "Preflab: Launch Fine-tuning (1/4)", placeHolder: "Where to train?" },
     );

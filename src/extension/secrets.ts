@@ -53,7 +53,7 @@ export class ApiKeys {
       const items = await Promise.all(
         KEY_PROVIDERS.map(async (id) => ({
           label: LABEL[id],
-          description: (await this.storage.get(secretId(id))) ? "key stored" : API_KEY_ENV[id] && process.env[API_KEY_ENV[id]!] ? `using ${API_KEY_ENV[id]}` : "no key",
+          description: (await this.storage.get(secretId(id))) ? "key stored" : API_KEY_ENV[id] && process.env[API_KEY_ENV[id]] ? `using ${API_KEY_ENV[id]}` : "no key",
           id,
         })),
       );

@@ -111,6 +111,26 @@ export class ActiveRuns implements vscode.Disposable {
     for (const r of this.runs.values()) r.controller.abort();
   }
 
+  /**
+   * Aborts every run and resolves once all of them ended (each disposed its provider, freeing a
+   * loaded model), or after `timeoutMs`.
+   */
+  stopAll(timeoutMs: number): Promise<void> {
+    this.abortAll();
+    if (this.runs.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        sub.dispose();
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      const sub = this.emitter.event(() => {
+        if (this.runs.size === 0) done();
+      });
+    });
+  }
+
   dispose(): void {
     this.abortAll();
     this.emitter.dispose();

@@ -123,7 +123,13 @@ function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-export function activateTemplateLanguage(context: vscode.ExtensionContext, opts: TemplateLanguageOptions): vscode.Disposable[] {
+/** The running template language: its disposables (owned by the host) and `stop`, which resolves once the language client and server stopped. */
+export interface TemplateLanguage {
+  disposables: vscode.Disposable[];
+  stop(): Promise<void>;
+}
+
+export function activateTemplateLanguage(context: vscode.ExtensionContext, opts: TemplateLanguageOptions): TemplateLanguage {
   const log = opts.log;
   const sampleSize = opts.sampleSize ?? 5;
   const serverModule = context.asAbsolutePath(path.join("dist", "server.js"));
@@ -325,8 +331,10 @@ export function activateTemplateLanguage(context: vscode.ExtensionContext, opts:
     }
   };
 
-  return [
-    { dispose: () => void client.stop().catch(() => undefined) },
+  let stopping: Promise<void> | undefined;
+  const stop = () => (stopping ??= client.stop().catch(() => undefined));
+  const disposables = [
+    { dispose: () => void stop() },
     previews,
     vscode.workspace.registerTextDocumentContentProvider(PREVIEW_SCHEME, previews),
     onEdit,
@@ -335,6 +343,7 @@ export function activateTemplateLanguage(context: vscode.ExtensionContext, opts:
     vscode.commands.registerCommand(PREVIEW_TEMPLATE_COMMAND, preview),
     vscode.commands.registerCommand(RUN_TEMPLATE_SAMPLE_COMMAND, runSample),
   ];
+  return { disposables, stop };
 }
 
 function defaultRunsDir(context: vscode.ExtensionContext): string {

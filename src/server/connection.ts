@@ -59,11 +59,12 @@ export function startTemplateServer(connection: Connection): void {
 
   documents.onDidChangeContent((e) => {
     const doc = analysisOf(e.document.uri);
-    if (doc) connection.sendDiagnostics({ uri: e.document.uri, version: e.document.version, diagnostics: diagnostics(doc) });
+    // A notification: if the client is gone there is nobody left to tell.
+    if (doc) connection.sendDiagnostics({ uri: e.document.uri, version: e.document.version, diagnostics: diagnostics(doc) }).catch(() => undefined);
   });
   documents.onDidClose((e) => {
     cache.delete(e.document.uri);
-    connection.sendDiagnostics({ uri: e.document.uri, diagnostics: [] });
+    connection.sendDiagnostics({ uri: e.document.uri, diagnostics: [] }).catch(() => undefined);
   });
 
   connection.onCompletion((p) => {

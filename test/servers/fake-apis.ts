@@ -392,7 +392,7 @@ export class FakeApiServer {
       }
       const method = (body.method ?? { type: "supervised", supervised: {} }) as { type?: string; [k: string]: unknown };
       if (!["supervised", "dpo", "reinforcement"].includes(method.type ?? "")) return sendError(ctx.res, "openai", 400, `Invalid method type: '${String(method.type)}'`);
-      const hp = ((method[method.type!] as { hyperparameters?: Record<string, unknown> } | undefined)?.hyperparameters ?? {}) as Record<string, unknown>;
+      const hp = ((method[method.type!] as { hyperparameters?: Record<string, unknown> } | undefined)?.hyperparameters ?? {});
       if (method.type !== "dpo" && hp.beta !== undefined) return sendError(ctx.res, "openai", 400, "beta is only supported for the dpo method");
       if (body.suffix !== undefined && (typeof body.suffix !== "string" || body.suffix.length > 64)) return sendError(ctx.res, "openai", 400, "suffix must be a string of at most 64 characters");
       const id = `ftjob-${(++this.ftSeq).toString(36).padStart(6, "0")}${Math.random().toString(36).slice(2, 14)}`;
@@ -412,7 +412,7 @@ export class FakeApiServer {
         hyperparameters: { n_epochs: hp.n_epochs ?? "auto", batch_size: hp.batch_size ?? "auto", learning_rate_multiplier: hp.learning_rate_multiplier ?? "auto" },
         trained_tokens: null,
         error: null,
-        user_provided_suffix: (body.suffix as string | undefined) ?? null,
+        user_provided_suffix: (body.suffix) ?? null,
         seed: typeof body.seed === "number" ? body.seed : 42,
         estimated_finish: null,
         integrations: [],

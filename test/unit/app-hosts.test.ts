@@ -131,7 +131,7 @@ test("generation against a compatible server: same requests, same record, from t
   assert.equal(summary?.status, "finished");
   const extBodies = api.requestsTo("/v1/chat/completions").slice(mid).map((q) => JSON.stringify(q.body));
   assert.deepEqual(extBodies.sort(), cliBodies.sort());
-  assert.deepEqual(record(summary!.runDir), record(cliDir));
+  assert.deepEqual(record(summary.runDir), record(cliDir));
 });
 
 test("the extension refuses an Anthropic temperature with the CLI's sentence, naming its setting", async () => {
@@ -155,7 +155,7 @@ test("a registered fine-tuned model chosen by name in the extension runs on its 
   const sent = api.requestsTo("/v1/chat/completions").slice(before);
   assert.ok(sent.length > 0);
   for (const q of sent) assert.equal((q.body as ChatBody).model, "served-ft");
-  const run = JSON.parse(readFileSync(path.join(summary!.runDir, "run.json"), "utf8"));
+  const run = JSON.parse(readFileSync(path.join(summary.runDir, "run.json"), "utf8"));
   assert.equal(run.model, "served-ft");
 });
 

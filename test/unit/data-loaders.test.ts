@@ -93,7 +93,7 @@ test("a truncated Parquet file is refused by name", async () => {
 
 test("a bad row in a Parquet file names its row index", async () => {
   const dir = tempDir();
-  const rows = trainRows() as Record<string, unknown>[];
+  const rows = trainRows();
   rows[9]!.system = null;
   const pq = path.join(dir, "train.parquet");
   await writeMultifacetParquet(pq, "train", rows, 4);

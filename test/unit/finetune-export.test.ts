@@ -10,7 +10,6 @@ import { test } from "node:test";
 import { z } from "zod";
 import { main } from "../../src/cli/main.js";
 import { Dataset } from "../../src/core/data/dataset.js";
-import type { SyntheticUser } from "../../src/core/data/types.js";
 import { emptyExampleStats, parseSplit, resolveExampleOptions, trainExamples, TrainPairs, type TrainExample } from "../../src/core/finetune/examples.js";
 import { exportFinetuneData, type ExampleIndexLine, type ExportReport } from "../../src/core/finetune/export.js";
 import { sampleDataset, synthDataset } from "../fixtures/finetune/datasets.js";
@@ -72,7 +71,7 @@ test("the history index rebuilt from pairs.jsonl retrieves exactly the builder's
     const train = await TrainPairs.open(ds, { seed: d.manifest.seed, historySize: d.manifest.historySize });
     try {
       let users = 0;
-      for await (const u of d.users() as AsyncGenerator<SyntheticUser>) {
+      for await (const u of d.users()) {
         const picked = train.index.retrieve({ key: u.id, dimension: u.dimension, entry: { dimension: u.dimension, ...u.preference }, excludePrompts: new Set() }).reverse();
         assert.deepEqual(
           picked.map((p) => [train.pairId(p.pair), p.score]),

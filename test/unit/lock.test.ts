@@ -25,7 +25,7 @@ after(async () => {
 
 function child(file: string, hold: number | "stdin"): { proc: ChildProcess; first: Promise<string>; exited: Promise<number | null> } {
   const proc = spawn(process.execPath, ["--import", "tsx", CHILD, file, String(hold)], { stdio: ["pipe", "pipe", "inherit"] });
-  const rl = createInterface({ input: proc.stdout! });
+  const rl = createInterface({ input: proc.stdout });
   const first = new Promise<string>((resolve) => rl.once("line", resolve));
   const exited = new Promise<number | null>((resolve) => proc.once("exit", (code) => resolve(code)));
   return { proc, first, exited };

@@ -569,7 +569,7 @@ describe("limits and hygiene", () => {
     const cacheDir = newDir("keys-cache");
     api.chat = (_b, r) => ({ text: `I saw ${String(r.headers.authorization)}` });
     api.faultFn = (r) => (promptOf(r) === "q prompt 1" ? { kind: "status", status: 401, message: `Incorrect API key provided: ${KEY}` } : undefined);
-    await runBatch(items(3), provider(), opts(dir, { cacheDir, meta: { provider: "openai", model: "gpt-test", params: { apiKey: KEY } as Record<string, unknown> } }));
+    await runBatch(items(3), provider(), opts(dir, { cacheDir, meta: { provider: "openai", model: "gpt-test", params: { apiKey: KEY } } }));
     const files = [path.join(dir, "run.json"), path.join(dir, "results.jsonl")];
     for (const f of await readdir(cacheDir, { recursive: true })) if (String(f).endsWith(".json")) files.push(path.join(cacheDir, String(f)));
     for (const f of files) {

@@ -94,24 +94,24 @@ class Client {
   }
 
   /** Opens a document and resolves with the diagnostics published for it. */
-  open(text: string, uri = `file:///t/doc${++this.n}.ptpl`): Promise<{ uri: string; diagnostics: Diagnostic[] }> {
+  async open(text: string, uri = `file:///t/doc${++this.n}.ptpl`): Promise<{ uri: string; diagnostics: Diagnostic[] }> {
     this.versions.set(uri, 1);
     const got = this.nextDiagnostics(uri, 1);
-    this.conn.sendNotification("textDocument/didOpen", { textDocument: { uri, languageId: "ptpl", version: 1, text } });
+    await this.conn.sendNotification("textDocument/didOpen", { textDocument: { uri, languageId: "ptpl", version: 1, text } });
     return got.then((diagnostics) => ({ uri, diagnostics }));
   }
 
-  change(uri: string, text: string): Promise<Diagnostic[]> {
+  async change(uri: string, text: string): Promise<Diagnostic[]> {
     const version = (this.versions.get(uri) ?? 1) + 1;
     this.versions.set(uri, version);
     const got = this.nextDiagnostics(uri, version);
-    this.conn.sendNotification("textDocument/didChange", { textDocument: { uri, version }, contentChanges: [{ text }] });
+    await this.conn.sendNotification("textDocument/didChange", { textDocument: { uri, version }, contentChanges: [{ text }] });
     return got;
   }
 
-  close(uri: string): Promise<Diagnostic[]> {
+  async close(uri: string): Promise<Diagnostic[]> {
     const got = this.nextDiagnostics(uri);
-    this.conn.sendNotification("textDocument/didClose", { textDocument: { uri } });
+    await this.conn.sendNotification("textDocument/didClose", { textDocument: { uri } });
     return got;
   }
 
@@ -120,7 +120,7 @@ class Client {
   }
 
   async completion(uri: string, line: number, character: number): Promise<CompletionItem[]> {
-    const r = (await this.conn.sendRequest("textDocument/completion", { textDocument: { uri }, position: { line, character } })) as CompletionItem[] | CompletionList | null;
+    const r = await this.conn.sendRequest<CompletionItem[] | CompletionList | null>("textDocument/completion", { textDocument: { uri }, position: { line, character } });
     return Array.isArray(r) ? r : (r?.items ?? []);
   }
 
@@ -581,17 +581,17 @@ describe("Run on N samples", () => {
 
 test("the bundled server (dist/server.js) answers over stdio", { skip: !existsSync(path.join(ROOT, "dist/server.js")) && "run npm run build first" }, async () => {
   const child = spawn(process.execPath, [path.join(ROOT, "dist/server.js"), "--stdio"], { stdio: ["pipe", "pipe", "inherit"] });
-  const conn = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
+  const conn = createMessageConnection(new StreamMessageReader(child.stdout), new StreamMessageWriter(child.stdin));
   conn.listen();
   try {
     const diags = new Promise<PublishDiagnosticsParams>((resolve) => conn.onNotification("textDocument/publishDiagnostics", resolve));
     await conn.sendRequest("initialize", { processId: null, rootUri: null, capabilities: {} });
-    conn.sendNotification("initialized", {});
-    conn.sendNotification("textDocument/didOpen", { textDocument: { uri: "file:///x.ptpl", languageId: "ptpl", version: 1, text: RM_OK.replace("{{response_b}}", "{{response_c}}") } });
+    await conn.sendNotification("initialized", {});
+    await conn.sendNotification("textDocument/didOpen", { textDocument: { uri: "file:///x.ptpl", languageId: "ptpl", version: 1, text: RM_OK.replace("{{response_b}}", "{{response_c}}") } });
     assert.deepEqual((await diags).diagnostics.map((d) => d.code).sort(), ["missing-placeholder", "unknown-placeholder"]);
     await conn.sendRequest("shutdown");
     const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
-    conn.sendNotification("exit");
+    await conn.sendNotification("exit");
     assert.equal(await exited, 0);
   } finally {
     conn.dispose();

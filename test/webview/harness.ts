@@ -340,7 +340,7 @@ export class Harness {
     const q = new URLSearchParams({ theme: opts.theme ?? "dark" });
     if (opts.csp) q.set("csp", "1");
     if (opts.cspUnsafeInlineStyle) q.set("inline", "1");
-    await page.goto(`${this.origin}/${view}.html?${q}`);
+    await page.goto(`${this.origin}/${view}.html?${q.toString()}`);
     await page.waitForFunction(() => (globalThis as unknown as HarnessWindow).__posted.length > 0);
     return { page, requests, errors };
   }
@@ -388,7 +388,7 @@ export async function posted(page: Page): Promise<HarnessWindow["__posted"]> {
 /** Waits until a message of `type` is posted after the first `after` messages; returns it. */
 export async function waitPosted(page: Page, type: string, after = 0): Promise<HarnessWindow["__posted"][number]> {
   const handle = await page.waitForFunction(
-    ([t, n]) => (globalThis as unknown as HarnessWindow).__posted.slice(n as number).find((m) => m.type === t),
+    ([t, n]) => (globalThis as unknown as HarnessWindow).__posted.slice(n).find((m) => m.type === t),
     [type, after] as const,
     { timeout: 5000 },
   );

@@ -28,7 +28,7 @@ function installHooks(): void {
   if (hooked) return;
   hooked = true;
   DOMPurify.addHook("afterSanitizeAttributes", (node) => {
-    const el = node as Element;
+    const el = node;
     if (!el.tagName) return;
     const tag = el.tagName.toLowerCase();
     if (tag === "a") {
@@ -69,7 +69,7 @@ export function markdownToSafeHtml(text: string): string {
     ALLOW_ARIA_ATTR: false,
     ALLOW_UNKNOWN_PROTOCOLS: false,
     RETURN_TRUSTED_TYPE: false,
-  }) as string;
+  });
   if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value as string);
   cache.set(text, html);
   return html;
@@ -105,6 +105,6 @@ export function routeLinks(root: HTMLElement, open: (href: string) => void): voi
   };
   root.addEventListener("click", fire);
   root.addEventListener("keydown", (ev) => {
-    if ((ev as KeyboardEvent).key === "Enter") fire(ev);
+    if ((ev).key === "Enter") fire(ev);
   });
 }

@@ -64,22 +64,22 @@ export const rmCommand: CliCommand = {
     const { values, positionals } = parse(argv, { ...evalCommon, orders: { type: "string" }, verdict: { type: "string" }, "keep-non-contrastive": { type: "boolean" }, "min-verdict-mass": { type: "string" }, oracle: { type: "boolean" }, ...providerOptionSpec() });
     if (positionals.length !== 1) throw new UsageError("expected one dataset directory");
     if (!values.out) throw new UsageError("--out is required");
-    const format = choiceOption(values.format as string | undefined, "format", ["text", "md", "json"] as const, "text");
+    const format = choiceOption(values.format, "format", ["text", "md", "json"] as const, "text");
     const opts = {
-      dimensions: dimensionsOption(values.dimensions as string | undefined) ?? [...DIMENSIONS],
-      orders: choiceOption(values.orders as string | undefined, "orders", ["both", "ab"] as const, "both"),
-      verdict: choiceOption(values.verdict as string | undefined, "verdict", ["text", "probability"] as const, "text"),
-      limit: values.limit === undefined ? undefined : intOption(values.limit as string, "limit", 0, 1),
-      template: values.template as string | undefined,
-      historyTemplate: values["history-template"] as string | undefined,
-      maxInputTokens: intOption(values["max-input-tokens"] as string | undefined, "max-input-tokens", 12_800, 1),
+      dimensions: dimensionsOption(values.dimensions) ?? [...DIMENSIONS],
+      orders: choiceOption(values.orders, "orders", ["both", "ab"] as const, "both"),
+      verdict: choiceOption(values.verdict, "verdict", ["text", "probability"] as const, "text"),
+      limit: values.limit === undefined ? undefined : intOption(values.limit, "limit", 0, 1),
+      template: values.template,
+      historyTemplate: values["history-template"],
+      maxInputTokens: intOption(values["max-input-tokens"], "max-input-tokens", 12_800, 1),
       keepNonContrastive: values["keep-non-contrastive"] === true,
-      minVerdictMass: numberOption(values["min-verdict-mass"] as string | undefined, "min-verdict-mass", DEFAULT_MIN_VERDICT_MASS),
+      minVerdictMass: numberOption(values["min-verdict-mass"], "min-verdict-mass", DEFAULT_MIN_VERDICT_MASS),
       oracle: values.oracle === true,
     };
     if (!(opts.minVerdictMass >= 0 && opts.minVerdictMass <= 1)) throw new UsageError(`--min-verdict-mass must be a number in [0, 1], got ${String(values["min-verdict-mass"])}`);
     const resolved = await resolveProviderOptions(values, { needKey: values.estimate !== true });
-    const runDir = path.resolve(values.out as string);
+    const runDir = path.resolve(values.out);
     if (values.estimate) return printEstimate(io, "rm", resolved, async (tokenizer) => (await planRm(positionals[0]!, { ...opts, tokenizer })).items, runDir);
     const { summary } = await runEvaluationCli("rm", { kind: "rm", datasetDir: positionals[0]!, options: opts }, resolved, runDir, io);
     io.err(formatSummary("rm", summary, resolved.config.pricing !== undefined));
@@ -132,16 +132,16 @@ export const generateCommand: CliCommand = {
     const resolved = await resolveProviderOptions(values, { needKey: values.estimate !== true });
     // Sampling params: the flags, else the template's front-matter defaults (the session fills them in).
     const opts = {
-      dimensions: dimensionsOption(values.dimensions as string | undefined) ?? [...fallback],
-      history: choiceOption(values.history as string | undefined, "history", ["with", "without", "both"] as const, "both"),
-      limit: values.limit === undefined ? undefined : intOption(values.limit as string, "limit", 0, 1),
-      template: values.template as string | undefined,
-      plainTemplate: values["plain-template"] as string | undefined,
+      dimensions: dimensionsOption(values.dimensions) ?? [...fallback],
+      history: choiceOption(values.history, "history", ["with", "without", "both"] as const, "both"),
+      limit: values.limit === undefined ? undefined : intOption(values.limit, "limit", 0, 1),
+      template: values.template,
+      plainTemplate: values["plain-template"],
       oracle: values.oracle === true,
-      historyTemplate: values["history-template"] as string | undefined,
-      maxInputTokens: intOption(values["max-input-tokens"] as string | undefined, "max-input-tokens", 12_800, 1),
+      historyTemplate: values["history-template"],
+      maxInputTokens: intOption(values["max-input-tokens"], "max-input-tokens", 12_800, 1),
     };
-    const runDir = path.resolve(values.out as string);
+    const runDir = path.resolve(values.out);
     if (values.estimate) return printEstimate(io, "generate", resolved, async (tokenizer) => (await planGeneration(positionals[0]!, { ...opts, tokenizer })).items, runDir);
     const { summary } = await runEvaluationCli("generate", { kind: "generate", datasetDir: positionals[0]!, options: opts }, resolved, runDir, io);
     io.out(formatSummary("generate", summary, resolved.config.pricing !== undefined));
@@ -188,16 +188,16 @@ export const judgeCommand: CliCommand = {
     });
     if (positionals.length !== 1) throw new UsageError("expected one generation run directory");
     if (!values.out) throw new UsageError("--out is required");
-    const format = choiceOption(values.format as string | undefined, "format", ["text", "md", "json"] as const, "text");
+    const format = choiceOption(values.format, "format", ["text", "md", "json"] as const, "text");
     const resolved = await resolveProviderOptions(values, { prefix: "judge-", needKey: values.estimate !== true });
     // Sampling params: the flags, over the judge template's defaults (the session and the core merge them).
     const opts = {
       cross: values.cross === true,
-      template: values.template as string | undefined,
-      maxParseRetries: intOption(values["max-parse-retries"] as string | undefined, "max-parse-retries", JANUS_MAX_RETRIES, 0),
-      parse: choiceOption(values["judge-parse"] as string | undefined, "judge-parse", JUDGE_PARSERS, "robust"),
+      template: values.template,
+      maxParseRetries: intOption(values["max-parse-retries"], "max-parse-retries", JANUS_MAX_RETRIES, 0),
+      parse: choiceOption(values["judge-parse"], "judge-parse", JUDGE_PARSERS, "robust"),
     };
-    const runDir = path.resolve(values.out as string);
+    const runDir = path.resolve(values.out);
     if (values.estimate) return printEstimate(io, "judge", resolved, async () => (await planJudge(positionals[0]!, opts)).items, runDir);
     const outcome = await runEvaluationCli("judge", { kind: "judge", sourceRunDir: positionals[0]!, options: opts }, resolved, runDir, io);
     if (outcome.kind !== "judge") throw new Error("unreachable: a judge request gave another outcome");

@@ -1,10 +1,10 @@
 /** The example-selection flags `preflab export` and `preflab rs` share (which pairs, parts, dimensions). */
 import { DIMENSIONS } from "../../core/data/schema.js";
-import { parseSplit, type PerPair } from "../../core/finetune/examples.js";
+import { parseSplit } from "../../core/finetune/examples.js";
 import { choiceOption, dimensionsOption, intOption, numberOption, UsageError } from "../command.js";
 
 export type Values = Record<string, string | boolean | string[] | undefined>;
-export const str = (v: Values, k: string): string | undefined => (typeof v[k] === "string" ? (v[k] as string) : undefined);
+export const str = (v: Values, k: string): string | undefined => (typeof v[k] === "string" ? (v[k]) : undefined);
 
 export function splitOption(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -57,7 +57,7 @@ export function exampleOptions(values: Values) {
     split: splitOption(str(values, "split")),
     seed: str(values, "seed") === undefined ? undefined : intOption(str(values, "seed"), "seed", 0, 0),
     dimensions: dimensionsOption(str(values, "dimensions")),
-    perPair: str(values, "per-pair") === undefined ? undefined : choiceOption(str(values, "per-pair"), "per-pair", ["one", "all"] as const, "one" as PerPair),
+    perPair: str(values, "per-pair") === undefined ? undefined : choiceOption(str(values, "per-pair"), "per-pair", ["one", "all"] as const, "one"),
     historySize: str(values, "history-size") === undefined ? undefined : intOption(str(values, "history-size"), "history-size", 10, 1),
     maxInputTokens: intOption(str(values, "max-input-tokens"), "max-input-tokens", 12_800, 1),
     template: str(values, "template"),

@@ -1,7 +1,7 @@
 /** `preflab finetune launch|status|cancel|logs|list|models|register`: remote training jobs and the model registry. */
 import path from "node:path";
 import type { KeyDestinationPolicy } from "../../app/origins.js";
-import { isActive, jobFile, listJobs, loadJob, type JobBackend, type JobMethod, type JobRecord } from "../../core/finetune/jobs.js";
+import { isActive, jobFile, listJobs, loadJob, type JobRecord } from "../../core/finetune/jobs.js";
 import { listModels, providerFlags } from "../../core/finetune/models.js";
 import { cancelJob, JOB_BACKENDS, JOB_METHODS, jobLogs, launchJob, refreshJob, registerServedModel, serveHint, type LaunchOptions } from "../../core/finetune/launch.js";
 import { OPEN_WEIGHT_PRESETS } from "../../core/finetune/trl.js";
@@ -105,13 +105,13 @@ function watchSignal(): { signal: AbortSignal; done: () => void } {
 }
 
 async function launch(values: Values, root: string, io: CliIO): Promise<number> {
-  const backend = choiceOption(str(values, "backend"), "backend", JOB_BACKENDS, "openai" as JobBackend);
+  const backend = choiceOption(str(values, "backend"), "backend", JOB_BACKENDS, "openai");
   if (!str(values, "backend")) throw new UsageError(`--backend is required (${JOB_BACKENDS.join(", ")})`);
   const model = str(values, "model");
   if (!model) throw new UsageError("--model is required");
   const train = str(values, "train");
   if (!train) throw new UsageError("--train is required (a training JSONL or a `preflab export` folder)");
-  const method = str(values, "method") === undefined ? undefined : choiceOption(str(values, "method"), "method", JOB_METHODS, "sft" as JobMethod);
+  const method = str(values, "method") === undefined ? undefined : choiceOption(str(values, "method"), "method", JOB_METHODS, "sft");
   const openaiOnly = ["suffix", "base-url", "lr-multiplier", "validation"];
   const openWeightOnly = ["per-device-batch", "max-prompt-length", "max-length", "serve-base-url", "served-model-name", "learning-rate"];
   const skyOnly = ["cluster", "accelerators", "infra", "output-bucket", "autodown-minutes", "disk-size"];

@@ -50,11 +50,11 @@ the items both scored, with a 95% CI and a two-sided p-value.
       return 0;
     }
     if (c.kind === "rm") {
-      const rows = [...Object.entries(c.byDimension), ["overall", c.overall] as const].map(([d, x]) => [d, x!.n, f(x!.accuracyA), f(x!.accuracyB), x!.b, x!.c, f(x!.pValue)]);
-      io.out(table(["dimension", "n", "acc A", "acc B", "b (A only)", "c (B only)", "p (McNemar exact)"], rows as (string | number)[][]));
+      const rows = [...Object.entries(c.byDimension), ["overall", c.overall] as const].map(([d, x]) => [d, x.n, f(x.accuracyA), f(x.accuracyB), x.b, x.c, f(x.pValue)]);
+      io.out(table(["dimension", "n", "acc A", "acc B", "b (A only)", "c (B only)", "p (McNemar exact)"], rows));
     } else {
-      const rows = [...Object.entries(c.byDimension), ["overall", c.overall] as const].map(([d, x]) => [d, x!.n, f(x!.meanA), f(x!.meanB), f(x!.meanDiff), `[${f(x!.ci.lo)}, ${f(x!.ci.hi)}]`, f(x!.pValue)]);
-      io.out(table(["dimension", "n", "mean A", "mean B", "B - A", "95% CI", "p (paired bootstrap)"], rows as (string | number)[][]));
+      const rows = [...Object.entries(c.byDimension), ["overall", c.overall] as const].map(([d, x]) => [d, x.n, f(x.meanA), f(x.meanB), f(x.meanDiff), `[${f(x.ci.lo)}, ${f(x.ci.hi)}]`, f(x.pValue)]);
+      io.out(table(["dimension", "n", "mean A", "mean B", "B - A", "95% CI", "p (paired bootstrap)"], rows));
     }
     return 0;
   },

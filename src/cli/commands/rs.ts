@@ -1,6 +1,5 @@
 /** `preflab rs`: rejection sampling of train data by a personalized reward model (a run through the session). */
 import path from "node:path";
-import type { PartChoice } from "../../core/finetune/examples.js";
 import { formatRsReport, runRejectionSampling, DEFAULT_KEEP, RS_RULES, type RsOptions } from "../../core/finetune/rs.js";
 import { SCALAR_DEFAULTS, SCALAR_REWARD_ID } from "../../core/finetune/scalar-reward.js";
 import { choiceOption, parse, UsageError, type CliCommand } from "../command.js";
@@ -59,7 +58,7 @@ export const rsCommand: CliCommand = {
     if (values["rm-input"] !== undefined) values["rm-reward-input"] ??= values["rm-input"];
     // A scalar-reward provider is a registry provider: flags or a registered reward model's name (--rm-model NAME).
     const resolved = await resolveProviderOptions(values, { prefix: "rm-" });
-    const part = values.part === undefined ? "all" : choiceOption(values.part as string, "part", ["a", "b", "all"] as const, "all" as PartChoice);
+    const part = values.part === undefined ? "all" : choiceOption(values.part as string, "part", ["a", "b", "all"] as const, "all");
     const ex = exampleOptions(values);
     const opts: RsOptions = {
       ...ex,

@@ -45,7 +45,7 @@ export const runCommand: CliCommand = {
       format: { type: "string" },
     });
     if (positionals.length !== 1) throw new UsageError("expected one experiment file");
-    const format = choiceOption(values.format as string | undefined, "format", ["text", "md", "json"] as const, "text");
+    const format = choiceOption(values.format, "format", ["text", "md", "json"] as const, "text");
     const only = typeof values.only === "string" ? values.only.split(",").map((s) => s.trim()).filter(Boolean) : undefined;
     let exp;
     try {
@@ -84,7 +84,7 @@ export const runCommand: CliCommand = {
         {
           getKey,
           runner: { ...(concurrency ? { concurrency } : {}), cacheDir: values["no-cache"] ? false : path.resolve(".preflab", "cache", "responses") },
-          policy: new KeyDestinationPolicy({ gate: ALLOW_ALL, store: cliOriginStore(values["allow-origin"] as string[] | undefined), allowHint: cliAllowHint }),
+          policy: new KeyDestinationPolicy({ gate: ALLOW_ALL, store: cliOriginStore(values["allow-origin"]), allowHint: cliAllowHint }),
           hooksFor: (cell) => {
             let last = 0;
             return {

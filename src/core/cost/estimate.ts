@@ -73,7 +73,7 @@ export interface EstimateInput {
 }
 
 export function estimateCost(input: EstimateInput): CostEstimate {
-  const count = input.tokenizer.count;
+  const count = (text: string) => input.tokenizer.count(text);
   const minCache = input.minCacheTokens ?? MIN_CACHE_TOKENS;
   const seen = new Set<string>();
   let inputTokens = 0;

@@ -366,7 +366,7 @@ export function generationReport(lines: JudgeResultLine[], seed = 0): { generati
       if (!m) mats.set(tripleId, (m = [0, 1, 2].map(() => [null, null, null])));
       m[l.member]![l.rubricMember] = l.score;
     }
-    const complete = [...mats.values()].filter((m) => m.every((row) => row.every((x) => x !== null))) as number[][][];
+    const complete = [...mats.values()].filter((m): m is number[][] => m.every((row) => row.every((x) => x !== null)));
     if (complete.length === 0) continue;
     const per = complete.map(steerabilityOf);
     const ci = bootstrapMeanCI(per.map((p) => p.steer), { seed });

@@ -120,7 +120,7 @@ export function parseJudgeScore(text: string): JudgeParse {
   const markers = [...text.matchAll(/\[\s*result\s*\]/gi)];
   if (markers.length > 0) {
     const last = markers.at(-1)!;
-    const after = text.slice(last.index! + last[0].length);
+    const after = text.slice(last.index + last[0].length);
     const m = AFTER_MARKER.exec(after);
     const feedback = text.slice(0, last.index).replace(/^\s*(?:\*\*)?feedback(?:\*\*)?\s*:\s*/i, "").replace(/[\s*]+$/, "").trim();
     return { score: m ? scoreFrom(m[1]!, m[3]) : null, feedback };

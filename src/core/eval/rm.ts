@@ -8,7 +8,7 @@ import { Dataset } from "../data/dataset.js";
 import { DIMENSIONS, type Dimension, type PreferenceEntry } from "../data/schema.js";
 import { contrasts } from "../data/contrast.js";
 import { checkOracleTemplate, preferenceText } from "./oracle.js";
-import type { SyntheticUser, Triple } from "../data/types.js";
+import type { Triple } from "../data/types.js";
 import type { Provider, ProviderRequest } from "../providers/types.js";
 import { DEFAULT_MAX_INPUT_TOKENS, renderWithBudget } from "../templates/budget.js";
 import { samplingRecord } from "../providers/sampling.js";
@@ -121,7 +121,7 @@ export async function planRm(datasetDir: string, opts: RmOptions = {}): Promise<
   const overBudget: string[] = [];
   const nonContrastive: NonContrastiveCounts = { policy: opts.keepNonContrastive ? "keep" : "exclude", total: 0, byDimension: {}, pairs: [] };
   let users = 0;
-  for await (const u of ds.users() as AsyncGenerator<SyntheticUser>) {
+  for await (const u of ds.users()) {
     if (!dims.includes(u.dimension)) continue;
     if (opts.limit !== undefined && users >= opts.limit) break;
     users++;
@@ -233,7 +233,7 @@ export async function runRm(datasetDir: string, opts: RmOptions, provider: Provi
   });
   const report = withNonContrastive(
     scoreRm(plan.meta, await readResults(runner.runDir), plan.evalJson.options.verdict as VerdictMode, 0, scoringOptions(plan.evalJson.options)),
-    plan.evalJson.nonContrastive as NonContrastiveCounts,
+    plan.evalJson.nonContrastive,
   );
   return { summary, report };
 }

@@ -231,7 +231,7 @@ const SECRET_KEY = /^(api[-_]?key|apikey|authorization|auth[-_]?token|access[-_]
 
 /** A copy of `value` without key-like fields, and URLs without userinfo or query. */
 export function sanitizeMeta<T>(value: T): T {
-  if (Array.isArray(value)) return value.map((v) => sanitizeMeta(v)) as T;
+  if (Array.isArray(value)) return (value as unknown[]).map((v) => sanitizeMeta(v)) as T;
   if (value && typeof value === "object") {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value as Record<string, unknown>)) {

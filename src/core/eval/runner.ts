@@ -123,7 +123,7 @@ export const RUNNER_DEFAULTS = {
   concurrency: 8,
   timeoutMs: 120_000,
   maxRetries: 5,
-  backoff: { baseMs: 500, maxMs: 30_000 } as BackoffOptions,
+  backoff: { baseMs: 500, maxMs: 30_000 },
 };
 
 export interface FailureSummary {

@@ -119,7 +119,7 @@ export function runCommand(cmd: string, args: string[], opts: RunOptions = {}): 
         windowsHide: true,
       });
     } catch (e) {
-      reject(e as Error);
+      reject(e);
       return;
     }
     const max = opts.maxBuffer ?? 1_000_000;

@@ -9,7 +9,7 @@ import { DIMENSIONS, type Dimension } from "../data/schema.js";
 import { ORACLE_LABEL } from "../eval/oracle.js";
 import { readEvalJson, readItems, type EvalJson } from "../eval/plan.js";
 import { readResults, readRunJson, type RunJson } from "../eval/runner.js";
-import { scoreRm, scoringOptions, withNonContrastive, type NonContrastiveCounts, type RmItem, type RmReport, type VerdictMode } from "../eval/rm.js";
+import { scoreRm, scoringOptions, withNonContrastive, type RmItem, type RmReport, type VerdictMode } from "../eval/rm.js";
 import { judgeReport, type GenerationReport, type SteerabilityReport } from "../eval/judge.js";
 
 export interface RunProvenance {
@@ -83,7 +83,7 @@ export async function loadRunReport(runDir: string, opts: { seed?: number } = {}
     const items = await readItems<RmItem>(runDir);
     out.rm = withNonContrastive(
       scoreRm(items, await readResults(callsDir), ev.options.verdict as VerdictMode, opts.seed ?? 0, scoringOptions(ev.options)),
-      ev.nonContrastive as NonContrastiveCounts | undefined,
+      ev.nonContrastive,
     );
   } else if (ev.kind === "judge") {
     const { generation, steerability, source } = await judgeReport(runDir, opts.seed ?? 0);

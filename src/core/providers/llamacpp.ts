@@ -365,7 +365,8 @@ export class LlamaCppProvider implements Provider {
         await new Promise<void>((resolveWait, rejectWait) => {
           const onAbort = (): void => rejectWait(abortedError());
           signal.addEventListener("abort", onAbort, { once: true });
-          prev.then(() => {
+          // The queue's tail never rejects (each link is a plain resolve), so nothing is lost here.
+          void prev.then(() => {
             signal.removeEventListener("abort", onAbort);
             resolveWait();
           });
@@ -374,7 +375,7 @@ export class LlamaCppProvider implements Provider {
         await prev;
       }
     } catch (err) {
-      prev.then(release);
+      void prev.then(release); // hand the slot on once the previous call is done (never rejects)
       throw err;
     }
     try {

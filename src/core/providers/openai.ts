@@ -109,7 +109,7 @@ export class OpenAIProvider implements Provider {
     const started = performance.now();
     let completion: ChatCompletion;
     try {
-      completion = (await this.client.chat.completions.create(body, { signal })) as ChatCompletion;
+      completion = (await this.client.chat.completions.create(body, { signal }));
     } catch (e) {
       throw this.mapError(e, signal);
     }

@@ -84,8 +84,8 @@ function hasTokenizer(p: unknown): p is HasTokenizer {
 const llamaVocabs = new Map<string, Promise<Tokenizer>>();
 
 async function llamaVocabTokenizer(modelPath: string): Promise<Tokenizer> {
-  const { resolve, basename } = await import("node:path");
-  const full = resolve(modelPath);
+  const nodePath = await import("node:path");
+  const full = nodePath.resolve(modelPath);
   let p = llamaVocabs.get(full);
   if (!p) {
     p = (async () => {
@@ -96,7 +96,7 @@ async function llamaVocabTokenizer(modelPath: string): Promise<Tokenizer> {
       const model = await llama.loadModel({ modelPath: full, vocabOnly: true });
       const count = (text: string): number => model.tokenize(text, false).length;
       return {
-        name: `llama.cpp:${basename(full)}`,
+        name: `llama.cpp:${nodePath.basename(full)}`,
         exact: true,
         count,
         // Without the chat wrapper at hand: content tokens plus the ~5 header tokens a Llama 3 / Mistral turn takes.

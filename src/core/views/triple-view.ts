@@ -9,7 +9,7 @@
 import { stat } from "node:fs/promises";
 import * as path from "node:path";
 import { Dataset } from "../data/dataset.js";
-import { DIMENSIONS, type Dimension } from "../data/schema.js";
+import { DIMENSIONS } from "../data/schema.js";
 import { DATASET_FILES, type SyntheticUser } from "../data/types.js";
 import { EVAL_FILE, ITEMS_FILE, readEvalJson, readItems, type EvalJson } from "../eval/plan.js";
 import { readResults, readRunJson, type ResultLine, type RunJson } from "../eval/runner.js";
@@ -260,7 +260,7 @@ export class TripleViewLoader {
       if (us.length === 0) continue;
       byDim[d] = [0, 1, 2].map((j): UserView | null => {
         const u = us.find((x) => x.member === j);
-        return u ? { id: u.id, member: u.member, dimension: u.dimension as Dimension, preference: u.preference, history: u.history } : null;
+        return u ? { id: u.id, member: u.member, dimension: u.dimension, preference: u.preference, history: u.history } : null;
       });
     }
     const runs: RunOutputsView[] = [];

@@ -47,7 +47,7 @@ export class PanelsFeature implements Feature {
     if (typeof arg === "object" && arg.runDir) await TriplePanel.includeRun(this.s, arg.runDir);
     if (!tripleId && !(typeof arg === "object" && arg.runDir)) {
       const core = await loadCore();
-      const { hits } = await new core.TripleViewLoader().searchTriples(this.s.dataset.dir!, "", 100_000, 120);
+      const { hits } = await new core.TripleViewLoader().searchTriples(this.s.dataset.dir, "", 100_000, 120);
       const pick = await vscode.window.showQuickPick(
         hits.map((h) => ({ label: h.prompt, description: h.id, id: h.id })),
         { title: "Preflab: Open Triple", placeHolder: "Search instructions or triple ids", matchOnDescription: true },
