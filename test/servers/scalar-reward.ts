@@ -30,6 +30,7 @@ export class ScalarRewardServer {
   ) {}
 
   static async start(opts: { model: string; reward: (conversation: { role: string; content: string }[]) => number }): Promise<ScalarRewardServer> {
+    // eslint-disable-next-line prefer-const -- the request handler is made before the server it refers to
     let self: ScalarRewardServer | undefined;
     const server = http.createServer((req, res) => {
       const chunks: Buffer[] = [];

@@ -175,5 +175,5 @@ test("with a key, a registered model's server (read from a workspace file) is as
   const summary = await controller.runGenerationEval(preset);
   assert.equal(summary?.status, "finished");
   assert.deepEqual(asked, [new URL(api.openaiBaseUrl).origin]);
-  assert.ok(!readFileSync(path.join(summary!.runDir, "run.json"), "utf8").includes(KEY));
+  assert.ok(!readFileSync(path.join(summary.runDir, "run.json"), "utf8").includes(KEY));
 });

@@ -1,8 +1,7 @@
 /** `preflab export`: fine-tuning data (SFT, DPO, reward-model pairs) for OpenAI or TRL. */
 import path from "node:path";
 import { exportFinetuneData, formatExportReport } from "../../core/finetune/export.js";
-import type { PartChoice } from "../../core/finetune/examples.js";
-import { EXPORT_FORMATS, EXPORT_TARGETS, type ExportFormat, type ExportTarget } from "../../core/finetune/formats.js";
+import { EXPORT_FORMATS, EXPORT_TARGETS } from "../../core/finetune/formats.js";
 import { openAIEncodingFor, tokenizerFor, type Tokenizer } from "../../core/templates/tokens.js";
 import { choiceOption, parse, UsageError, type CliCommand } from "../command.js";
 import { exampleOptions, exampleSpec, EXAMPLE_HELP } from "./example-options.js";
@@ -51,19 +50,19 @@ export const exportCommand: CliCommand = {
     if (!values.format) throw new UsageError(`--format is required (${EXPORT_FORMATS.join(", ")})`);
     if (!values.target) throw new UsageError(`--target is required (${EXPORT_TARGETS.join(", ")})`);
     if (!values.out) throw new UsageError("--out is required");
-    const format = choiceOption(values.format as string, "format", EXPORT_FORMATS, "sft" as ExportFormat);
-    const target = choiceOption(values.target as string, "target", EXPORT_TARGETS, "trl" as ExportTarget);
+    const format = choiceOption(values.format, "format", EXPORT_FORMATS, "sft");
+    const target = choiceOption(values.target, "target", EXPORT_TARGETS, "trl");
     if (format === "rm" && target === "openai") throw new UsageError("--format rm needs --target trl (OpenAI fine-tuning has no reward-model method)");
-    const part = values.part === undefined ? undefined : choiceOption(values.part as string, "part", ["a", "b", "all"] as const, "all" as PartChoice);
-    const out = path.resolve(values.out as string);
-    const tokenizer = await tokenizerOption(values.tokenizer as string | undefined);
+    const part = values.part === undefined ? undefined : choiceOption(values.part, "part", ["a", "b", "all"] as const, "all");
+    const out = path.resolve(values.out);
+    const tokenizer = await tokenizerOption(values.tokenizer);
     const report = await exportFinetuneData(positionals[0]!, {
       ...exampleOptions(values),
       part,
       format,
       target,
       out,
-      keepFrom: values["keep-from"] as string | undefined,
+      keepFrom: values["keep-from"],
       ...(tokenizer ? { tokenizer } : {}),
       force: values.force === true,
     });

@@ -9,9 +9,9 @@
  * The same test pairs as the verdict evaluation (non-contrastive ones left out unless kept).
  */
 import { Dataset } from "../data/dataset.js";
-import { DIMENSIONS, type Dimension } from "../data/schema.js";
+import { DIMENSIONS } from "../data/schema.js";
 import { contrasts } from "../data/contrast.js";
-import type { SyntheticUser, Triple } from "../data/types.js";
+import type { Triple } from "../data/types.js";
 import { renderHistoryPrompt, rewardConversation } from "../finetune/formats.js";
 import { DEFAULT_MAX_INPUT_TOKENS } from "../templates/budget.js";
 import { ESTIMATE_TOKENIZER } from "../templates/tokens.js";
@@ -43,7 +43,7 @@ export async function planScalarRm(datasetDir: string, opts: RmOptions = {}): Pr
   const overBudget: string[] = [];
   const nonContrastive: NonContrastiveCounts = { policy: opts.keepNonContrastive ? "keep" : "exclude", total: 0, byDimension: {}, pairs: [] };
   let users = 0;
-  for await (const u of ds.users() as AsyncGenerator<SyntheticUser>) {
+  for await (const u of ds.users()) {
     if (!dims.includes(u.dimension)) continue;
     if (opts.limit !== undefined && users >= opts.limit) break;
     users++;
@@ -78,7 +78,7 @@ export async function planScalarRm(datasetDir: string, opts: RmOptions = {}): Pr
         userId: u.id,
         tripleId: u.tripleId,
         member: u.member,
-        dimension: u.dimension as Dimension,
+        dimension: u.dimension,
         rejectedMember: k,
         order: "ab",
         chosen: "A",
