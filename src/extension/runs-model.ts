@@ -4,6 +4,7 @@
  * its lock (run.lock), and a headline metric. Pure Node, no vscode; the report code is loaded
  * lazily, only when a headline is asked for.
  */
+import { assertSafeSegment } from "../core/util/safe-path.js";
 import { existsSync, readdirSync } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import * as path from "node:path";
@@ -149,5 +150,5 @@ export function newRunName(kind: string, provider: string, model: string, now = 
   const safe = (s: string) => s.replace(/\.gguf$/i, "").replace(/[^A-Za-z0-9._-]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 40) || "model";
   const p2 = (n: number) => String(n).padStart(2, "0");
   const stamp = `${now.getFullYear()}${p2(now.getMonth() + 1)}${p2(now.getDate())}-${p2(now.getHours())}${p2(now.getMinutes())}${p2(now.getSeconds())}`;
-  return `${kind}-${safe(provider)}-${safe(model)}-${stamp}`;
+  return assertSafeSegment(`${kind}-${safe(provider)}-${safe(model)}-${stamp}`, "run name");
 }

@@ -4,6 +4,7 @@
  * training script, configs and launch files. `status`, `logs` and `cancel` work from the record
  * alone, later, from the CLI or the editor. Records hold no keys.
  */
+import { childPath } from "../util/safe-path.js";
 import { randomBytes } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import * as path from "node:path";
@@ -66,12 +67,12 @@ export function jobsDir(root: string): string {
 }
 
 export function jobFile(root: string, id: string): string {
-  return path.join(jobsDir(root), `${id}.json`);
+  return childPath(jobsDir(root), `${id}.json`, "job id");
 }
 
 /** Folder for a job's generated files. */
 export function jobFilesDir(root: string, id: string): string {
-  return path.join(jobsDir(root), id);
+  return childPath(jobsDir(root), id, "job id");
 }
 
 export function newJobId(now = new Date()): string {

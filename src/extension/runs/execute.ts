@@ -39,6 +39,10 @@ export function modelLabel(p: ResolvedProvider): string {
 
 export async function execute(s: Services, runsTree: RunsTree, x: Execution): Promise<RunSummary> {
   const core = await loadCore();
+  // Restricted Mode: a run or dataset folder that is a symlink out of the workspace is refused.
+  await s.checkFolder(x.dir, "run folder");
+  if ("datasetDir" in x.request) await s.checkFolder(x.request.datasetDir, "dataset folder");
+  if ("sourceRunDir" in x.request) await s.checkFolder(x.request.sourceRunDir, "run folder");
   const controller = new AbortController();
   const label = `${KIND_TITLE[x.kind]} · ${modelLabel(x.provider)}`;
   s.active.add({ dir: x.dir, kind: x.kind, label, controller, startedAt: Date.now() });
