@@ -14,6 +14,8 @@ import { UsersIndexCache, type UsersIndex } from "../core/data/users-index.js";
 import type { SyntheticUser, Triple } from "../core/data/types.js";
 import { formatRubric } from "../core/eval/judge.js";
 import type { ChatMessage } from "../core/providers/types.js";
+// An oracle template ({{preference}}) previews with the user's stated preference, as an --oracle run sends it.
+import { preferenceText } from "../core/eval/oracle.js";
 import { approxTokens, DEFAULT_MAX_INPUT_TOKENS, messagesTokens, renderWithBudget } from "../core/templates/budget.js";
 import { builtinTemplate, parseTemplate, renderMessages, renderText, templateOfKind } from "../core/templates/template.js";
 import type { TemplatePreviewParams, TemplatePreviewResult, TemplateSubjectsParams, TemplateSubjectsResult } from "../protocol/templates.js";
@@ -112,7 +114,7 @@ export async function renderPreview(params: TemplatePreviewParams): Promise<Temp
       const rejected = memberOf(triple, other, "otherMember");
       const order = params.order ?? "ab";
       const [a, b] = order === "ab" ? [own.response, rejected.response] : [rejected.response, own.response];
-      const p = renderWithBudget(tpl, htpl, user.history, { instruction: triple.prompt, response_a: a, response_b: b }, maxTokens);
+      const p = renderWithBudget(tpl, htpl, user.history, { instruction: triple.prompt, response_a: a, response_b: b, preference: preferenceText(user.preference) }, maxTokens);
       ({ messages, tokens, kept, dropped, overBudget } = p);
       notes.push(
         `response_a: member ${order === "ab" ? user.member : other}'s golden response (${order === "ab" ? "chosen" : "rejected"})`,
@@ -122,7 +124,7 @@ export async function renderPreview(params: TemplatePreviewParams): Promise<Temp
       break;
     }
     case "generation": {
-      const p = renderWithBudget(tpl, htpl, user.history, { instruction: triple.prompt }, maxTokens);
+      const p = renderWithBudget(tpl, htpl, user.history, { instruction: triple.prompt, preference: preferenceText(user.preference) }, maxTokens);
       ({ messages, tokens, kept, dropped, overBudget } = p);
       if (tpl.placeholders.some((x) => x.name === "feedback_history")) notes.push(`feedback_history: ${kept} pair(s) with the history template "${htpl.name}"`);
       break;

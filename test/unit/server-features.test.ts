@@ -423,6 +423,10 @@ describe("preview requests on the bundled sample dataset", () => {
     assert.deepEqual([r.kind, r.templateName, r.userId, r.tripleId, r.dimension, r.maxInputTokens, r.overBudget], ["reward-model", "paper-b1-reward-model", u.id, u.tripleId, u.dimension, 12_800, false]);
     assert.deepEqual([r.historyKept, r.historyDropped], [u.history.length, 0]);
     assert.ok(r.notes.some((n) => /response_a: member \d's golden response \(chosen\)/.test(n)));
+    // An oracle template previews what an --oracle run sends (the user's stated preference).
+    const oracle = await preview({ text: builtin("reward-model-oracle.ptpl"), userId: u.id });
+    const oraclePlan = await planRm(datasetDir, { orders: "ab", limit: 1, oracle: true });
+    assert.deepEqual(oracle.messages, oraclePlan.items.find((i) => i.id === `${u.id}.vs${(u.member + 1) % 3}.ab`)!.request.messages.map((m) => ({ role: m.role, content: m.content })));
     // B first, and a tight budget drops the oldest pairs.
     const ba = await preview({ text: builtin("reward-model.ptpl"), userId: u.id, order: "ba", maxInputTokens: r.tokens - 1 });
     assert.ok(ba.historyDropped >= 1, JSON.stringify([ba.historyKept, ba.historyDropped]));
