@@ -9,6 +9,7 @@ const benches = [
   ["llama.cpp verdicts and prefix reuse (issue 3)", "scripts/bench-llama.ts"],
   ["webview render (issue 5)", "scripts/bench-webview.ts"],
   ["fine-tuning export and rs at full scale (issue 11)", "scripts/bench-finetune.ts"],
+  ["experiments at scale: full-scale cost estimate and the batch path (issue 13)", "scripts/bench-scale.ts"],
 ].filter(([, file]) => existsSync(file));
 
 let failed = 0;

@@ -12,8 +12,11 @@ import { BatchProvider, type BatchProgress } from "../core/batch/provider.js";
 
 /** How long one call may wait for its batch: the 24 h completion window and a margin. */
 export const BATCH_WAIT_MS = 26 * 3600_000;
-/** The runner hands every item to the batch provider at once. */
-export const BATCH_RUNNER_CONCURRENCY = 1_000_000;
+/**
+ * Items handed to the batch provider at once (the runner keeps one worker per item in flight): one
+ * OpenAI batch's worth. A run with more items submits further batches as earlier ones finish.
+ */
+export const BATCH_RUNNER_CONCURRENCY = 50_000;
 
 export interface BatchSettings {
   batch?: boolean;

@@ -16,7 +16,7 @@ if (process.argv[1]?.endsWith("batch-child.ts")) {
     const config = { provider: "openai" as const, model: "gpt-kill", apiKey: "sk-child-key", baseUrl: baseUrl!, maxTokens: 16 };
     const inner = new OpenAIProvider(config, "openai");
     const provider = await BatchProvider.create(inner, new OpenAIBatchBackend(config), { runDir: runDir!, pollMs: 20, collectMs: 20 });
-    await runBatch(childItems(Number(n)), provider, { concurrency: 100_000, timeoutMs: 3_600_000, maxRetries: 2, backoff: { baseMs: 10, maxMs: 50 }, cacheDir: false, runDir: runDir!, meta: CHILD_META });
+    await runBatch(childItems(Number(n)), provider, { concurrency: 50_000, timeoutMs: 3_600_000, maxRetries: 2, backoff: { baseMs: 10, maxMs: 50 }, cacheDir: false, runDir: runDir!, meta: CHILD_META });
     await provider.dispose();
     process.stdout.write("done\n");
   })();

@@ -135,7 +135,7 @@ test("anthropic: errored, malformed, missing and expired items go through the or
   const inner = new AnthropicProvider(anthropicConfig());
   const backend = new AnthropicBatchBackend(anthropicConfig(), { maxRequests: 10 });
   const bp = await BatchProvider.create(inner, backend, { runDir, pollMs: 10, collectMs: 20, concurrency: 2 });
-  const { summary } = await runRm(ds, { limit: 8 }, bp, { ...fast(runDir, inner), concurrency: 100_000, timeoutMs: 600_000 });
+  const { summary } = await runRm(ds, { limit: 8 }, bp, { ...fast(runDir, inner), concurrency: 50_000, timeoutMs: 600_000 });
   await bp.dispose();
   const creates = batches.log.slice(logStart).filter((l) => l.op === "create");
   assert.ok(creates.length >= 3, "sharded at 10 requests");
@@ -153,7 +153,7 @@ test("anthropic: errored, malformed, missing and expired items go through the or
   const expDir = path.join(dir, "anthropic-expired");
   const inner2 = new AnthropicProvider(anthropicConfig());
   const bp2 = await BatchProvider.create(inner2, new AnthropicBatchBackend(anthropicConfig()), { runDir: expDir, pollMs: 10, collectMs: 20 });
-  const s2 = await runRm(ds, { limit: 3 }, bp2, { ...fast(expDir, inner2), concurrency: 100_000, timeoutMs: 600_000 });
+  const s2 = await runRm(ds, { limit: 3 }, bp2, { ...fast(expDir, inner2), concurrency: 50_000, timeoutMs: 600_000 });
   await bp2.dispose();
   const r2 = await readResults(expDir);
   assert.equal([...r2.values()].filter((l) => l.batch).length, 2, "two were answered before the batch expired");
@@ -164,7 +164,7 @@ test("anthropic: errored, malformed, missing and expired items go through the or
   const badDir = path.join(dir, "anthropic-400");
   const inner3 = new AnthropicProvider(anthropicConfig());
   const bp3 = await BatchProvider.create(inner3, new AnthropicBatchBackend(anthropicConfig()), { runDir: badDir, pollMs: 10, collectMs: 20 });
-  const s3 = await runRm(ds, { limit: 3 }, bp3, { ...fast(badDir, inner3), concurrency: 100_000, timeoutMs: 600_000 });
+  const s3 = await runRm(ds, { limit: 3 }, bp3, { ...fast(badDir, inner3), concurrency: 50_000, timeoutMs: 600_000 });
   await bp3.dispose();
   assert.ok(s3.summary.totals.failed > 0);
   assert.ok(s3.summary.failures.every((f) => f.kind === "bad_request" && f.itemId.includes(".0.style.")));
@@ -210,7 +210,7 @@ test("openai: a batch the API refuses fails its items with the reason; cancel ca
   refusing.entry = (cid, r) => orig(cid, r).replace('"method":"POST"', '"method":"GET"');
   const inner2 = new OpenAIProvider(openaiConfig(), "openai");
   const bp = await BatchProvider.create(inner2, refusing, { runDir: badDir, pollMs: 10, collectMs: 20 });
-  const s = await runRm(ds, { limit: 1 }, bp, { ...fast(badDir, inner2, { maxRetries: 0 }), concurrency: 100_000, timeoutMs: 600_000 });
+  const s = await runRm(ds, { limit: 1 }, bp, { ...fast(badDir, inner2, { maxRetries: 0 }), concurrency: 50_000, timeoutMs: 600_000 });
   await bp.dispose();
   assert.equal(s.summary.totals.failed, s.summary.totals.items);
   assert.match(s.summary.failures[0]!.message, /failed: line 1: method must be POST/);
@@ -241,7 +241,7 @@ test("kill -9 while polling, then resume: every item recorded exactly once, no b
   const config: ProviderConfig = { provider: "openai", model: "gpt-kill", apiKey: "sk-child-key", baseUrl: api.openaiBaseUrl, maxTokens: 16 };
   const inner = new OpenAIProvider(config, "openai");
   const bp = await BatchProvider.create(inner, new OpenAIBatchBackend(config), { runDir, pollMs: 10, collectMs: 20 });
-  const s = await runBatch(childItems(n), bp, { concurrency: 100_000, timeoutMs: 600_000, maxRetries: 2, backoff: { baseMs: 1, maxMs: 2 }, cacheDir: false, runDir, meta: CHILD_META });
+  const s = await runBatch(childItems(n), bp, { concurrency: 50_000, timeoutMs: 600_000, maxRetries: 2, backoff: { baseMs: 1, maxMs: 2 }, cacheDir: false, runDir, meta: CHILD_META });
   await bp.dispose();
   assert.equal(s.status, "finished");
   assert.equal(s.totals.done, n);

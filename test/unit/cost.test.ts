@@ -59,7 +59,7 @@ test("estimate: cacheable share, reads vs writes per shared prefix, and dollars 
   const e = estimateCost({ label: "rm", provider: "anthropic", model: "claude-sonnet-4-5", requests, tokenizer: charTok, price });
   const o = MESSAGE_OVERHEAD_TOKENS;
   assert.equal(e.requests, 5);
-  assert.equal(e.inputTokens, 4 * (2100 + o) + (600 + o));
+  assert.equal(e.inputTokens, 4 * (2100 + 2 * o) + (600 + 2 * o), "content, one message's overhead and the reply's");
   assert.equal(e.cacheablePrefixTokens, 4 * (2000 + o) + (500 + o));
   assert.equal(e.cacheWriteTokens, 2 * (2000 + o), "h1 and h2 are each written once");
   assert.equal(e.cacheReadTokens, 2 * (2000 + o), "h1 is read by its second and third prompt");
@@ -106,8 +106,15 @@ test("preflab rm --estimate: counts the planned prompts with the model's tokeniz
     assert.equal(tokenizer.name, "tiktoken:o200k_base");
     const plan = await planRm(ds, { limit: 3, tokenizer });
     const enc = getEncoding("o200k_base");
-    // OpenAI's chat rule: 3 tokens per message and 3 for the reply.
-    const tokens = plan.items.reduce((n, i) => n + 3 + i.request.messages.reduce((m, x) => m + enc.encode(x.content, [], []).length + 3, 0), 0);
+    // OpenAI's chat rule (3 tokens per message and 3 for the reply), each message counted as its
+    // history prefix plus the rest.
+    const tok = (x: string) => enc.encode(x, [], []).length;
+    const tokens = plan.items.reduce(
+      (n, i) => n + 3 + i.request.messages.reduce((m, x) => m + 3 + (x.cacheUntil !== undefined && x.cacheUntil < x.content.length ? tok(x.content.slice(0, x.cacheUntil)) + tok(x.content.slice(x.cacheUntil)) : tok(x.content)), 0),
+      0,
+    );
+    const whole = plan.items.reduce((n, i) => n + tokenizer.countMessages(i.request.messages), 0);
+    assert.ok(Math.abs(tokens - whole) <= plan.items.length, "within a token per prompt of counting each prompt whole");
     const text = out.join("");
     assert.match(text, new RegExp(`rm\\s+openai/gpt-4o\\s+${plan.items.length}\\s+${tokens.toLocaleString("en-US")}\\s`));
     assert.match(text, new RegExp(`${(plan.items.length * 300).toLocaleString("en-US")}`));

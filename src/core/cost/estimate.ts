@@ -82,25 +82,43 @@ export function estimateCost(input: EstimateInput): CostEstimate {
   let write = 0;
   let outputTokens = 0;
   const sources = new Set<OutputSource>();
+  // Texts before a cache mark recur (one user's history in each of its prompts): each distinct
+  // one is tokenized once. A message is counted as its prefix plus the rest (split where the
+  // history ends, before a newline), plus the chat overhead per message and for the reply.
+  const memo = new Map<string, number>();
+  const countOnce = (text: string): number => {
+    const key = createHash("sha1").update(text).digest("base64");
+    let n = memo.get(key);
+    if (n === undefined) {
+      n = count(text);
+      memo.set(key, n);
+    }
+    return n;
+  };
   for (const { request } of input.requests) {
-    let total = 0;
+    let total = MESSAGE_OVERHEAD_TOKENS;
     let prefix = 0;
     let prefixText = "";
     let inPrefix = request.messages.some((m) => m.cachePrefix || m.cacheUntil !== undefined);
-    total = input.tokenizer.countMessages(request.messages);
     for (const m of request.messages) {
-      if (!inPrefix) continue;
-      const n = count(m.content) + MESSAGE_OVERHEAD_TOKENS;
-      if (m.cacheUntil !== undefined && m.cacheUntil < m.content.length) {
-        const head = m.content.slice(0, m.cacheUntil);
-        prefix += count(head) + MESSAGE_OVERHEAD_TOKENS;
-        prefixText += `\u0000${m.role}\u0000${head}`;
-        inPrefix = false;
-      } else {
-        prefix += n;
-        prefixText += `\u0000${m.role}\u0000${m.content}`;
-        if (m.cachePrefix || m.cacheUntil !== undefined) inPrefix = false;
+      const cut = m.cacheUntil !== undefined && m.cacheUntil > 0 && m.cacheUntil < m.content.length ? m.cacheUntil : undefined;
+      if (cut !== undefined) {
+        const head = m.content.slice(0, cut);
+        const h = countOnce(head);
+        total += h + count(m.content.slice(cut)) + MESSAGE_OVERHEAD_TOKENS;
+        if (inPrefix) {
+          prefix += h + MESSAGE_OVERHEAD_TOKENS;
+          prefixText += `\u0000${m.role}\u0000${head}`;
+          inPrefix = false;
+        }
+        continue;
       }
+      const n = (inPrefix ? countOnce(m.content) : count(m.content)) + MESSAGE_OVERHEAD_TOKENS;
+      total += n;
+      if (!inPrefix) continue;
+      prefix += n;
+      prefixText += `\u0000${m.role}\u0000${m.content}`;
+      if (m.cachePrefix || m.cacheUntil !== undefined) inPrefix = false;
     }
     // A request without any cache mark has no cacheable prefix.
     if (!request.messages.some((m) => m.cachePrefix || m.cacheUntil !== undefined)) prefix = 0;

@@ -42,9 +42,15 @@ export class Dispatcher {
   private pauseUntil = 0;
   inFlight = 0;
 
+  /** Controllers of the attempts in flight: one listener on `stop` aborts them all (a listener per attempt made adding one O(in flight)). */
+  private readonly live = new Set<AbortController>();
+
   constructor(private readonly o: DispatcherOptions) {
     this.cache = o.cacheDir ? new ResponseCache(o.cacheDir) : undefined;
     this.limiter = new RateLimiter({ rpm: o.rpm, tpm: o.tpm });
+    o.stop.signal.addEventListener("abort", () => {
+      for (const ac of this.live) ac.abort(o.stop.signal.reason);
+    }, { once: true });
   }
 
   /**
@@ -158,8 +164,8 @@ export class Dispatcher {
       timedOut = true;
       ac.abort(new DOMException(`request timed out after ${timeoutMs} ms`, "TimeoutError"));
     }, timeoutMs);
-    const onStop = () => ac.abort(stop.signal.reason);
-    stop.signal.addEventListener("abort", onStop, { once: true });
+    if (stop.signal.aborted) ac.abort(stop.signal.reason);
+    this.live.add(ac);
     // Race the call against its own signal, so a provider that ignores signals cannot hang the run.
     let unlisten: (() => void) | undefined;
     const aborted = new Promise<never>((_, reject) => {
@@ -182,7 +188,7 @@ export class Dispatcher {
     } finally {
       clearTimeout(timer);
       unlisten?.();
-      stop.signal.removeEventListener("abort", onStop);
+      this.live.delete(ac);
     }
   }
 
