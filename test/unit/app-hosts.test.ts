@@ -82,6 +82,8 @@ async function extensionController(settings: Record<string, unknown>, extra: Par
     folders: () => ({ datasets: path.join(dir, "datasets"), runs, cache: path.join(dir, "ext-cache") }),
     baseDir: () => dir,
     trusted: true,
+    // Trusted workspace: Services.checkFolder lets every folder through.
+    checkFolder: async (d: string) => d,
     gate: ALLOW_ALL,
     keys: { get: async () => undefined },
     log: { info: (m: string) => logs.push(m), warn: (m: string) => logs.push(m), error: (m: string) => logs.push(m), show: () => undefined },
