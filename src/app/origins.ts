@@ -133,6 +133,25 @@ export function decideDestination(req: DestinationRequest, store: Pick<OriginSto
   };
 }
 
+/** What the user is asked: may `origin` receive `key` (an API server), or may Preflab run ssh to it (`kind: "ssh"`). */
+export interface ConfirmQuestion {
+  key: KeyName;
+  origin: string;
+  file?: string;
+  what?: string;
+  kind?: "api" | "ssh";
+}
+
+/**
+ * The confirmation key of an ssh destination named by a workspace file (a Slurm job record's
+ * host): `ssh://HOST` as written, lower-cased. Refuses what ssh could read as something else
+ * (empty, white space, NUL, a leading "-").
+ */
+export function sshDestination(host: string): string {
+  if (!host || host.startsWith("-") || /[\s\0]/.test(host)) throw new UntrustedOriginError(`"${host}" is not an ssh host`, host, "none");
+  return `ssh://${host.toLowerCase()}`;
+}
+
 export interface KeyDestinationPolicyOptions {
   gate: RunGate;
   store: OriginStore;
@@ -140,7 +159,7 @@ export interface KeyDestinationPolicyOptions {
    * Asks the user whether `origin` may receive `key` (shows the full origin). Resolves true to
    * allow and remember. Absent (the CLI): refused with a hint to pass `--allow-origin`.
    */
-  confirm?: (q: { key: KeyName; origin: string; file?: string; what?: string }) => Promise<boolean>;
+  confirm?: (q: ConfirmQuestion) => Promise<boolean>;
   /** How to allow an origin without a prompt, for messages (CLI: "pass --allow-origin ORIGIN"). */
   allowHint?: (origin: string) => string;
   keylessNeedsConfirmation?: boolean;
@@ -174,6 +193,29 @@ export class KeyDestinationPolicy {
     }
     const hint = this.o.allowHint ? this.o.allowHint(d.origin) : "confirm the origin when asked";
     throw new UntrustedOriginError(`Preflab: ${d.reason} (${hint}).`, d.origin, req.key);
+  }
+
+  /**
+   * Before running ssh to a host a workspace file named (a Slurm job record): the gate's
+   * "process" check, then the host must have been confirmed once (remembered like an origin,
+   * revocable the same way). `ask: false` (background polling) never prompts.
+   */
+  async authorizeSsh(req: { host: string; file?: string; what?: string }, ask: boolean): Promise<void> {
+    const what = req.what ?? "an ssh command";
+    this.o.gate.check("process", `${what} (ssh to ${req.host})`);
+    const target = sshDestination(req.host);
+    if (this.o.store.has("none", target)) return;
+    if (ask && this.o.confirm && (await this.o.confirm({ key: "none", origin: target, file: req.file, what: req.what, kind: "ssh" }))) {
+      await this.o.store.add("none", target);
+      return;
+    }
+    const named = req.file ? `${req.file} names` : "a workspace file names";
+    throw new UntrustedOriginError(`Preflab: ${named} ${target} as a Slurm host; ssh is not run there until you confirm that host (run the command again and allow it).`, target, "none");
+  }
+
+  /** Remembers an ssh host the user typed themselves (launching a Slurm job), so its polling needs no question. */
+  async allowSsh(host: string): Promise<void> {
+    await this.o.store.add("none", sshDestination(host));
   }
 }
 

@@ -55,6 +55,21 @@ export function extensionKeyPolicy(gate: RunGate, memento: Pick<vscode.Memento, 
     allowHint: () => 'confirm it when asked, or use the user setting for the base URL; "Preflab: Manage Allowed API Origins" lists what you allowed',
     confirm: async (q) => {
       const allow = `Allow ${q.origin}`;
+      if (q.kind === "ssh") {
+        const pick = await vscode.window.showWarningMessage(
+          `Run ssh to ${q.origin.slice("ssh://".length)}?`,
+          {
+            modal: true,
+            detail:
+              `${q.file ? `The workspace file ${q.file}` : "A workspace file"} names this host as a Slurm login node${q.what ? ` for ${q.what}` : ""}. ` +
+              `Preflab would connect with your ssh configuration and credentials and run squeue / sacct / scancel / tail there. ` +
+              `Workspace files can be written by anyone who wrote this repository. Allow only a host you know. ` +
+              `Your answer is remembered; revoke it with "Preflab: Manage Allowed API Origins".`,
+          },
+          allow,
+        );
+        return pick === allow;
+      }
       const pick = await vscode.window.showWarningMessage(
         `Send ${KEY_LABEL[q.key]} to ${q.origin}?`,
         {

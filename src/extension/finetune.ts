@@ -208,14 +208,16 @@ export class FinetuneFeature implements vscode.Disposable {
    * `ask: false` (background polling) never prompts: it throws for an unconfirmed origin.
    */
   private async authorizeJob(root: string, job: JobRecord, what: string, ask: boolean): Promise<void> {
+    const file = path.join(root, ".preflab", "finetune", "jobs", `${job.id}.json`);
+    if (job.backend === "slurm") return this.opts.policy.authorizeSsh({ host: job.slurm?.host ?? "", file, what }, ask);
     if (job.backend !== "openai") {
-      this.opts.gate.check("process", `${what} (${job.backend === "slurm" ? `ssh to ${job.slurm?.host ?? "?"}` : "sky"})`);
+      this.opts.gate.check("process", `${what} (sky)`);
       return;
     }
     const url = job.openai?.baseUrl;
     const setting = this.opts.openaiBaseUrl?.();
     const fromSetting = url !== undefined && setting !== undefined && sameOrigin(url, setting);
-    const req = { key: "openai" as const, url, source: fromSetting ? ("user-setting" as const) : ("workspace-file" as const), file: path.join(root, ".preflab", "finetune", "jobs", `${job.id}.json`), what };
+    const req = { key: "openai" as const, url, source: fromSetting ? ("user-setting" as const) : ("workspace-file" as const), file, what };
     if (ask) return this.opts.policy.authorize(req);
     this.opts.gate.check("network", what);
     this.opts.gate.check("key", what);
@@ -381,6 +383,8 @@ export class FinetuneFeature implements vscode.Disposable {
     } else {
       const host = await vscode.window.showInputBox({ prompt: "Slurm login host (ssh destination)", placeHolder: "user@login.cluster", ignoreFocusOut: true });
       if (!host) return undefined;
+      // The user typed this host: remember it, so polling the job they launch needs no question.
+      await this.opts.policy.allowSsh(host);
       launchOpts.slurm = { host };
     }
     const job = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Preflab: launching ${backend} fine-tuning...` }, () => api.launchJob(launchOpts));

@@ -161,6 +161,17 @@ test("Restricted Mode: expanding the view and running every command sends nothin
     assert.equal(hostile.requests[0]!.headers.authorization, `Bearer ${KEY}`);
     await commands["preflab.finetuneStatus"]!(nodes[0]);
     assert.equal(asked.length, 2, "remembered: asked once");
+
+    // The Slurm record's host: polling (trusted) never runs ssh there unasked; a command asks first.
+    assert.equal(existsSync(marker), false, "trusted polling ran no ssh to the job file's host");
+    answer = false;
+    await assert.rejects(Promise.resolve(commands["preflab.finetuneStatus"]!(nodes[1])), /until you confirm that host/);
+    assert.equal(asked[2], "ssh://attacker.example");
+    assert.equal(existsSync(marker), false, "declined: no ssh");
+    answer = true;
+    await Promise.resolve(commands["preflab.finetuneStatus"]!(nodes[1])).catch(() => undefined); // the stand-in ssh prints no job state
+    assert.equal(asked.length, 4);
+    assert.ok(existsSync(marker), "confirmed: ssh ran");
   } finally {
     process.env.PATH = oldPath;
     for (const d of disposables) d.dispose();

@@ -58,8 +58,8 @@ export interface JobRecord {
   /** Open-weight: the model name the server will expose (default: the job name). */
   servedModelName?: string;
   openai?: { baseUrl?: string; trainingFileId?: string; validationFileId?: string; fineTunedModel?: string; suffix?: string };
-  skypilot?: { cluster: string; yaml: string; jobDir: string; outputDir: string; skyBin?: string };
-  slurm?: { host: string; remoteDir: string; script: string; jobDir: string; sshBin?: string };
+  skypilot?: { cluster: string; yaml: string; jobDir: string; outputDir: string };
+  slurm?: { host: string; remoteDir: string; script: string; jobDir: string };
 }
 
 export function jobsDir(root: string): string {
