@@ -26,13 +26,23 @@ export const PALETTE_COMMANDS = [
   "preflab.selectModel",
   "preflab.showLog",
   "preflab.manageAllowedOrigins",
+  "preflab.runExperiment",
+  "preflab.estimateExperiment",
 ] as const;
 
 /** Fine-tuning (src/extension/finetune.ts returns their handlers; extension.ts checks the ids match). */
 export const FINETUNE_COMMAND_IDS = ["preflab.finetuneLaunch", "preflab.finetuneStatus", "preflab.finetuneCancel", "preflab.finetuneLogs", "preflab.finetuneRefresh"] as const;
 
 /** Commands behind tree items, view titles and context menus (not in the palette). */
-export const INTERNAL_COMMANDS = ["preflab.openPair", "preflab.revealRunFolder", "preflab.refreshRuns", "preflab.refreshUsers"] as const;
+export const INTERNAL_COMMANDS = [
+  "preflab.openPair",
+  "preflab.revealRunFolder",
+  "preflab.refreshRuns",
+  "preflab.refreshUsers",
+  // On a *.preflab.yaml file URI (explorer / editor context menus, code lens), optionally a cell name.
+  "preflab.experiment.run",
+  "preflab.experiment.estimate",
+] as const;
 
 export type PaletteCommandId = (typeof PALETTE_COMMANDS)[number];
 export type InternalCommandId = (typeof INTERNAL_COMMANDS)[number];

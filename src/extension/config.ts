@@ -35,6 +35,8 @@ export interface PreflabConfig {
   data: { trainPath: string | undefined; testPath: string | undefined; historySize: number; historyMode: "per-example" | "fixed"; pairs: "one" | "all"; seed: number };
   folders: { datasets: string; runs: string; cache: string };
   cacheEnabled: boolean;
+  /** An experiment whose estimate exceeds this many dollars asks first (preflab.cost.confirmAboveUsd). */
+  cost: { confirmAboveUsd: number };
 }
 
 export const DEFAULTS = {
@@ -48,6 +50,7 @@ export const DEFAULTS = {
   datasets: ".preflab/datasets",
   runs: ".preflab/runs",
   cache: ".preflab/cache/responses",
+  confirmAboveUsd: 5,
 } as const;
 
 function str(src: ConfigSource, key: string): string | undefined {
@@ -150,6 +153,7 @@ export function readConfig(src: ConfigSource): PreflabConfig {
       cache: str(src, "folders.cache") ?? DEFAULTS.cache,
     },
     cacheEnabled: src.get<unknown>("cache.enabled") !== false,
+    cost: { confirmAboveUsd: num(src, "cost.confirmAboveUsd", 0, Number.MAX_SAFE_INTEGER) ?? DEFAULTS.confirmAboveUsd },
   };
 }
 

@@ -12,6 +12,7 @@ import { FINETUNE_COMMAND_IDS, registerCommands, type CommandHandler, type Comma
 import { configuredModel } from "./config.js";
 import { loadCore } from "./core.js";
 import { DatasetFeature } from "./dataset-feature.js";
+import { ExperimentFeature } from "./experiments.js";
 import { finetuneFeature, type FINETUNE_COMMANDS } from "./finetune.js";
 import { Log } from "./log.js";
 import { PanelsFeature } from "./panels/panels-feature.js";
@@ -84,6 +85,7 @@ export function activate(context: vscode.ExtensionContext): { activationMs: numb
   const controller = new RunController(s, runs);
   const panels = new PanelsFeature(s);
   const datasets = new DatasetFeature(s);
+  const experiments = new ExperimentFeature(s);
   const finetune = finetuneFeature(context, {
     log,
     gate: s.gate,
@@ -110,6 +112,8 @@ export function activate(context: vscode.ExtensionContext): { activationMs: numb
     users,
     runs,
     controller,
+    experiments,
+    experiments.onDidRun(() => runs.refresh()),
     vscode.window.createTreeView("preflab.users", { treeDataProvider: users, showCollapseAll: true }),
     vscode.window.createTreeView("preflab.runs", { treeDataProvider: runs, canSelectMany: true }),
     vscode.workspace.registerTextDocumentContentProvider(PAIR_SCHEME, users),
@@ -117,7 +121,7 @@ export function activate(context: vscode.ExtensionContext): { activationMs: numb
     ...finetune.disposables,
     ...registerCommands(
       (id, handler) => vscode.commands.registerCommand(id, handler),
-      [datasets, users, runs, controller, panels, finetuneCommands, { name: "security", commands: () => ({ "preflab.manageAllowedOrigins": () => manageAllowedOrigins(s.policy) }) }],
+      [datasets, users, runs, controller, experiments, panels, finetuneCommands, { name: "security", commands: () => ({ "preflab.manageAllowedOrigins": () => manageAllowedOrigins(s.policy) }) }],
       (id, handler): CommandHandler =>
         async (...args: unknown[]) => {
           try {

@@ -1,0 +1,151 @@
+/**
+ * Experiment files in the extension (src/extension/experiments.ts), driven in plain Node with the
+ * stand-in `vscode` module: "Run Experiment" runs the shipped sample experiment's baseline cell into
+ * its run folder and writes the report; an estimate above `preflab.cost.confirmAboveUsd` asks
+ * first (requests, tokens, dollars) and a decline writes no run folder and sends nothing; Restricted
+ * Mode refuses a cloud cell before any request (a local listener counts zero).
+ */
+import assert from "node:assert/strict";
+import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import Module from "node:module";
+import * as path from "node:path";
+import { after, before, beforeEach, test } from "node:test";
+import { ALLOW_ALL } from "../../src/app/gate.js";
+import { cliAllowHint, cliOriginStore, KeyDestinationPolicy } from "../../src/app/origins.js";
+import { readRunJson } from "../../src/core/eval/runner.js";
+import { readConfig } from "../../src/extension/config.js";
+import type { Services } from "../../src/extension/services.js";
+import { workspaceTrustGate } from "../../src/extension/trust.js";
+import { FakeApiServer } from "../servers/fake-apis.js";
+import { stub } from "../fixtures/finetune/vscode-stub.js";
+import { tempDir } from "../helpers/tmp.js";
+
+const resolver = Module as unknown as { _resolveFilename: (req: string, ...rest: unknown[]) => string };
+const original = resolver._resolveFilename;
+const vscodeStub = require.resolve("../fixtures/finetune/vscode-stub.js");
+const coreBundle = require.resolve("../fixtures/extension-core.js");
+resolver._resolveFilename = (req, ...rest) => {
+  if (req === "vscode") return vscodeStub;
+  if (req.endsWith(`${path.sep}extension-core.js`)) return coreBundle;
+  return original(req, ...rest);
+};
+
+const repo = path.resolve(__dirname, "../..");
+const root = tempDir("preflab-exp-ext-");
+const sampleFile = path.join(root, "experiments", "sample.preflab.yaml");
+const cloudFile = path.join(root, "experiments", "cloud.preflab.yaml");
+let api: FakeApiServer;
+
+before(async () => {
+  mkdirSync(path.join(root, "experiments"), { recursive: true });
+  cpSync(path.join(repo, "experiments", "sample.preflab.yaml"), sampleFile);
+  symlinkSync(path.join(repo, "samples"), path.join(root, "samples"));
+  api = await FakeApiServer.start({ chat: () => ({ text: "A" }) });
+  writeFileSync(
+    cloudFile,
+    [
+      "name: cloud",
+      "dataset:",
+      "  build: { train: ../samples/train.jsonl, test: ../samples/test.jsonl }",
+      "out: ../.preflab/experiments/cloud",
+      "models:",
+      `  served: { provider: openai-compatible, model: served, baseUrl: "${api.openaiBaseUrl}" }`,
+      "prices:",
+      "  openai-compatible/served: { input: 1000, output: 1000 }",
+      "evaluations:",
+      "  rm: { kind: rm, limit: 1, maxInputTokens: 2500 }",
+      "matrix:",
+      "  - models: [served]",
+      "    evaluations: [rm]",
+      "",
+    ].join("\n"),
+  );
+});
+after(async () => {
+  resolver._resolveFilename = original;
+  await api.close();
+});
+beforeEach(() => {
+  stub.answers.length = 0;
+  stub.messages.length = 0;
+});
+
+/** The extension's experiment feature over fake services (trusted or not, with these settings). */
+async function feature(settings: Record<string, unknown>, trusted: boolean) {
+  const { ExperimentFeature } = await import("../../src/extension/experiments.js");
+  const { ActiveRuns } = await import("../../src/extension/state.js");
+  const cfg = readConfig({ get: <T>(k: string) => settings[k] as T | undefined });
+  const logs: string[] = [];
+  const gate = trusted ? ALLOW_ALL : workspaceTrustGate(() => false);
+  const s = {
+    config: () => cfg,
+    folders: () => ({ datasets: path.join(root, "datasets"), runs: path.join(root, "runs"), cache: path.join(root, "cache") }),
+    baseDir: () => root,
+    trusted,
+    checkFolder: async (d: string) => d,
+    gate,
+    // The confirmed origins of a trusted user: the test server's.
+    policy: new KeyDestinationPolicy({ gate, store: cliOriginStore([new URL(api.openaiBaseUrl).origin]), allowHint: cliAllowHint }),
+    keys: { get: async () => ({ key: "sk-test" }) },
+    log: { info: (m: string) => logs.push(m), warn: (m: string) => logs.push(m), error: (m: string) => logs.push(m), show: () => undefined },
+    active: new ActiveRuns(),
+  } as unknown as Services;
+  return { f: new ExperimentFeature(s), logs };
+}
+
+test("Run Experiment runs the shipped sample's baseline cell into its run folder and writes the report", async () => {
+  const { f } = await feature({ "cache.enabled": false }, true);
+  let runs = 0;
+  f.onDidRun(() => runs++);
+  const r = await f.run(sampleFile, ["rm-baseline"]);
+  assert.ok(r, "ran");
+  const out = path.join(root, ".preflab", "experiments", "sample");
+  const rj = await readRunJson(path.join(out, "rm-baseline"));
+  assert.equal(rj?.status, "finished");
+  assert.ok((rj?.totals.items ?? 0) > 0);
+  assert.equal(existsSync(path.join(out, "rm-tiny")), false, "only the selected cell ran");
+  assert.equal(r.report, path.join(out, "report.md"));
+  assert.match(readFileSync(r.report, "utf8"), /rm-baseline|baseline/);
+  assert.equal(stub.messages.length, 0, "a free run asks nothing");
+  assert.ok(runs > 0, "the views hear about the run");
+});
+
+test("above the cost threshold a modal shows requests, tokens and dollars; declining writes no run folder and sends nothing", async () => {
+  const { f } = await feature({ "cache.enabled": false, "cost.confirmAboveUsd": 0.01 }, true);
+  const before = api.requests.length;
+  stub.answers.push(undefined); // dismiss the modal
+  const r = await f.run(cloudFile);
+  assert.equal(r, undefined);
+  assert.equal(stub.messages.length, 1);
+  assert.match(stub.messages[0]!, /run experiment "cloud" for about \$\d+\.\d\d\? \(above your \$0\.01 threshold\)/);
+  assert.match(stub.details.at(-1)!, /^\d[\d,]* requests, [\d,]+ input tokens, [\d,]+ output tokens\./);
+  assert.ok(Number(/about \$(\d+\.\d\d)/.exec(stub.messages[0]!)![1]) > 0.01);
+  assert.equal(existsSync(path.join(root, ".preflab", "experiments", "cloud", "rm-served")), false, "no run folder");
+  assert.equal(api.requests.length, before, "nothing was sent");
+
+  // The same, confirmed: it runs against the server.
+  stub.answers.push("Run");
+  const ran = await f.run(cloudFile);
+  assert.ok(ran);
+  assert.ok(api.requests.length > before, "requests after the confirmation");
+  assert.equal((await readRunJson(path.join(root, ".preflab", "experiments", "cloud", "rm-served")))?.status, "finished");
+
+  // A threshold above the estimate asks nothing.
+  const { f: high } = await feature({ "cache.enabled": false, "cost.confirmAboveUsd": 1e9 }, true);
+  stub.messages.length = 0;
+  assert.ok(await high.estimate(cloudFile));
+  assert.equal(stub.messages.length, 0);
+});
+
+test("Restricted Mode refuses a cloud cell before any request, with the standard message; the baseline still runs", async () => {
+  const { f } = await feature({ "cache.enabled": false, "cost.confirmAboveUsd": 0 }, false);
+  const before = api.requests.length;
+  await assert.rejects(f.run(cloudFile), (e: Error) => e.name === "RestrictedModeError" && /openai-compatible provider .* disabled in Restricted Mode/.test(e.message) && /rm-served/.test(e.message));
+  await assert.rejects(f.estimate(cloudFile), (e: Error) => e.name === "RestrictedModeError");
+  assert.equal(api.requests.length, before, "zero requests");
+  assert.equal(stub.messages.length, 0, "no confirmation either");
+  // The GGUF cell is refused too (it loads native code named by the workspace).
+  await assert.rejects(f.run(sampleFile, ["rm-tiny"]), (e: Error) => e.name === "RestrictedModeError" && /llamacpp/.test(e.message));
+  const ok = await f.run(sampleFile, ["rm-baseline"]);
+  assert.ok(ok);
+});
