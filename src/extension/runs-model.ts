@@ -24,6 +24,8 @@ export interface RunInfo {
   recorded: RunJson["status"] | null;
   status: RunViewStatus;
   totals: RunJson["totals"] | null;
+  /** run.json `pricing`: the price the run used, null = price unknown, undefined = not recorded (older runs). */
+  pricing?: RunJson["pricing"];
   items: number;
   startedAt: string | null;
   updatedAt: string | null;
@@ -91,6 +93,7 @@ export async function readRunInfo(dir: string, activeHere = false): Promise<RunI
     recorded: rj?.status ?? null,
     status: deriveStatus(rj?.status ?? null, locked, activeHere),
     totals: rj?.totals ?? null,
+    ...(rj && rj.pricing !== undefined ? { pricing: rj.pricing } : {}),
     items: ev.items,
     startedAt: rj?.startedAt ?? null,
     updatedAt: rj?.updatedAt ?? null,
@@ -107,6 +110,27 @@ export async function listRuns(runsFolder: string, active: ReadonlySet<string> =
   const names = readdirSync(runsFolder, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
   const infos = await Promise.all(names.map((n) => readRunInfo(path.join(runsFolder, n), active.has(path.join(runsFolder, n)))));
   return infos.filter((i): i is RunInfo => i !== undefined).sort((a, b) => (b.startedAt ?? "").localeCompare(a.startedAt ?? "") || b.name.localeCompare(a.name));
+}
+
+/** A run's cost from run.json: "$1.23", "price unknown", or undefined when the run recorded no price (older runs) or has no totals. */
+export function costText(info: Pick<RunInfo, "totals" | "pricing">): string | undefined {
+  if (!info.totals || info.pricing === undefined) return undefined;
+  if (info.pricing === null) return "price unknown";
+  const usd = info.totals.costUsd;
+  return `$${usd > 0 && usd < 0.01 ? usd.toFixed(4) : usd.toFixed(2)}`;
+}
+
+/** The cost details for a tooltip: dollars, cached and cache-write tokens, batch discount. */
+export function costDetails(info: Pick<RunInfo, "totals" | "pricing">): string | undefined {
+  const cost = costText(info);
+  if (!cost || !info.totals) return undefined;
+  const t = info.totals;
+  const extra = [
+    t.cachedInputTokens ? `${t.cachedInputTokens} cached input tokens` : "",
+    t.cacheWriteTokens ? `${t.cacheWriteTokens} cache-write tokens` : "",
+    t.batchDiscountUsd ? `batch discount $${t.batchDiscountUsd.toFixed(2)}` : "",
+  ].filter(Boolean);
+  return `cost: ${cost}${extra.length ? ` (${extra.join(", ")})` : ""}`;
 }
 
 export interface Headline {

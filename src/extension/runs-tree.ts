@@ -9,7 +9,7 @@ import * as vscode from "vscode";
 import type { CommandMap, Feature } from "./commands.js";
 import { loadCore } from "./core.js";
 import { fractionDone } from "./format.js";
-import { headlineOf, listRuns, pct, type Headline, type RunInfo } from "./runs-model.js";
+import { costDetails, costText, headlineOf, listRuns, pct, type Headline, type RunInfo } from "./runs-model.js";
 import type { Services } from "./services.js";
 
 const KIND_LABEL: Record<string, string> = { rm: "reward model", generate: "generation", judge: "judge", prompts: "prompt set" };
@@ -119,6 +119,9 @@ export class RunsTree implements vscode.TreeDataProvider<RunInfo>, Feature, vsco
     else if (r.status === "running" && r.totals && r.totals.items) status = `running ${r.totals.done + r.totals.failed}/${r.totals.items}`;
     const parts = [status];
     if (headline && r.status !== "running") parts.push(headline.text);
+    const cost = costText(r);
+    // Free runs (baseline, llama.cpp) show no $0.00; a price-unknown run says so.
+    if (cost && (r.pricing === null || (r.totals?.costUsd ?? 0) > 0)) parts.push(cost);
     if (r.startedAt) parts.push(shortTime(r.startedAt));
     item.description = parts.join(" · ");
     const [icon, color] = STATUS_ICON[r.status];
@@ -128,6 +131,8 @@ export class RunsTree implements vscode.TreeDataProvider<RunInfo>, Feature, vsco
     tip.appendText(`${KIND_LABEL[r.kind] ?? r.kind} run with ${who}\nstatus: ${r.status}${r.recorded && r.recorded !== r.status ? ` (run.json: ${r.recorded})` : ""}\n`);
     if (r.totals) tip.appendText(`items: ${r.totals.done} done, ${r.totals.failed} failed of ${r.totals.items}; tokens ${r.totals.inputTokens} in / ${r.totals.outputTokens} out\n`);
     if (headline) tip.appendText(`${headline.text}\n`);
+    const costLine = costDetails(r);
+    if (costLine) tip.appendText(`${costLine}\n`);
     if (r.error) tip.appendText(`error: ${r.error}\n`);
     tip.appendText(r.dir);
     item.tooltip = tip;

@@ -90,7 +90,7 @@ async function feature(settings: Record<string, unknown>, trusted: boolean) {
     log: { info: (m: string) => logs.push(m), warn: (m: string) => logs.push(m), error: (m: string) => logs.push(m), show: () => undefined },
     active: new ActiveRuns(),
   } as unknown as Services;
-  return { f: new ExperimentFeature(s), logs };
+  return { f: new ExperimentFeature(s), logs, s };
 }
 
 test("Run Experiment runs the shipped sample's baseline cell into its run folder and writes the report", async () => {
@@ -148,4 +148,37 @@ test("Restricted Mode refuses a cloud cell before any request, with the standard
   await assert.rejects(f.run(sampleFile, ["rm-tiny"]), (e: Error) => e.name === "RestrictedModeError" && /llamacpp/.test(e.message));
   const ok = await f.run(sampleFile, ["rm-baseline"]);
   assert.ok(ok);
+});
+
+test("the Runs tree shows each run's cost from run.json: dollars for a priced run, nothing for a free one, 'price unknown' without a price", async () => {
+  const { RunsTree } = await import("../../src/extension/runs-tree.js");
+  const { costText } = await import("../../src/extension/runs-model.js");
+  const { s } = await feature({}, true);
+  const cloudOut = path.join(root, ".preflab", "experiments", "cloud");
+  const tree = new RunsTree({ ...s, folders: () => ({ datasets: root, runs: cloudOut, cache: root }) } as unknown as Services);
+  try {
+    const runs = await tree.getChildren();
+    const served = runs.find((r) => r.name === "rm-served");
+    assert.ok(served, "the cloud cell's run is listed");
+    const rj = (await readRunJson(served.dir))!;
+    assert.ok(rj.totals.costUsd > 0, "the priced run cost something");
+    const item = tree.getTreeItem(served);
+    assert.match(String(item.description), new RegExp(`\\$${rj.totals.costUsd.toFixed(2).replace(".", "\\.")}`));
+    assert.match((item.tooltip as { value: string }).value, /cost: \$\d+\.\d\d/);
+  } finally {
+    tree.dispose();
+  }
+  const sampleTree = new RunsTree({ ...s, folders: () => ({ datasets: root, runs: path.join(root, ".preflab", "experiments", "sample"), cache: root }) } as unknown as Services);
+  try {
+    const base = (await sampleTree.getChildren()).find((r) => r.name === "rm-baseline")!;
+    assert.ok(base);
+    const item = sampleTree.getTreeItem(base);
+    assert.doesNotMatch(String(item.description), /\$/, "a free run shows no $0.00");
+    assert.match((item.tooltip as { value: string }).value, /cost: \$0\.00/);
+  } finally {
+    sampleTree.dispose();
+  }
+  const totals = { items: 1, done: 1, failed: 0, cached: 0, inputTokens: 10, outputTokens: 1, cachedInputTokens: 0, cacheWriteTokens: 0, batchRequests: 0, batchDiscountUsd: 0, costUsd: 0 };
+  assert.equal(costText({ totals, pricing: null }), "price unknown");
+  assert.equal(costText({ totals }), undefined, "older runs recorded no price");
 });
