@@ -8,6 +8,8 @@ const common = { bundle: true, platform: "node", target: "node20", sourcemap: tr
 
 const entries = [
   { entryPoints: ["src/cli/main.ts"], outfile: "dist/cli.cjs", format: "cjs" },
+  // The dataset build's worker thread, found beside whichever bundle runs the build (src/core/data/build.ts).
+  { entryPoints: ["src/core/data/train-worker.ts"], outfile: "dist/data-train-worker.js", format: "cjs" },
 ];
 if (existsSync("src/extension/extension.ts")) {
   entries.push({ entryPoints: ["src/extension/extension.ts"], outfile: "dist/extension.js", format: "cjs" });

@@ -3,6 +3,8 @@ import assert from "node:assert/strict";
 import { readFileSync, writeFileSync, existsSync, mkdirSync } from "node:fs";
 import * as path from "node:path";
 import { buildDataset } from "../../src/core/data/builder.js";
+import { runTrainWorker, trainWorkerFile } from "../../src/core/data/build.js";
+import { DataError } from "../../src/core/data/schema.js";
 import { Dataset } from "../../src/core/data/dataset.js";
 import { DIMENSIONS } from "../../src/core/data/schema.js";
 import type { SyntheticUser } from "../../src/core/data/types.js";
@@ -120,6 +122,51 @@ test("same inputs and seed give byte-identical output; another seed gives other 
   assert.deepEqual(a.map((u) => u.id), b.map((u) => u.id), "ids are stable across seeds");
   const differ = a.filter((u, i) => JSON.stringify(u.history.map((h) => h.pairId)) !== JSON.stringify(b[i]!.history.map((h) => h.pairId)));
   assert.ok(differ.length > a.length / 4, `${differ.length} of ${a.length} histories differ`);
+});
+
+test("the train pass runs in a worker thread, and the in-process pass writes the same bytes", async () => {
+  // The worker loads from source (tsx) here; it must not fall back silently.
+  const file = trainWorkerFile();
+  assert.ok(file, "the worker file is found beside build.ts");
+  const wdir = path.join(dir, "worker-direct");
+  mkdirSync(wdir, { recursive: true });
+  const sink = { triples: () => {}, progress: () => {} };
+  // One pass gives up on the 4-row group (undefined: count first); with counts it completes.
+  assert.equal(await runTrainWorker(file, { dir: wdir, trainFiles: [train], testPrompts: new Set([leaked]), seed: 0, pairsMode: "one" }, sink), undefined);
+  const groupSize = new Map<string, number>();
+  for (const r of trainRows) groupSize.set(r.prompt as string, (groupSize.get(r.prompt as string) ?? 0) + 1);
+  let triples = 0;
+  const result = await runTrainWorker(file, { dir: wdir, trainFiles: [train], testPrompts: new Set([leaked]), seed: 0, pairsMode: "one", groupSize }, {
+    triples: (batch) => (triples += batch.length),
+    progress: () => {},
+  });
+  assert.notEqual(result, "no-worker", "the worker thread started");
+  assert.ok(result && result !== "no-worker");
+  assert.equal(triples, 60);
+  assert.equal(result.trainIds.length, 60);
+  assert.deepEqual(result.otherSizes.sort(), [2, 4]);
+  assert.equal(readFileSync(path.join(wdir, "train.jsonl"), "utf8"), readFileSync(path.join(dir, "base", "train.jsonl"), "utf8"));
+  // A bad row found in the worker is a DataError naming file, line and field.
+  const bad = writeJsonl(path.join(dir, "bad-in-worker.jsonl"), trainRows.map((r, i) => (i === 40 ? { ...r, output: 7 } : r)));
+  await assert.rejects(
+    runTrainWorker(file, { dir: wdir, trainFiles: [bad], testPrompts: new Set(), seed: 0, pairsMode: "one" }, sink),
+    (e: unknown) => {
+      assert.ok(e instanceof DataError, String(e));
+      assert.equal(e.field, "output");
+      assert.match(e.message, /bad-in-worker\.jsonl:41: field "output"/);
+      return true;
+    },
+  );
+  // The in-process fallback (no worker) gives byte-identical output.
+  process.env.PREFLAB_BUILD_WORKER = "0";
+  try {
+    await buildDataset({ train, test: testFile, out: path.join(dir, "in-process") });
+  } finally {
+    delete process.env.PREFLAB_BUILD_WORKER;
+  }
+  for (const f of ["manifest.json", "train.jsonl", "pairs.jsonl", "users.jsonl", "triples.jsonl", "triples.idx", "train.idx", "users.idx"]) {
+    assert.equal(readFileSync(path.join(dir, "in-process", f), "utf8"), readFileSync(path.join(dir, "base", f), "utf8"), f);
+  }
 });
 
 test("rows of one instruction need not be consecutive: the build counts them first and gives the same dataset", async () => {

@@ -16,29 +16,30 @@
  * Everything is written into a temp directory that is renamed into place at the end, so a
  * failed build leaves no partial output and never destroys an earlier one.
  */
+import { existsSync } from "node:fs";
 import { mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { Worker } from "node:worker_threads";
 import * as path from "node:path";
 import { contrasts, normText } from "./contrast.js";
 import { HistoryIndex, type RetrievalQuery } from "./history-index.js";
 import { pairId, tripleId, userId } from "./ids.js";
 import { LineWriter } from "./jsonl.js";
+import { writeTrainPass, type TrainPassParams, type TrainSink, type TrainWriteResult } from "./train-pass.js";
+import type { TrainWorkerMessage } from "./train-worker.js";
 import { formatLineIndex } from "./line-index.js";
 import { readRawRows, resolveInputs, sha256File } from "./loaders.js";
-import { DataError, DIMENSIONS, validateRow, type Dimension, type PreferenceEntry, type TestRow, type TrainRow } from "./schema.js";
+import { DataError, DIMENSIONS, validateRow, type Dimension, type PreferenceEntry, type TestRow } from "./schema.js";
 import {
   DATASET_FILES,
   FORMAT_VERSION,
   type HistoryMode,
   type HistoryRef,
   type Manifest,
-  type PairRef,
   type PairsMode,
   type ShortHistory,
   type StoredUser,
-  type TrainTriple,
   type Triple,
 } from "./types.js";
-import { Rng } from "../util/rng.js";
 
 export interface BuildOptions {
   /** File, directory of shards, or glob. */
@@ -127,94 +128,105 @@ interface TrainPass {
   skippedSizes: Record<string, number>;
 }
 
-/** Rows held for groups not yet complete, above which a one-pass build starts over with counts. */
-const MAX_PENDING_ROWS = 50_000;
+/**
+ * Where the train pass's worker is: beside the bundle (dist/data-train-worker.js) or beside this
+ * source file when run from source (tsx); undefined (the pass runs in-process) when neither is.
+ */
+export function trainWorkerFile(): string | undefined {
+  for (const f of [path.join(__dirname, "data-train-worker.js"), path.join(__dirname, "train-worker.ts")]) if (existsSync(f)) return f;
+  return undefined;
+}
+
+/** Set PREFLAB_BUILD_WORKER=0 to run the train pass in-process (same output). */
+const workerDisabled = () => process.env.PREFLAB_BUILD_WORKER === "0";
 
 /**
- * Validates the train rows and, as each instruction's group of three completes, writes the train
- * triple once (train.jsonl) and its pairs by id (pairs.jsonl), registering its rows and pairs in
- * the history index. With `groupSize` (rows per instruction, counted first), groups of another
- * size are skipped as their rows come. Without it (one pass), rows wait in their group until it
- * completes; the pass gives up (undefined) when a group grows past three after it was written or
- * when too many rows wait, and the caller counts first: both ways write the same bytes.
+ * Runs the train pass in a worker thread, handing its triples to `sink` as they come. Resolves
+ * to "no-worker" when the worker could not start (before it sent anything): the caller then runs
+ * the pass in-process, which rewrites the same files.
+ */
+/** A larger young generation: the pass allocates row objects and JSON lines at a high rate (less GC). */
+const resourceLimits = { maxYoungGenerationSizeMb: 64 };
+
+export function runTrainWorker(file: string, params: TrainPassParams, sink: TrainSink): Promise<TrainWriteResult | undefined | "no-worker"> {
+  return new Promise((resolve, reject) => {
+    let worker: Worker;
+    try {
+      // A bundle's worker is plain JS and needs none of the host's flags. From source the worker is
+      // TypeScript: it registers tsx (which runs this source) itself, as a worker does not inherit it.
+      worker = file.endsWith(".ts")
+        ? new Worker(`require(require.resolve("tsx/cjs", { paths: [${JSON.stringify(path.dirname(file))}] })); require(${JSON.stringify(file)});`, { eval: true, workerData: params, resourceLimits })
+        : new Worker(file, { workerData: params, execArgv: [], resourceLimits });
+    } catch {
+      resolve("no-worker");
+      return;
+    }
+    let heard = false;
+    let settled = false;
+    const finish = (f: () => void) => {
+      if (settled) return;
+      settled = true;
+      // Settled once the worker is gone, so a failed build's temp dir is removed after its last write.
+      worker.terminate().then(f, f);
+    };
+    worker.on("message", (m: TrainWorkerMessage) => {
+      heard = true;
+      if (settled) return;
+      try {
+        if (m.type === "triples") sink.triples(m.batch);
+        else if (m.type === "progress") sink.progress(m.done);
+        else if (m.type === "done") finish(() => resolve(m.result));
+        else {
+          const err = m.data ? new DataError(m.data.location, "", m.data.field) : new Error(m.message);
+          err.message = m.message;
+          if (m.stack) err.stack = m.stack;
+          finish(() => reject(err));
+        }
+      } catch (e) {
+        finish(() => reject(e));
+      }
+    });
+    worker.on("error", (e) => finish(() => (heard ? reject(e) : resolve("no-worker"))));
+    worker.on("exit", (code) => finish(() => (heard ? reject(new Error(`the build's worker thread exited (code ${code}) before it finished`)) : resolve("no-worker"))));
+  });
+}
+
+/**
+ * The train pass (train-pass.ts: train.jsonl and pairs.jsonl), registering each triple's rows and
+ * pairs in the history index as they come; in a worker thread when one can run, so the index work
+ * here overlaps with decoding and writing there. Undefined when a one-pass build must start over
+ * with counts (`groupSize`); both ways write the same bytes.
  */
 async function trainPass(dir: string, ctx: BuildContext, testPrompts: Set<string>, groupSize?: Map<string, number>): Promise<TrainPass | undefined> {
   const { seed, historySize, pairsMode, progress } = ctx;
-  const index = new HistoryIndex(seed, historySize);
-  const trainIds: string[] = [];
-  const trainOffsets: number[] = [];
-  const inputs: Manifest["inputs"] = [];
-  const pending = new Map<string, TrainRow[]>();
-  let pendingRows = 0;
-  const written = new Set<string>();
-  const trainWriter = await LineWriter.open(path.join(dir, DATASET_FILES.train));
-  const pairsWriter = await LineWriter.open(path.join(dir, DATASET_FILES.pairs));
-  let trainRows = 0;
-
-  const emitTriple = async (tid: string, prompt: string, rows: TrainRow[]) => {
-    // Register the three rows contiguously: row 3t+j is member j of train triple t.
-    for (const r of rows) index.addRow(r.preference_set);
-    // The prompt is only needed for exclusion checks against test prompts.
-    const tIdx = index.addTriple(testPrompts.has(prompt) ? prompt : "");
-    trainIds.push(tid);
-    const line: TrainTriple = { id: tid, prompt, members: rows.map((r) => ({ preference_set: r.preference_set, response: r.output })) as TrainTriple["members"] };
-    trainOffsets.push((await trainWriter.write(JSON.stringify(line)))[0]);
-    const rng = new Rng(seed, `pairs:${tid}`);
-    for (let j = 0; j < 3; j++) {
-      const others = [0, 1, 2].filter((k) => k !== j);
-      const rejected = pairsMode === "all" ? others : [others[rng.int(2)]!];
-      for (const k of rejected) {
-        const ref: PairRef = { id: pairId(tid, j, k), tripleId: tid, chosenMember: j, rejectedMember: k };
-        await pairsWriter.write(JSON.stringify(ref));
-        index.addPair({ triple: tIdx, chosenRow: 3 * tIdx + j, rejectedRow: 3 * tIdx + k });
+  const params: TrainPassParams = { dir, trainFiles: ctx.trainFiles, testPrompts, seed, pairsMode, groupSize };
+  let index = new HistoryIndex(seed, historySize);
+  const sink: TrainSink = {
+    triples: (batch) => {
+      for (const t of batch) {
+        // Register the three rows contiguously: row 3t+j is member j of train triple t.
+        for (const prefs of t.prefs) index.addRow(prefs);
+        const tIdx = index.addTriple(t.exclusion);
+        for (let i = 0; i < t.pairs.length; i += 2) index.addPair({ triple: tIdx, chosenRow: 3 * tIdx + t.pairs[i]!, rejectedRow: 3 * tIdx + t.pairs[i + 1]! });
       }
-    }
+    },
+    progress: (done) => progress({ phase: "building pairs", done }),
   };
-
-  try {
-    for (const file of ctx.trainFiles) {
-      let rows = 0;
-      for await (const { raw, loc } of readRawRows(file)) {
-        const row = validateRow("train", raw, loc);
-        rows++;
-        if ((trainRows + rows) % 20000 === 0) progress({ phase: "building pairs", done: trainRows + rows });
-        if (groupSize) {
-          if (groupSize.get(row.prompt) !== 3) continue; // counted from groupSize
-        } else if (written.size && written.has(tripleId("train", row.prompt))) {
-          return undefined; // a fourth row of a group already written: count first
-        }
-        let g = pending.get(row.prompt);
-        if (!g) pending.set(row.prompt, (g = []));
-        g.push(row);
-        pendingRows++;
-        if (g.length === 3) {
-          pending.delete(row.prompt);
-          pendingRows -= 3;
-          const tid = tripleId("train", row.prompt);
-          if (!groupSize) written.add(tid);
-          await emitTriple(tid, row.prompt, g);
-        } else if (!groupSize && pendingRows > MAX_PENDING_ROWS) {
-          return undefined;
-        }
-      }
-      trainRows += rows;
-      inputs.push({ split: "train", path: file, sha256: await sha256File(file), rows });
-    }
-    trainOffsets.push(trainWriter.offset);
-  } finally {
-    await pairsWriter.close();
-    await trainWriter.close();
+  const file = workerDisabled() ? undefined : trainWorkerFile();
+  let result = file ? await runTrainWorker(file, params, sink) : "no-worker";
+  if (result === "no-worker") {
+    index = new HistoryIndex(seed, historySize);
+    result = await writeTrainPass(params, sink);
   }
+  if (!result) return undefined;
+  const { trainIds, trainOffsets, trainRows, inputs, otherSizes } = result;
   let skippedTrainGroups = 0;
   let skippedTrainRows = 0;
   const skippedSizes: Record<string, number> = {};
-  const sizes = groupSize ? [...groupSize.values()] : [...pending.values()].map((g) => g.length);
-  for (const size of sizes) {
-    if (size !== 3) {
-      skippedTrainGroups++;
-      skippedTrainRows += size;
-      skippedSizes[size] = (skippedSizes[size] ?? 0) + 1;
-    }
+  for (const size of otherSizes) {
+    skippedTrainGroups++;
+    skippedTrainRows += size;
+    skippedSizes[size] = (skippedSizes[size] ?? 0) + 1;
   }
   return { index, trainIds, trainOffsets, trainRows, inputs, skippedTrainGroups, skippedTrainRows, skippedSizes };
 }
