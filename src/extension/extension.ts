@@ -13,6 +13,7 @@ import { configuredModel } from "./config.js";
 import { loadCore } from "./core.js";
 import { DatasetFeature } from "./dataset-feature.js";
 import { ExperimentFeature } from "./experiments.js";
+import { ExperimentLensProvider } from "./experiment-lens.js";
 import { finetuneFeature, type FINETUNE_COMMANDS } from "./finetune.js";
 import { Log } from "./log.js";
 import { PanelsFeature } from "./panels/panels-feature.js";
@@ -86,6 +87,7 @@ export function activate(context: vscode.ExtensionContext): { activationMs: numb
   const panels = new PanelsFeature(s);
   const datasets = new DatasetFeature(s);
   const experiments = new ExperimentFeature(s);
+  const lenses = new ExperimentLensProvider(s, experiments);
   const finetune = finetuneFeature(context, {
     log,
     gate: s.gate,
@@ -114,6 +116,8 @@ export function activate(context: vscode.ExtensionContext): { activationMs: numb
     controller,
     experiments,
     experiments.onDidRun(() => runs.refresh()),
+    lenses,
+    vscode.languages.registerCodeLensProvider({ scheme: "file", pattern: "**/*.preflab.yaml" }, lenses),
     vscode.window.createTreeView("preflab.users", { treeDataProvider: users, showCollapseAll: true }),
     vscode.window.createTreeView("preflab.runs", { treeDataProvider: runs, canSelectMany: true }),
     vscode.workspace.registerTextDocumentContentProvider(PAIR_SCHEME, users),

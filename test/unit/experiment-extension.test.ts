@@ -182,3 +182,35 @@ test("the Runs tree shows each run's cost from run.json: dollars for a priced ru
   assert.equal(costText({ totals, pricing: null }), "price unknown");
   assert.equal(costText({ totals }), undefined, "older runs recorded no price");
 });
+
+test("code lenses: run / estimate / run cell on the sample; in Restricted Mode the GGUF cell's lens says why and runs nothing", async () => {
+  const { experimentLenses, cellLine } = await import("../../src/extension/experiment-lens.js");
+  const { ALL_COMMANDS } = await import("../../src/extension/commands.js");
+  const { loadExperiment } = await import("../../src/app/experiment.js");
+  const exp = await loadExperiment(sampleFile);
+  const text = readFileSync(sampleFile, "utf8");
+  const tinyLine = text.split("\n").findIndex((l) => /^\s+rm-tiny:/.test(l));
+  assert.ok(tinyLine > 0);
+  assert.equal(cellLine(text, "rm-tiny"), tinyLine, "a cell with an override: its line under cells:");
+  assert.equal(cellLine(text, "rm-baseline"), text.split("\n").findIndex((l) => l.startsWith("matrix:")), "else the matrix line");
+
+  const trusted = experimentLenses(exp, text, true, "F");
+  assert.deepEqual(
+    trusted.map((l) => [l.command, l.args]),
+    [
+      ["preflab.experiment.run", ["F"]],
+      ["preflab.experiment.estimate", ["F"]],
+      ["preflab.experiment.run", ["F", "rm-baseline"]],
+      ["preflab.experiment.run", ["F", "rm-tiny"]],
+    ],
+  );
+  for (const l of trusted) assert.ok((ALL_COMMANDS as readonly string[]).includes(l.command), l.command);
+
+  const restricted = experimentLenses(exp, text, false, "F");
+  const runs = restricted.filter((l) => l.command === "preflab.experiment.run");
+  assert.deepEqual(runs.map((l) => l.args), [["F", ["rm-baseline"]], ["F", "rm-baseline"]], "only baseline cells run");
+  const tiny = restricted.find((l) => l.line === tinyLine)!;
+  assert.equal(tiny.command, "workbench.trust.manage");
+  assert.match(tiny.title, /rm-tiny: disabled in Restricted Mode/);
+  assert.match(restricted[0]!.title, /Restricted Mode/);
+});
