@@ -42,6 +42,7 @@ export const INTERNAL_COMMANDS = [
   // On a *.preflab.yaml file URI (explorer / editor context menus, code lens), optionally a cell name.
   "preflab.experiment.run",
   "preflab.experiment.estimate",
+  "preflab.refreshExperiments",
 ] as const;
 
 export type PaletteCommandId = (typeof PALETTE_COMMANDS)[number];

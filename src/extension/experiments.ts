@@ -64,7 +64,8 @@ export function confirmationText(exp: Pick<LoadedExperiment, "spec">, cost: Expe
   return { message, detail };
 }
 
-type FileArg = vscode.Uri | string | undefined;
+/** A file URI or path, or an Experiments tree node (`experimentFile`, and `cell` for a cell). */
+type FileArg = vscode.Uri | string | { experimentFile: string; cell?: string } | undefined;
 
 export class ExperimentFeature implements Feature {
   readonly name = "experiments";
@@ -77,6 +78,7 @@ export class ExperimentFeature implements Feature {
   /** The file from an argument (menu, code lens, test), the active editor, or a pick among the workspace's experiment files. */
   private async file(arg: FileArg): Promise<string | undefined> {
     if (typeof arg === "string") return arg;
+    if (arg && typeof arg === "object" && "experimentFile" in arg) return arg.experimentFile;
     if (arg && typeof arg === "object" && "fsPath" in arg) return arg.fsPath;
     const active = vscode.window.activeTextEditor?.document.uri;
     if (active?.scheme === "file" && active.fsPath.endsWith(EXPERIMENT_SUFFIX)) return active.fsPath;
@@ -153,7 +155,8 @@ export class ExperimentFeature implements Feature {
    * declined (nothing was run) or picked no file.
    */
   async run(arg?: FileArg, only?: string[] | string): Promise<(ExperimentRunResult & { report: string }) | undefined> {
-    const cells = typeof only === "string" ? [only] : only;
+    const fromNode = arg && typeof arg === "object" && "cell" in arg && typeof arg.cell === "string" ? [arg.cell] : undefined;
+    const cells = typeof only === "string" ? [only] : (only ?? fromNode);
     const file = await this.file(arg);
     if (!file) return undefined;
     const core = await loadCore();

@@ -14,6 +14,7 @@ import { loadCore } from "./core.js";
 import { DatasetFeature } from "./dataset-feature.js";
 import { ExperimentFeature } from "./experiments.js";
 import { ExperimentLensProvider } from "./experiment-lens.js";
+import { ExperimentsTree } from "./experiments-tree.js";
 import { finetuneFeature, type FINETUNE_COMMANDS } from "./finetune.js";
 import { Log } from "./log.js";
 import { PanelsFeature } from "./panels/panels-feature.js";
@@ -88,6 +89,7 @@ export function activate(context: vscode.ExtensionContext): { activationMs: numb
   const datasets = new DatasetFeature(s);
   const experiments = new ExperimentFeature(s);
   const lenses = new ExperimentLensProvider(s, experiments);
+  const experimentsTree = new ExperimentsTree(s, experiments);
   const finetune = finetuneFeature(context, {
     log,
     gate: s.gate,
@@ -117,6 +119,8 @@ export function activate(context: vscode.ExtensionContext): { activationMs: numb
     experiments,
     experiments.onDidRun(() => runs.refresh()),
     lenses,
+    experimentsTree,
+    vscode.window.createTreeView("preflab.experiments", { treeDataProvider: experimentsTree }),
     vscode.languages.registerCodeLensProvider({ scheme: "file", pattern: "**/*.preflab.yaml" }, lenses),
     vscode.window.createTreeView("preflab.users", { treeDataProvider: users, showCollapseAll: true }),
     vscode.window.createTreeView("preflab.runs", { treeDataProvider: runs, canSelectMany: true }),
@@ -125,7 +129,7 @@ export function activate(context: vscode.ExtensionContext): { activationMs: numb
     ...finetune.disposables,
     ...registerCommands(
       (id, handler) => vscode.commands.registerCommand(id, handler),
-      [datasets, users, runs, controller, experiments, panels, finetuneCommands, { name: "security", commands: () => ({ "preflab.manageAllowedOrigins": () => manageAllowedOrigins(s.policy) }) }],
+      [datasets, users, runs, controller, experiments, experimentsTree, panels, finetuneCommands, { name: "security", commands: () => ({ "preflab.manageAllowedOrigins": () => manageAllowedOrigins(s.policy) }) }],
       (id, handler): CommandHandler =>
         async (...args: unknown[]) => {
           try {

@@ -214,3 +214,51 @@ test("code lenses: run / estimate / run cell on the sample; in Restricted Mode t
   assert.match(tiny.title, /rm-tiny: disabled in Restricted Mode/);
   assert.match(restricted[0]!.title, /Restricted Mode/);
 });
+
+test("the Experiments tree lists experiment files → cells with status, headline and cost; a changed cell shows it; it refreshes after a run", async () => {
+  const { ExperimentsTree } = await import("../../src/extension/experiments-tree.js");
+  const { f, s } = await feature({ "cache.enabled": false }, true);
+  // The cloud experiment again, with the cell's limit changed: the same out folder, so its run differs.
+  const changedFile = path.join(root, "experiments", "changed.preflab.yaml");
+  writeFileSync(changedFile, readFileSync(cloudFile, "utf8").replace("name: cloud", "name: changed").replace("limit: 1,", "limit: 2,"));
+  stub.workspaceFiles = [sampleFile, cloudFile, changedFile];
+  const tree = new ExperimentsTree(s, f);
+  try {
+    const files = await tree.getChildren();
+    assert.deepEqual(files.map((n) => n.type === "experiment" && path.basename(n.experimentFile)), ["changed.preflab.yaml", "cloud.preflab.yaml", "sample.preflab.yaml"]);
+    const cellsOf = async (file: string) => {
+      const node = files.find((n) => n.experimentFile === file)!;
+      const cells = await tree.getChildren(node);
+      return Object.fromEntries(cells.map((c) => [c.type === "cell" ? c.cell : "", c])) as Record<string, import("../../src/extension/experiments-tree.js").CellNode>;
+    };
+    const sample = await cellsOf(sampleFile);
+    assert.equal(sample["rm-baseline"]!.status, "finished");
+    assert.match(sample["rm-baseline"]!.headline ?? "", /^accuracy \d+\.\d%$/);
+    assert.equal(sample["rm-tiny"]!.status, "not started");
+    assert.equal(sample["rm-tiny"]!.cost, undefined);
+    const item = tree.getTreeItem(sample["rm-baseline"]!);
+    assert.match(String(item.description), /^finished · accuracy \d+\.\d% · \$0\.00$/);
+    assert.equal(item.contextValue, "preflabExperimentCell.finished");
+
+    const cloud = await cellsOf(cloudFile);
+    assert.equal(cloud["rm-served"]!.status, "finished");
+    assert.match(cloud["rm-served"]!.cost ?? "", /^\$\d+\.\d\d$/);
+    assert.equal((await cellsOf(changedFile))["rm-served"]!.status, "settings changed");
+
+    // A cell running in this window shows as running.
+    const { cellNodes } = await import("../../src/extension/experiments-tree.js");
+    const { loadExperiment, experimentStatus } = await import("../../src/app/experiment.js");
+    const exp = await loadExperiment(sampleFile);
+    const st = await experimentStatus(exp);
+    const running = await cellNodes(exp, st, new Set([st.find((x) => x.cell.name === "rm-tiny")!.dir]));
+    assert.equal(running.find((c) => c.cell === "rm-tiny")!.status, "running");
+
+    // A run (here: the finished baseline cell, skipped) refreshes the tree.
+    const refreshed = new Promise<void>((resolve) => tree.onDidChangeTreeData(() => resolve()));
+    await f.run(sampleFile, "rm-baseline");
+    await refreshed;
+  } finally {
+    tree.dispose();
+    stub.workspaceFiles = [];
+  }
+});
