@@ -213,13 +213,18 @@ async function trainPass(dir: string, ctx: BuildContext, testPrompts: Set<string
     progress: (done) => progress({ phase: "building pairs", done }),
   };
   const file = workerDisabled() ? undefined : trainWorkerFile();
-  let result = file ? await runTrainWorker(file, params, sink) : "no-worker";
+  // The main thread waits for the worker's triples much of the time: it hashes the inputs meanwhile.
+  let hashed = Promise.resolve("");
+  const hashes = file ? new Map(ctx.trainFiles.map((f) => [f, (hashed = hashed.then(() => sha256File(f)))])) : undefined;
+  for (const h of hashes?.values() ?? []) h.catch(() => undefined); // surfaced when awaited
+  let result = file ? await runTrainWorker(file, { ...params, hashInputs: false }, sink) : "no-worker";
   if (result === "no-worker") {
     index = new HistoryIndex(seed, historySize);
     result = await writeTrainPass(params, sink);
   }
   if (!result) return undefined;
   const { trainIds, trainOffsets, trainRows, inputs, otherSizes } = result;
+  if (hashes && file) for (const input of inputs) input.sha256 ||= await hashes.get(input.path)!;
   let skippedTrainGroups = 0;
   let skippedTrainRows = 0;
   const skippedSizes: Record<string, number> = {};

@@ -23,6 +23,8 @@ export interface TrainPassParams {
   pairsMode: PairsMode;
   /** Rows per instruction, counted first (a second pass); without it, one pass that may give up. */
   groupSize?: Map<string, number>;
+  /** False when the caller hashes the inputs itself (in parallel with the pass): sha256 left "". */
+  hashInputs?: boolean;
 }
 
 /** One completed train triple, in write order: what the history index registers. */
@@ -122,7 +124,7 @@ export async function writeTrainPass(p: TrainPassParams, sink: TrainSink): Promi
         }
       }
       trainRows += rows;
-      inputs.push({ split: "train", path: file, sha256: await sha256File(file), rows });
+      inputs.push({ split: "train", path: file, sha256: p.hashInputs === false ? "" : await sha256File(file), rows });
     }
     trainOffsets.push(trainWriter.offset);
     if (batch.length) sink.triples(batch);
