@@ -262,3 +262,46 @@ test("the Experiments tree lists experiment files → cells with status, headlin
     stub.workspaceFiles = [];
   }
 });
+
+test("the code-lens provider reads the file from disk: lenses with their commands, or one lens naming the file's error", async () => {
+  const { ExperimentLensProvider } = await import("../../src/extension/experiment-lens.js");
+  const { f, s } = await feature({}, false);
+  const provider = new ExperimentLensProvider({ ...s, log: { ...(s.log as object), redact: (t: string) => t } } as unknown as Services, f);
+  const doc = (file: string) => ({ uri: { scheme: "file", fsPath: file }, getText: () => readFileSync(file, "utf8") }) as never;
+  try {
+    const lenses = await provider.provideCodeLenses(doc(sampleFile));
+    const tiny = lenses.find((l) => /rm-tiny/.test(l.command?.title ?? ""))!;
+    assert.equal(tiny.command?.command, "workbench.trust.manage", "Restricted Mode: the GGUF cell's lens does not run it");
+    assert.ok(lenses.some((l) => l.command?.command === "preflab.experiment.run" && l.command.arguments?.[1] === "rm-baseline"));
+    const bad = path.join(root, "experiments", "bad.preflab.yaml");
+    writeFileSync(bad, readFileSync(sampleFile, "utf8").replace("models: [baseline, tiny]", "models: [baseline, nosuch]"));
+    const err = await provider.provideCodeLenses(doc(bad));
+    assert.equal(err.length, 1);
+    assert.match(err[0]!.command!.title, /bad\.preflab\.yaml:\d+: matrix\.0\.models\.1: no model "nosuch"/);
+    assert.equal(err[0]!.command!.command, "");
+  } finally {
+    provider.dispose();
+  }
+});
+
+test("Cancel on the progress notification stops the experiment resumable; running it again completes it", async () => {
+  const file = path.join(root, "experiments", "cancel.preflab.yaml");
+  writeFileSync(file, readFileSync(cloudFile, "utf8").replace("name: cloud", "name: cancel").replace("experiments/cloud", "experiments/cancel").replace("limit: 1,", "limit: 2,"));
+  const { f, s } = await feature({ "cache.enabled": false, "cost.confirmAboveUsd": 1e9 }, true);
+  stub.cancelProgress = true;
+  let r;
+  try {
+    r = await f.run(file);
+  } finally {
+    stub.cancelProgress = false;
+  }
+  assert.equal(r?.cancelled, true);
+  const dir = path.join(root, ".preflab", "experiments", "cancel", "rm-served");
+  const rj = await readRunJson(dir);
+  assert.equal(rj?.status, "cancelled");
+  assert.ok(rj.totals.done < rj.totals.items, "stopped before the end");
+  assert.equal((s as unknown as { active: { all: unknown[] } }).active.all.length, 0, "nothing left in the active runs");
+  const again = await f.run(file);
+  assert.equal(again?.cancelled, false);
+  assert.equal((await readRunJson(dir))?.status, "finished");
+});
