@@ -35,6 +35,7 @@ import { resolveProviderConfig, type ProviderRequest, type ResolvedProvider } fr
 import { runEvaluation, runnerSettings, type EvalOutcome, type EvalRequest, type RunnerSettings, type SessionHooks } from "./session.js";
 import { keyNameFor, type KeyDestinationPolicy } from "./origins.js";
 import { estimateItems } from "./estimate.js";
+import { childPath, segmentProblem } from "../core/util/safe-path.js";
 
 export const CELL_FILE = "cell.json";
 
@@ -97,6 +98,7 @@ export async function loadExperiment(file: string): Promise<LoadedExperiment> {
   };
   const dir = path.dirname(abs);
   const cells = expandCells(spec, fail);
+  if (spec.out === undefined && segmentProblem(spec.name)) fail(["name"], `"${spec.name}" ${segmentProblem(spec.name)}; without out: it names the results folder, so it must be one plain file name`);
   return { file: abs, dir, out: path.resolve(dir, spec.out ?? spec.name), spec, cells };
 }
 
@@ -132,6 +134,8 @@ function expandCells(spec: Experiment, fail: (p: (string | number)[], msg: strin
             cell.judgeModel = ev.judge;
             cell.source = `${ev.of}-${model}${suffix}`;
           }
+          const unsafe = segmentProblem(name);
+          if (unsafe) fail(["matrix", mi], `cell name "${name}" ${unsafe}; it becomes a folder name, so model, evaluation and option names must keep it one plain file name`);
           if (cells.has(name)) fail(["matrix", mi], `cell "${name}" is produced twice`);
           cells.set(name, cell);
         }
@@ -184,7 +188,7 @@ async function resolveModel(exp: LoadedExperiment, model: string, host: Pick<Exp
 }
 
 export function cellDir(exp: LoadedExperiment, cell: string): string {
-  return path.join(exp.out, cell);
+  return childPath(exp.out, cell, "cell name");
 }
 
 async function datasetDir(exp: LoadedExperiment, build: boolean): Promise<string> {

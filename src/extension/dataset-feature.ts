@@ -9,6 +9,7 @@ import * as vscode from "vscode";
 import type { CommandMap, Feature } from "./commands.js";
 import { loadCore } from "./core.js";
 import type { Services } from "./services.js";
+import { childPath, segmentProblem } from "../core/util/safe-path.js";
 
 type Source = "sample" | "files" | "settings";
 
@@ -64,13 +65,13 @@ export class DatasetFeature implements Feature {
         title: "Preflab: Build Dataset",
         prompt: `Name of the dataset folder (under ${this.s.folders().datasets})`,
         value: "multifacet",
-        validateInput: (v) => (/^[A-Za-z0-9._-]+$/.test(v.trim()) ? undefined : "letters, digits, '.', '_' and '-' only"),
+        validateInput: (v) => (/^[A-Za-z0-9._-]+$/.test(v.trim()) ? segmentProblem(v.trim()) : "letters, digits, '.', '_' and '-' only"),
       });
       if (!typed) return undefined;
       name = typed.trim();
     }
     if (!train || !test) return undefined;
-    const out = path.join(this.s.folders().datasets, name);
+    const out = childPath(this.s.folders().datasets, name, "dataset name");
     if (source !== "sample" && existsSync(out)) {
       const ok = await vscode.window.showWarningMessage(`Preflab: ${out} exists. Replace it? (the old one is removed only once the new build is complete)`, { modal: true }, "Replace");
       if (ok !== "Replace") return undefined;
@@ -116,6 +117,8 @@ export class DatasetFeature implements Feature {
       dir = uris?.[0]?.fsPath;
     }
     if (!dir) return undefined;
+    // In Restricted Mode a dataset folder that is (or sits under) a symlink out of the workspace is refused.
+    await this.s.checkFolder(dir, "dataset folder");
     const core = await loadCore();
     const ds = await core.Dataset.open(dir); // throws a DataError naming the file when it is not a dataset
     await this.s.dataset.set(ds.dir);

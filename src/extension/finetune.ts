@@ -26,6 +26,7 @@ import type { RunGate } from "../app/gate.js";
 import { originOf, type KeyDestinationPolicy } from "../app/origins.js";
 import type * as FinetuneApi from "../core/finetune/index.js";
 import { loadCore } from "./core.js";
+import { childPath } from "../core/util/safe-path.js";
 import type { JobMethod, JobRecord, JobStatus } from "../core/finetune/jobs.js";
 
 function sameOrigin(a: string, b: string): boolean {
@@ -208,7 +209,7 @@ export class FinetuneFeature implements vscode.Disposable {
    * `ask: false` (background polling) never prompts: it throws for an unconfirmed origin.
    */
   private async authorizeJob(root: string, job: JobRecord, what: string, ask: boolean): Promise<void> {
-    const file = path.join(root, ".preflab", "finetune", "jobs", `${job.id}.json`);
+    const file = childPath(path.join(root, ".preflab", "finetune", "jobs"), `${job.id}.json`, "job id");
     if (job.backend === "slurm") return this.opts.policy.authorizeSsh({ host: job.slurm?.host ?? "", file, what }, ask);
     if (job.backend !== "openai") {
       this.opts.gate.check("process", `${what} (sky)`);

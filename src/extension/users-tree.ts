@@ -10,6 +10,7 @@ import type { CommandMap, Feature } from "./commands.js";
 import type { Services } from "./services.js";
 import { DIMENSION_LABEL, oneLine, renderPairDocument, userLabel, type UserSummary } from "./users-index.js";
 import { loadCore } from "./core.js";
+import { assertSafeSegment, segmentProblem } from "../core/util/safe-path.js";
 
 export const PAIR_SCHEME = "preflab-pair";
 
@@ -19,14 +20,15 @@ type Node =
   | { type: "pair"; userId: string; index: number; prompt: string; score: number; preference: string }
   | { type: "message"; text: string };
 
-/** preflab-pair:/<userId>/pair-<n>.md?<dataset dir> */
+/** preflab-pair:/<userId>/pair-<n>.md?<dataset dir>; a user id that is not one safe path segment is refused. */
 export function pairUri(datasetDir: string, userId: string, index: number): vscode.Uri {
+  assertSafeSegment(userId, "user id");
   return vscode.Uri.from({ scheme: PAIR_SCHEME, path: `/${userId}/pair-${index + 1}.md`, query: datasetDir });
 }
 
 export function parsePairUri(uri: vscode.Uri): { datasetDir: string; userId: string; index: number } | undefined {
   const m = /^\/([^/]+)\/pair-(\d+)\.md$/.exec(uri.path);
-  if (!m || !uri.query) return undefined;
+  if (!m || !uri.query || segmentProblem(m[1]!)) return undefined;
   return { datasetDir: uri.query, userId: m[1]!, index: Number(m[2]) - 1 };
 }
 
@@ -117,6 +119,7 @@ export class UsersTree implements vscode.TreeDataProvider<Node>, vscode.TextDocu
   async provideTextDocumentContent(uri: vscode.Uri): Promise<string> {
     const p = parsePairUri(uri);
     if (!p) return `Not a Preflab feedback pair: ${uri.toString()}\n`;
+    await this.s.checkFolder(p.datasetDir, "dataset folder");
     const index = p.datasetDir === this.s.dataset.dir ? await this.s.dataset.users() : await (await loadCore()).UsersIndex.load(p.datasetDir);
     const user = await index?.user(p.userId);
     if (!user) return `User ${p.userId} is not in ${p.datasetDir}.\n`;
