@@ -68,6 +68,7 @@ test("the .vsix is lean and carries what the extension needs", () => {
     "extension/package.json",
     "extension/dist/extension.js",
     "extension/dist/extension-core.js",
+    "extension/dist/data-train-worker.js",
     "extension/dist/server.js",
     "extension/dist/webview/triple.js",
     "extension/dist/webview/triple.css",
