@@ -6,17 +6,16 @@
  * its cell.json differs from the file's (the run would refuse it). Refreshes after experiment runs,
  * on this host's run progress and when an experiment file changes. Every disposable is owned.
  */
-import { readFile } from "node:fs/promises";
 import * as path from "node:path";
 import * as vscode from "vscode";
-import type { Cell, CellStatus, LoadedExperiment } from "../app/experiment.js";
+import type { CellStatus, LoadedExperiment } from "../app/experiment.js";
 import type { CommandMap, Feature } from "./commands.js";
 import { loadCore } from "./core.js";
-import { EXPERIMENT_SUFFIX, type ExperimentFeature } from "./experiments.js";
+import { cellViewStatus, EXPERIMENT_SUFFIX, readRecordedCell, type CellViewStatus, type ExperimentFeature } from "./experiments.js";
 import { costText, headlineOf, readRunInfo } from "./runs-model.js";
 import type { Services } from "./services.js";
 
-export type CellViewStatus = "not started" | "running" | "finished" | "failed" | "cancelled" | "settings changed";
+export { cellViewStatus, type CellViewStatus };
 
 export interface ExperimentFileNode {
   type: "experiment";
@@ -49,23 +48,12 @@ const STATUS_ICON: Record<CellViewStatus, [string, string?]> = {
   "settings changed": ["warning", "notificationsWarningIcon.foreground"],
 };
 
-const cellKey = (c: Pick<Cell, "kind" | "options" | "batch" | "source">) => JSON.stringify({ kind: c.kind, options: c.options, batch: c.batch, source: c.source ?? null });
-
-/** A cell's status in the view: active here > settings changed > run.json. */
-export function cellViewStatus(s: Pick<CellStatus, "status" | "cell">, recorded: Pick<Cell, "kind" | "options" | "batch" | "source"> | undefined, activeHere: boolean): CellViewStatus {
-  if (activeHere) return "running";
-  if (recorded && cellKey(recorded) !== cellKey(s.cell)) return "settings changed";
-  return s.status;
-}
-
 /** The cells of an experiment with status, cost and headline (for the tree and its tests). */
 export async function cellNodes(exp: LoadedExperiment, statuses: readonly CellStatus[], active: ReadonlySet<string>): Promise<CellNode[]> {
   const core = await loadCore();
   return Promise.all(
     statuses.map(async (st): Promise<CellNode> => {
-      const recorded = await readFile(path.join(st.dir, "cell.json"), "utf8")
-        .then((t) => (JSON.parse(t) as { cell?: Cell }).cell)
-        .catch(() => undefined);
+      const recorded = await readRecordedCell(st.dir);
       const status = cellViewStatus(st, recorded, active.has(st.dir));
       let cost: string | undefined;
       let headline: string | undefined;

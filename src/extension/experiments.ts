@@ -13,11 +13,11 @@
  * - cancellable progress (the cell, items done), the active-runs registry (status bar, Cancel Run),
  *   and the report written to OUT/report.md and opened.
  */
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import * as path from "node:path";
 import * as vscode from "vscode";
 import type { CostEstimate } from "../core/cost/estimate.js";
-import type { LoadedExperiment, ExperimentRunResult } from "../app/experiment.js";
+import type { Cell, CellStatus, LoadedExperiment, ExperimentRunResult } from "../app/experiment.js";
 import type { ProviderId } from "../core/providers/registry.js";
 import type { CommandMap, Feature } from "./commands.js";
 import { loadCore, type CoreApi } from "./core.js";
@@ -49,6 +49,24 @@ export function experimentCost(estimates: readonly CostEstimate[], batchCells: R
     else out.usd += batchCells.has(e.label) ? e.dollars.cached : e.dollars.naive;
   }
   return out;
+}
+
+export type CellViewStatus = "not started" | "running" | "finished" | "failed" | "cancelled" | "settings changed";
+
+const cellKey = (c: Pick<Cell, "kind" | "options" | "batch" | "source">) => JSON.stringify({ kind: c.kind, options: c.options, batch: c.batch, source: c.source ?? null });
+
+/** The cell a run folder's cell.json records (undefined when none). */
+export async function readRecordedCell(dir: string): Promise<Cell | undefined> {
+  return readFile(path.join(dir, "cell.json"), "utf8")
+    .then((t) => (JSON.parse(t) as { cell?: Cell }).cell)
+    .catch(() => undefined);
+}
+
+/** A cell's status for views: active here > settings changed (cell.json differs from the file) > run.json. */
+export function cellViewStatus(s: Pick<CellStatus, "status" | "cell">, recorded: Pick<Cell, "kind" | "options" | "batch" | "source"> | undefined, activeHere: boolean): CellViewStatus {
+  if (activeHere) return "running";
+  if (recorded && cellKey(recorded) !== cellKey(s.cell)) return "settings changed";
+  return s.status;
 }
 
 const fmtInt = (n: number) => n.toLocaleString("en-US");
@@ -154,9 +172,12 @@ export class ExperimentFeature implements Feature {
    * Runs (or resumes) the experiment's cells, `only` some of them. Returns undefined when the user
    * declined (nothing was run) or picked no file.
    */
-  async run(arg?: FileArg, only?: string[] | string): Promise<(ExperimentRunResult & { report: string }) | undefined> {
+  async run(arg?: FileArg, only?: unknown): Promise<(ExperimentRunResult & { report: string }) | undefined> {
     const fromNode = arg && typeof arg === "object" && "cell" in arg && typeof arg.cell === "string" ? [arg.cell] : undefined;
-    const cells = typeof only === "string" ? [only] : (only ?? fromNode);
+    // Menus pass more than a cell list (the explorer: every selected URI; editor menus: the editor's
+    // group): only strings name cells.
+    const names = typeof only === "string" ? [only] : Array.isArray(only) && only.length > 0 && only.every((x) => typeof x === "string") ? only : undefined;
+    const cells = names ?? fromNode;
     const file = await this.file(arg);
     if (!file) return undefined;
     const core = await loadCore();
@@ -165,7 +186,13 @@ export class ExperimentFeature implements Feature {
     await this.s.checkFolder(exp.out, "experiment folder");
     const cfg = this.s.config();
 
-    const { estimates } = await this.wrap(core, () => core.estimateExperiment(exp, { getKey: this.getKey }, cells));
+    // Cells finished with the same settings are skipped by the run: they cost nothing more.
+    const selectedNames = cells ?? exp.cells.map((c) => c.name);
+    const statuses = await core.experimentStatus(exp);
+    const done = new Set<string>();
+    for (const st of statuses) if (st.status === "finished" && cellViewStatus(st, await readRecordedCell(st.dir), false) === "finished") done.add(st.cell.name);
+    const toEstimate = selectedNames.filter((n) => !done.has(n));
+    const { estimates } = toEstimate.length ? await this.wrap(core, () => core.estimateExperiment(exp, { getKey: this.getKey }, toEstimate)) : { estimates: [] };
     const cost = experimentCost(estimates, new Set(exp.cells.filter((c) => c.batch).map((c) => c.name)));
     const threshold = cfg.cost.confirmAboveUsd;
     if (cost.usd > threshold) {
@@ -238,9 +265,9 @@ export class ExperimentFeature implements Feature {
 
   commands(): CommandMap {
     return {
-      "preflab.runExperiment": (file?: FileArg, only?: string[] | string) => this.run(file, only),
+      "preflab.runExperiment": (file?: FileArg, only?: unknown) => this.run(file, only),
       "preflab.estimateExperiment": (file?: FileArg) => this.estimate(file),
-      "preflab.experiment.run": (file?: FileArg, only?: string[] | string) => this.run(file, only),
+      "preflab.experiment.run": (file?: FileArg, only?: unknown) => this.run(file, only),
       "preflab.experiment.estimate": (file?: FileArg) => this.estimate(file),
     };
   }

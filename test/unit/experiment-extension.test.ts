@@ -17,7 +17,7 @@ import { readConfig } from "../../src/extension/config.js";
 import type { Services } from "../../src/extension/services.js";
 import { workspaceTrustGate } from "../../src/extension/trust.js";
 import { FakeApiServer } from "../servers/fake-apis.js";
-import { stub } from "../fixtures/finetune/vscode-stub.js";
+import { stub, Uri } from "../fixtures/finetune/vscode-stub.js";
 import { tempDir } from "../helpers/tmp.js";
 
 const resolver = Module as unknown as { _resolveFilename: (req: string, ...rest: unknown[]) => string };
@@ -252,6 +252,18 @@ test("the Experiments tree lists experiment files → cells with status, headlin
     const st = await experimentStatus(exp);
     const running = await cellNodes(exp, st, new Set([st.find((x) => x.cell.name === "rm-tiny")!.dir]));
     assert.equal(running.find((c) => c.cell === "rm-tiny")!.status, "running");
+
+    // The explorer menu passes the clicked URI and every selected URI: not a cell list. A cell
+    // finished with the same settings is skipped and costs nothing more, so no confirmation (the
+    // default $5 threshold is below this cell's price).
+    stub.messages.length = 0;
+    const fromMenu = await f.run(Uri.file(cloudFile) as never, [Uri.file(cloudFile)]);
+    assert.deepEqual(fromMenu?.cells.map((c) => [c.cell.name, c.skipped]), [["rm-served", true]]);
+    assert.equal(stub.shown.at(-1), path.join(root, ".preflab", "experiments", "cloud", "report.md"), "the report opens");
+    assert.equal(stub.messages.length, 0, "no confirmation for finished cells");
+    // A tree cell node runs just that cell.
+    const fromNode = await f.run(sample["rm-baseline"]);
+    assert.deepEqual(fromNode?.cells.map((c) => [c.cell.name, c.skipped]), [["rm-baseline", true]]);
 
     // A run (here: the finished baseline cell, skipped) refreshes the tree.
     const refreshed = new Promise<void>((resolve) => tree.onDidChangeTreeData(() => resolve()));
