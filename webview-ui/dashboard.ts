@@ -5,6 +5,7 @@
  * computes) and export to CSV / Markdown (the host writes the file).
  */
 import { DASHBOARD_HOST_TYPES } from "../src/protocol/webview-schema.js";
+import { DashboardHostMessageSchema } from "../src/protocol/webview-host-schema.js";
 import "@vscode-elements/elements/dist/vscode-button/index.js";
 import "@vscode-elements/elements/dist/vscode-option/index.js";
 import "@vscode-elements/elements/dist/vscode-single-select/index.js";
@@ -27,7 +28,7 @@ import { connect, persistScroll, showStatus } from "./lib/vscode-api.js";
 import { DIM_SHORT, h, type Child } from "./lib/dom.js";
 import { barChart } from "./lib/chart.js";
 
-const host = connect<DashboardHostMessage, DashboardWebviewMessage, DashboardWebviewState>(DASHBOARD_HOST_TYPES);
+const host = connect<DashboardHostMessage, DashboardWebviewMessage, DashboardWebviewState>(DASHBOARD_HOST_TYPES, DashboardHostMessageSchema);
 const saved: DashboardWebviewState = host.getState() ?? {};
 
 let model: DashboardModel | null = null;

@@ -5,6 +5,7 @@
  * src/protocol/webview.ts; UI state survives reloads through getState/setState.
  */
 import { TRIPLE_HOST_TYPES } from "../src/protocol/webview-schema.js";
+import { TripleHostMessageSchema } from "../src/protocol/webview-host-schema.js";
 import "@vscode-elements/elements/dist/vscode-button/index.js";
 import "@vscode-elements/elements/dist/vscode-collapsible/index.js";
 import "@vscode-elements/elements/dist/vscode-tab-header/index.js";
@@ -33,7 +34,7 @@ import { connect, persistScroll, showStatus } from "./lib/vscode-api.js";
 import { clear, DIM_LABEL, h, type Child } from "./lib/dom.js";
 import { renderMarkdown, routeLinks } from "./lib/markdown.js";
 
-const host = connect<TripleHostMessage, TripleWebviewMessage, TripleWebviewState>(TRIPLE_HOST_TYPES);
+const host = connect<TripleHostMessage, TripleWebviewMessage, TripleWebviewState>(TRIPLE_HOST_TYPES, TripleHostMessageSchema);
 const saved: TripleWebviewState = host.getState() ?? {};
 
 let model: TripleViewModel | null = null;

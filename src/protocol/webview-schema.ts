@@ -21,6 +21,7 @@ export const TripleWebviewMessageSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("openRun"), runDir: text(4096) }),
   z.object({ type: z.literal("chooseRuns") }),
   z.object({ type: z.literal("openLink"), href: text(8192) }),
+  z.object({ type: z.literal("invalidHostMessage"), reason: text(2000) }),
 ]);
 
 export const DashboardWebviewMessageSchema = z.discriminatedUnion("type", [
@@ -29,6 +30,7 @@ export const DashboardWebviewMessageSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("export"), format: z.enum(["csv", "md"]) }),
   z.object({ type: z.literal("compare"), runA: text(4096), runB: text(4096) }),
   z.object({ type: z.literal("openRun"), runDir: text(4096) }),
+  z.object({ type: z.literal("invalidHostMessage"), reason: text(2000) }),
 ]);
 
 // The schemas and the protocol types must describe the same messages.

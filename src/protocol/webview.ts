@@ -192,7 +192,14 @@ export type TripleWebviewMessage =
   /** Ask the host to pick run folders whose outputs to show. */
   | { type: "chooseRuns" }
   /** A link inside rendered (untrusted) text: the host decides whether to open it. */
-  | { type: "openLink"; href: string };
+  | { type: "openLink"; href: string }
+  | InvalidHostMessage;
+
+/** The page dropped a host message that failed its schema (webview-host-schema.ts); the host logs why. */
+export interface InvalidHostMessage {
+  type: "invalidHostMessage";
+  reason: string;
+}
 
 export interface TripleWebviewState {
   tripleId?: string;
@@ -342,7 +349,8 @@ export type DashboardWebviewMessage =
   | { type: "refresh" }
   | { type: "export"; format: ExportFormat }
   | { type: "compare"; runA: string; runB: string }
-  | { type: "openRun"; runDir: string };
+  | { type: "openRun"; runDir: string }
+  | InvalidHostMessage;
 
 export interface DashboardWebviewState {
   scrollY?: number;

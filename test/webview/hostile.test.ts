@@ -8,7 +8,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
-import { Harness, hostPost, posted, type Dom, type HarnessWindow } from "./harness.js";
+import { Harness, hostPost, posted, waitPosted, type Dom, type HarnessWindow } from "./harness.js";
 import { buildFixtures, type Fixtures } from "./fixtures.js";
 import { ALL, HOSTILE_PAYLOADS, MARK, NESTED, OVERSIZED } from "./hostile-corpus.js";
 import type { DashboardModel, TripleViewModel } from "../../src/protocol/webview.js";
@@ -143,6 +143,67 @@ test("triple view: host messages of unknown shape are dropped before rendering",
   for (const bad of [null, 42, "triple", [], { type: "exec", code: "window.__pwned='x'" }, { type: 7 }, { kind: "triple", model: m }]) await hostPost(page, bad);
   await page.waitForTimeout(200);
   assert.equal(await bodyText(page), shown, "the page is unchanged");
+  assert.equal(await pwned(page), undefined);
+  assert.deepEqual(errors.filter((e) => !/Content Security Policy|Refused to/.test(e)), []);
+  await page.close();
+});
+
+test("triple view: a host message of a known type with a malformed payload is dropped, reported to the host, and a valid one still renders", async () => {
+  const { page, errors } = await openGuarded("triple");
+  const m = await fx.triple(fx.ids[0]!);
+  await hostPost(page, { type: "triple", model: m });
+  await page.waitForFunction((id) => (globalThis as unknown as Dom).document.querySelector(".triple-id")?.textContent === id, m.triple.id);
+  const shown = await bodyText(page);
+  const malformed: { message: Record<string, unknown>; where: RegExp }[] = [
+    { message: { type: "triple", model: { ...m, triple: { ...m.triple, prompt: { toString: "<img src=x onerror=alert(1)>" } } } }, where: /^triple: model\.triple\.prompt/ },
+    { message: { type: "triple", model: { ...m, users: { style: [{ id: 1 }] } } }, where: /^triple: model\.users\.style\.0/ },
+    { message: { type: "triple", model: m, dimension: "<script>" }, where: /^triple: dimension/ },
+    { message: { type: "loading" }, where: /^loading: tripleId/ },
+    { message: { type: "searchResults", query: "q", hits: "<b>x</b>", total: 1 }, where: /^searchResults: hits/ },
+    { message: { type: "searchResults", query: "q", hits: [{ id: ["a"], prompt: "p" }], total: 1 }, where: /^searchResults: hits\.0\.id/ },
+    { message: { type: "error", message: ["<svg onload=alert(1)>"] }, where: /^error: message/ },
+  ];
+  for (const { message, where } of malformed) {
+    const before = (await posted(page)).length;
+    await hostPost(page, message);
+    const report = (await waitPosted(page, "invalidHostMessage", before)) as unknown as { reason: string };
+    assert.match(report.reason, where, JSON.stringify(message).slice(0, 80));
+  }
+  assert.equal(await bodyText(page), shown, "no malformed message changed the page");
+  // Valid messages of each type still render.
+  const next = await fx.triple(fx.ids[1]!);
+  await hostPost(page, { type: "triple", model: next, dimension: "harmlessness" });
+  await page.waitForFunction((id) => (globalThis as unknown as Dom).document.querySelector(".triple-id")?.textContent === id, next.triple.id);
+  await hostPost(page, { type: "error", message: `${MARK}valid error` });
+  await page.waitForFunction((t) => ((globalThis as unknown as Dom).document.querySelector("#app")?.textContent ?? "").includes(t), `${MARK}valid error`);
+  assert.equal(await pwned(page), undefined);
+  assert.deepEqual(errors.filter((e) => !/Content Security Policy|Refused to/.test(e)), []);
+  await page.close();
+});
+
+test("dashboard: host messages with malformed payloads (report, comparison, comparisonError, exported, error) are dropped and reported; valid ones still render", async () => {
+  const { page, errors } = await openGuarded("dashboard");
+  const m: DashboardModel = await fx.dashboard();
+  const run = m.report.runs[0]!;
+  const malformed: { message: Record<string, unknown>; where: RegExp }[] = [
+    { message: { type: "report", model: { report: { ...m.report, runs: [{ ...run, label: 7 }] } } }, where: /^report: model\.report\.runs\.0\.label/ },
+    { message: { type: "report", model: { report: { ...m.report, rm: { byDimension: {}, overall: { accuracy: "1" } } } } }, where: /^report: model\.report\.rm\.overall/ },
+    { message: { type: "comparison", comparison: { runA: "a", runB: "b", result: { kind: "exec" } } }, where: /^comparison: comparison\.result/ },
+    { message: { type: "comparisonError", runA: "a", runB: null, message: "m" }, where: /^comparisonError: runB/ },
+    { message: { type: "exported", format: "html", path: "/x" }, where: /^exported: format/ },
+    { message: { type: "error", message: 42 }, where: /^error: message/ },
+  ];
+  for (const { message, where } of malformed) {
+    const before = (await posted(page)).length;
+    await hostPost(page, message);
+    const report = (await waitPosted(page, "invalidHostMessage", before)) as unknown as { reason: string };
+    assert.match(report.reason, where, JSON.stringify(message).slice(0, 80));
+  }
+  assert.equal(await page.evaluate(() => (globalThis as unknown as Dom).document.querySelector("#runs table")), null, "no malformed report rendered");
+  await hostPost(page, { type: "report", model: m });
+  await page.waitForSelector("#runs table");
+  await hostPost(page, { type: "error", message: `${MARK}valid error` });
+  await page.waitForFunction((t) => ((globalThis as unknown as Dom).document.querySelector("#app")?.textContent ?? "").includes(t), `${MARK}valid error`);
   assert.equal(await pwned(page), undefined);
   assert.deepEqual(errors.filter((e) => !/Content Security Policy|Refused to/.test(e)), []);
   await page.close();

@@ -23,10 +23,12 @@ export interface HostChannel<In, Out, S> {
 }
 
 /**
- * `types`: the host message types this page knows; anything else (not an object, an unknown type,
- * a message larger than MAX_MESSAGE_CHARS) is dropped before the page renders it.
+ * `types`: the host message types this page knows; anything else (not an object, an unknown type)
+ * is dropped silently. `schema` (src/protocol/webview-host-schema.ts): a message of a known type
+ * whose payload does not match is dropped before the page renders it, and reported to the host
+ * (`invalidHostMessage`, with the first problems).
  */
-export function connect<In extends { type: string }, Out, S extends object>(types: readonly In["type"][]): HostChannel<In, Out, S> {
+export function connect<In extends { type: string }, Out, S extends object>(types: readonly In["type"][], schema: z.ZodMiniType<In>): HostChannel<In, Out, S> {
   const envelope = hostEnvelope(types);
   const api = acquireVsCodeApi<S>();
   return {
@@ -38,7 +40,14 @@ export function connect<In extends { type: string }, Out, S extends object>(type
         // Only the host posts into a webview; still, a message must match the schema to be read.
         const data: unknown = ev.data;
         if (!z.safeParse(envelope, data).success) return;
-        handler(data as In);
+        const r = z.safeParse(schema, data);
+        if (!r.success) {
+          const type = (data as { type: string }).type;
+          const where = r.error.issues.slice(0, 3).map((i) => `${i.path.join(".") || "(message)"}: ${i.message}`).join("; ");
+          api.postMessage({ type: "invalidHostMessage", reason: `${type}: ${where}`.slice(0, 2000) });
+          return;
+        }
+        handler(r.data);
       });
     },
   };

@@ -138,6 +138,9 @@ export class DashboardPanel implements vscode.Disposable {
       case "openRun":
         await vscode.commands.executeCommand("preflab.openTriple", { runDir: m.runDir });
         return;
+      case "invalidHostMessage":
+        this.s.log.warn(`dashboard: the page dropped a message that failed its schema (${m.reason})`);
+        return;
     }
   }
 

@@ -194,6 +194,9 @@ export class TriplePanel implements vscode.Disposable {
         // Only web links, and only after the user saw the full URL and confirmed.
         await openUntrustedLink(m.href, this.s.log);
         return;
+      case "invalidHostMessage":
+        this.s.log.warn(`triple panel: the page dropped a message that failed its schema (${m.reason})`);
+        return;
     }
   }
 
