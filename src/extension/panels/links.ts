@@ -14,6 +14,8 @@ export function webLink(href: string): URL | undefined {
     return undefined;
   }
   if (u.protocol !== "http:" && u.protocol !== "https:") return undefined;
+  // user:password@ hides the real host from a quick look (http://trusted.example@evil.example/).
+  if (u.username || u.password) return undefined;
   return u;
 }
 
