@@ -36,7 +36,8 @@ Compare both with ${UNKNOWN} as well.
 
 Which response does this user prefer? Explain, then output "[[A]]" or "[[B]]".
 `;
-const PLACEHOLDERS = ["feedback_history", "instruction", "response_a", "response_b"];
+// In the order KINDS declares them (the diagnostic lists them so); `preference` is for oracle templates.
+const PLACEHOLDERS = ["feedback_history", "preference", "instruction", "response_a", "response_b"];
 
 /** Where the unknown placeholder is, 1-based, as the Problems panel shows it. */
 const unknownAt = (() => {

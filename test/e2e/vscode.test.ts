@@ -24,9 +24,10 @@ before(async () => {
       "preflab.llamacpp.threads": 1,
       "preflab.llamacpp.gpu": "off",
       "preflab.generation.maxTokens": 8,
-      // The tiny model has a 4,096-token context and its tokenizer makes ~2.3x the estimated tokens:
-      // the oldest history pairs are dropped to fit.
-      "preflab.evaluation.maxInputTokens": 1000,
+      // The tiny model has a 4,096-token context; the budget counts with its own tokenizer, so the
+      // oldest history pairs are dropped to fit 3,000 tokens (and a 130-item run lasts long enough
+      // to be cancelled from its notification).
+      "preflab.evaluation.maxInputTokens": 3000,
     },
   });
   const maker = path.join(__dirname, "..", "..", "scripts", "make-gguf.ts");
