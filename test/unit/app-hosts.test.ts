@@ -7,7 +7,6 @@
  */
 import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
-import Module from "node:module";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
 import { ALLOW_ALL } from "../../src/app/gate.js";
@@ -18,19 +17,12 @@ import { GENERATION_DIMENSIONS } from "../../src/core/eval/generation.js";
 import { readConfig } from "../../src/extension/config.js";
 import type { Services } from "../../src/extension/services.js";
 import { FakeApiServer, type ChatBody } from "../servers/fake-apis.js";
+import { useExtensionStubs } from "../helpers/extension-stubs.js";
 import { stub } from "../fixtures/finetune/vscode-stub.js";
 import { tempDir } from "../helpers/tmp.js";
 
-// `vscode` -> the stand-in; the core bundle (dist/extension-core.js) -> its exports from source.
-const resolver = Module as unknown as { _resolveFilename: (req: string, ...rest: unknown[]) => string };
-const original = resolver._resolveFilename;
-const vscodeStub = require.resolve("../fixtures/finetune/vscode-stub.js");
-const coreBundle = require.resolve("../fixtures/extension-core.js");
-resolver._resolveFilename = (req, ...rest) => {
-  if (req === "vscode") return vscodeStub;
-  if (req.endsWith(`${path.sep}extension-core.js`)) return coreBundle;
-  return original(req, ...rest);
-};
+// `vscode` -> the stand-in; the core bundle -> its exports from source.
+const restoreResolver = useExtensionStubs();
 
 const dir = tempDir("preflab-hosts-");
 const ds = path.join(dir, "ds");
@@ -42,7 +34,7 @@ before(async () => {
   await buildDataset({ train: "samples/train.jsonl", test: "samples/test.jsonl", out: ds });
 });
 after(async () => {
-  resolver._resolveFilename = original;
+  restoreResolver();
   await api.close();
 });
 

@@ -7,7 +7,6 @@
  */
 import assert from "node:assert/strict";
 import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
-import Module from "node:module";
 import * as path from "node:path";
 import { after, before, beforeEach, test } from "node:test";
 import { ALLOW_ALL } from "../../src/app/gate.js";
@@ -17,18 +16,12 @@ import { readConfig } from "../../src/extension/config.js";
 import type { Services } from "../../src/extension/services.js";
 import { workspaceTrustGate } from "../../src/extension/trust.js";
 import { FakeApiServer } from "../servers/fake-apis.js";
+import { useExtensionStubs } from "../helpers/extension-stubs.js";
 import { stub, Uri } from "../fixtures/finetune/vscode-stub.js";
 import { tempDir } from "../helpers/tmp.js";
 
-const resolver = Module as unknown as { _resolveFilename: (req: string, ...rest: unknown[]) => string };
-const original = resolver._resolveFilename;
-const vscodeStub = require.resolve("../fixtures/finetune/vscode-stub.js");
-const coreBundle = require.resolve("../fixtures/extension-core.js");
-resolver._resolveFilename = (req, ...rest) => {
-  if (req === "vscode") return vscodeStub;
-  if (req.endsWith(`${path.sep}extension-core.js`)) return coreBundle;
-  return original(req, ...rest);
-};
+// `vscode` -> the stand-in; the core bundle -> its exports from source.
+const restoreResolver = useExtensionStubs();
 
 const repo = path.resolve(__dirname, "../..");
 const root = tempDir("preflab-exp-ext-");
@@ -62,7 +55,7 @@ before(async () => {
   );
 });
 after(async () => {
-  resolver._resolveFilename = original;
+  restoreResolver();
   await api.close();
 });
 beforeEach(() => {

@@ -8,24 +8,17 @@
  */
 import assert from "node:assert/strict";
 import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
-import Module from "node:module";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
 import { cellDir, loadExperiment } from "../../src/app/experiment.js";
 import { buildDataset } from "../../src/core/data/builder.js";
 import { childPath, UnsafePathError } from "../../src/core/util/safe-path.js";
 import type { Services } from "../../src/extension/services.js";
+import { useExtensionStubs } from "../helpers/extension-stubs.js";
 import { tempDir } from "../helpers/tmp.js";
 
-const resolver = Module as unknown as { _resolveFilename: (req: string, ...rest: unknown[]) => string };
-const original = resolver._resolveFilename;
-const vscodeStub = require.resolve("../fixtures/finetune/vscode-stub.js");
-const coreBundle = require.resolve("../fixtures/extension-core.js");
-resolver._resolveFilename = (req, ...rest) => {
-  if (req === "vscode") return vscodeStub;
-  if (req.endsWith(`${path.sep}extension-core.js`)) return coreBundle;
-  return original(req, ...rest);
-};
+// `vscode` -> the stand-in; the core bundle -> its exports from source.
+const restoreResolver = useExtensionStubs();
 
 const HOSTILE = ["..", ".", "../escape", "/etc/passwd", "C:\\Windows", "a\0b", "CON", "nul.txt", "com1", "x/../../y", "", "trailing."];
 const dir = tempDir("preflab-safe-paths-");
@@ -40,7 +33,7 @@ before(async () => {
   symlinkSync(outside, path.join(workspace, "linked-parent"), "dir");
 });
 after(() => {
-  resolver._resolveFilename = original;
+  restoreResolver();
 });
 
 test("childPath refuses every hostile name and keeps a plain one inside its folder", () => {

@@ -7,23 +7,15 @@
  * plain Node with the stand-in `vscode` module and a fake webview panel.
  */
 import assert from "node:assert/strict";
-import Module from "node:module";
-import * as path from "node:path";
 import { after, beforeEach, test } from "node:test";
 import type { Services } from "../../src/extension/services.js";
+import { useExtensionStubs } from "../helpers/extension-stubs.js";
 import { stub } from "../fixtures/finetune/vscode-stub.js";
 
-const resolver = Module as unknown as { _resolveFilename: (req: string, ...rest: unknown[]) => string };
-const original = resolver._resolveFilename;
-const vscodeStub = require.resolve("../fixtures/finetune/vscode-stub.js");
-const coreBundle = require.resolve("../fixtures/extension-core.js");
-resolver._resolveFilename = (req, ...rest) => {
-  if (req === "vscode") return vscodeStub;
-  if (req.endsWith(`${path.sep}extension-core.js`)) return coreBundle;
-  return original(req, ...rest);
-};
+// `vscode` -> the stand-in; the core bundle -> its exports from source.
+const restoreResolver = useExtensionStubs();
 after(() => {
-  resolver._resolveFilename = original;
+  restoreResolver();
 });
 beforeEach(() => {
   stub.answers.length = 0;
