@@ -10,15 +10,13 @@
  */
 import { Dataset } from "../data/dataset.js";
 import { DIMENSIONS } from "../data/schema.js";
-import { contrasts } from "../data/contrast.js";
-import type { Triple } from "../data/types.js";
 import { renderHistoryPrompt, rewardConversation } from "../finetune/formats.js";
 import { DEFAULT_MAX_INPUT_TOKENS } from "../templates/budget.js";
 import { ESTIMATE_TOKENIZER } from "../templates/tokens.js";
 import { templateOfKind } from "../templates/template.js";
 import type { EvalJson } from "./plan.js";
 import type { ResultLine, RunItem } from "./runner.js";
-import { memberPreference, type NonContrastiveCounts, type RmItem, type RmOptions, type RmPlan, type RmScoredItem } from "./rm.js";
+import { rmUserPairs, type NonContrastiveCounts, type RmItem, type RmOptions, type RmPlan, type RmScoredItem } from "./rm.js";
 
 /** The run items a scalar pair compares. */
 export interface ScalarPair {
@@ -35,20 +33,11 @@ export async function planScalarRm(datasetDir: string, opts: RmOptions = {}): Pr
   // --template is the reward model's input template: a generation template (B.2 by default), as exported.
   const tpl = templateOfKind(opts.template, "generation", "generation");
   const htpl = templateOfKind(opts.historyTemplate, "history", "history");
-  const triples = new Map<string, Triple>();
-  for await (const t of ds.triples()) triples.set(t.id, t);
-
   const items: RunItem[] = [];
   const meta: (RmItem & { scalar: ScalarPair })[] = [];
   const overBudget: string[] = [];
   const nonContrastive: NonContrastiveCounts = { policy: opts.keepNonContrastive ? "keep" : "exclude", total: 0, byDimension: {}, pairs: [] };
-  let users = 0;
-  for await (const u of ds.users()) {
-    if (!dims.includes(u.dimension)) continue;
-    if (opts.limit !== undefined && users >= opts.limit) break;
-    users++;
-    const t = triples.get(u.tripleId);
-    if (!t) throw new Error(`${ds.dir}: user ${u.id} refers to missing triple ${u.tripleId}`);
+  for await (const { user: u, triple: t, rejected } of rmUserPairs(ds, opts, nonContrastive)) {
     const p = renderHistoryPrompt(u.history, t.prompt, tpl, htpl, maxTokens, tokenizer);
     const scored = new Set<number>();
     const response = (m: number): string => {
@@ -59,15 +48,7 @@ export async function planScalarRm(datasetDir: string, opts: RmOptions = {}): Pr
       }
       return id;
     };
-    for (let k = 0; k < 3; k++) {
-      if (k === u.member) continue;
-      const contrastive = contrasts(memberPreference(t, u.member, u.dimension), memberPreference(t, k, u.dimension));
-      if (!contrastive) {
-        nonContrastive.total++;
-        nonContrastive.byDimension[u.dimension] = (nonContrastive.byDimension[u.dimension] ?? 0) + 1;
-        nonContrastive.pairs.push(`${u.id}.vs${k}`);
-        if (!opts.keepNonContrastive) continue;
-      }
+    for (const { member: k, contrastive } of rejected) {
       const itemId = `${u.id}.vs${k}`;
       if (p.overBudget) {
         overBudget.push(itemId);

@@ -8,7 +8,7 @@ import { Dataset } from "../data/dataset.js";
 import { DIMENSIONS, type Dimension, type PreferenceEntry } from "../data/schema.js";
 import { contrasts } from "../data/contrast.js";
 import { checkOracleTemplate, preferenceText } from "./oracle.js";
-import type { Triple } from "../data/types.js";
+import type { SyntheticUser, Triple } from "../data/types.js";
 import type { Provider, ProviderRequest } from "../providers/types.js";
 import { DEFAULT_MAX_INPUT_TOKENS, renderWithBudget } from "../templates/budget.js";
 import { samplingRecord } from "../providers/sampling.js";
@@ -66,6 +66,46 @@ export function memberPreference(t: Triple, member: number, d: Dimension): Prefe
   return e;
 }
 
+/** One synthetic user's test pairs as an rm plan scores them: the user, its triple, the rejected members kept. */
+export interface RmUserPairs {
+  user: SyntheticUser;
+  triple: Triple;
+  /** Rejected members in order; `contrastive: false` only when non-contrastive pairs are kept. */
+  rejected: { member: number; contrastive: boolean }[];
+}
+
+/**
+ * The test pairs of an rm plan, user by user (one place for the selection rules): dimensions and
+ * `limit` (users) applied; a pair whose sides state the same preference on the user's dimension is
+ * counted in `nonContrastive` and left out unless `keepNonContrastive`.
+ */
+export async function* rmUserPairs(ds: Dataset, opts: Pick<RmOptions, "dimensions" | "limit" | "keepNonContrastive">, nonContrastive: NonContrastiveCounts): AsyncGenerator<RmUserPairs> {
+  const dims = opts.dimensions ?? [...DIMENSIONS];
+  const triples = new Map<string, Triple>();
+  for await (const t of ds.triples()) triples.set(t.id, t);
+  let users = 0;
+  for await (const u of ds.users()) {
+    if (!dims.includes(u.dimension)) continue;
+    if (opts.limit !== undefined && users >= opts.limit) break;
+    users++;
+    const t = triples.get(u.tripleId);
+    if (!t) throw new Error(`${ds.dir}: user ${u.id} refers to missing triple ${u.tripleId}`);
+    const rejected: RmUserPairs["rejected"] = [];
+    for (let k = 0; k < 3; k++) {
+      if (k === u.member) continue;
+      const contrastive = contrasts(memberPreference(t, u.member, u.dimension), memberPreference(t, k, u.dimension));
+      if (!contrastive) {
+        nonContrastive.total++;
+        nonContrastive.byDimension[u.dimension] = (nonContrastive.byDimension[u.dimension] ?? 0) + 1;
+        nonContrastive.pairs.push(`${u.id}.vs${k}`);
+        if (!opts.keepNonContrastive) continue;
+      }
+      rejected.push({ member: k, contrastive });
+    }
+    yield { user: u, triple: t, rejected };
+  }
+}
+
 export interface RmItem {
   itemId: string;
   userId: string;
@@ -113,30 +153,13 @@ export async function planRm(datasetDir: string, opts: RmOptions = {}): Promise<
   if (!format) throw new Error(`${tpl.file}: the template names no verdict format (e.g. "[[A]]" / "[[B]]"), so its verdicts cannot be read`);
   const minVerdictMass = opts.minVerdictMass ?? DEFAULT_MIN_VERDICT_MASS;
   if (!(minVerdictMass >= 0 && minVerdictMass <= 1)) throw new Error(`minVerdictMass must be in [0, 1], got ${minVerdictMass}`);
-  const triples = new Map<string, Triple>();
-  for await (const t of ds.triples()) triples.set(t.id, t);
-
   const items: RunItem[] = [];
   const meta: RmItem[] = [];
   const overBudget: string[] = [];
   const nonContrastive: NonContrastiveCounts = { policy: opts.keepNonContrastive ? "keep" : "exclude", total: 0, byDimension: {}, pairs: [] };
-  let users = 0;
-  for await (const u of ds.users()) {
-    if (!dims.includes(u.dimension)) continue;
-    if (opts.limit !== undefined && users >= opts.limit) break;
-    users++;
-    const t = triples.get(u.tripleId);
-    if (!t) throw new Error(`${ds.dir}: user ${u.id} refers to missing triple ${u.tripleId}`);
+  for await (const { user: u, triple: t, rejected } of rmUserPairs(ds, opts, nonContrastive)) {
     const chosenText = t.members[u.member]!.response;
-    for (let k = 0; k < 3; k++) {
-      if (k === u.member) continue;
-      const contrastive = contrasts(memberPreference(t, u.member, u.dimension), memberPreference(t, k, u.dimension));
-      if (!contrastive) {
-        nonContrastive.total++;
-        nonContrastive.byDimension[u.dimension] = (nonContrastive.byDimension[u.dimension] ?? 0) + 1;
-        nonContrastive.pairs.push(`${u.id}.vs${k}`);
-        if (!opts.keepNonContrastive) continue;
-      }
+    for (const { member: k, contrastive } of rejected) {
       const rejectedText = t.members[k]!.response;
       for (const order of orders) {
         const [a, b] = order === "ab" ? [chosenText, rejectedText] : [rejectedText, chosenText];
