@@ -166,6 +166,29 @@ test("a missing or foreign run folder shows as an error entry, not a failure of 
   assert.equal(m.runs[1]!.run.kind, "rm");
 });
 
+test("a hand-edited eval.json or items.jsonl is refused with the file, the line or the field named", async () => {
+  const bad = path.join(dir, "rm-edited");
+  cpSync(rmDir, bad, { recursive: true });
+  const evalFile = path.join(bad, "eval.json");
+  const ev = JSON.parse(readFileSync(evalFile, "utf8")) as Record<string, unknown>;
+  writeFileSync(evalFile, JSON.stringify({ ...ev, kind: "rm; rm -rf /" }));
+  let m = await loadTripleView(ds, triples[0]!.id, [bad]);
+  assert.match(m.runs[0]!.error!, /eval\.json: field kind:/);
+  writeFileSync(evalFile, JSON.stringify({ ...ev, items: "many" }));
+  m = await loadTripleView(ds, triples[0]!.id, [bad]);
+  assert.match(m.runs[0]!.error!, /eval\.json: field items:/);
+  writeFileSync(evalFile, JSON.stringify(ev));
+  const itemsFile = path.join(bad, "items.jsonl");
+  const lines = readFileSync(itemsFile, "utf8").split("\n");
+  lines[1] = "{not json";
+  writeFileSync(itemsFile, lines.join("\n"));
+  m = await loadTripleView(ds, triples[0]!.id, [bad]);
+  assert.match(m.runs[0]!.error!, /items\.jsonl:2: not valid JSON/);
+  // The untouched run still loads: the check rejects only what is wrong.
+  m = await loadTripleView(ds, triples[0]!.id, [rmDir]);
+  assert.equal(m.runs[0]!.run.kind, "rm");
+});
+
 test("listTripleIds and searchTriples match ids and instruction text, case-insensitively", async () => {
   assert.deepEqual(await listTripleIds(ds), triples.map((t) => t.id));
   const t = triples[1]!;

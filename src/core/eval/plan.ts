@@ -9,6 +9,7 @@ import { createReadStream, existsSync } from "node:fs";
 import { mkdir, readFile } from "node:fs/promises";
 import * as path from "node:path";
 import { createInterface } from "node:readline";
+import { z } from "zod";
 import { stableStringify } from "./cache.js";
 import { writeFileAtomic, writeJsonAtomic } from "../util/atomic.js";
 
@@ -83,13 +84,42 @@ export async function prepareEvalDir<M extends { itemId: string }>(runDir: strin
   await writeJsonAtomic(evalFile, evalJson);
 }
 
+/**
+ * The shape every reader relies on (a run folder is workspace content, so it may be hostile or
+ * hand-edited): what is checked here is what the views and reports read without further checks.
+ * The options of each kind are validated in full where a run is resumed (src/app/resume.ts).
+ */
+const evalJsonShape = z.looseObject({
+  kind: z.enum(["rm", "generate", "judge", "prompts"]),
+  options: z.record(z.string(), z.unknown()),
+  dataset: z.looseObject({ dir: z.string(), manifestHash: z.string(), seed: z.number().optional() }).optional(),
+  templates: z.record(z.string(), z.looseObject({ name: z.string(), hash: z.string(), file: z.string() })).optional(),
+  source: z.looseObject({ runDir: z.string(), runHash: z.string() }).optional(),
+  items: z.number().int().min(0),
+  tokenizer: z.looseObject({ name: z.string(), exact: z.boolean() }).optional(),
+  overBudget: z.array(z.string()).optional(),
+  protocol: z.record(z.string(), z.unknown()).optional(),
+  nonContrastive: z
+    .looseObject({ policy: z.enum(["exclude", "keep"]), total: z.number(), byDimension: z.record(z.string(), z.number()), pairs: z.array(z.string()) })
+    .optional(),
+});
+
+/** Reads and checks a run folder's eval.json; the error names the file and the first bad field. */
 export async function readEvalJson(runDir: string): Promise<EvalJson> {
   const file = path.join(runDir, EVAL_FILE);
+  let raw: unknown;
   try {
-    return JSON.parse(await readFile(file, "utf8")) as EvalJson;
+    raw = JSON.parse(await readFile(file, "utf8"));
   } catch {
     throw new Error(`${runDir} is not a Preflab evaluation run (no readable ${EVAL_FILE})`);
   }
+  const parsed = evalJsonShape.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const field = issue.path.length ? issue.path.join(".") : "(top level)";
+    throw new Error(`${file}: field ${field}: ${issue.message}`);
+  }
+  return parsed.data;
 }
 
 export async function readItems<M>(runDir: string): Promise<M[]> {
@@ -97,6 +127,18 @@ export async function readItems<M>(runDir: string): Promise<M[]> {
   const file = path.join(runDir, ITEMS_FILE);
   if (!existsSync(file)) throw new Error(`${runDir}: ${ITEMS_FILE} is missing`);
   const rl = createInterface({ input: createReadStream(file, { encoding: "utf8" }), crlfDelay: Infinity });
-  for await (const line of rl) if (line.trim()) out.push(JSON.parse(line) as M);
+  let n = 0;
+  for await (const line of rl) {
+    n++;
+    if (!line.trim()) continue;
+    let v: unknown;
+    try {
+      v = JSON.parse(line);
+    } catch (e) {
+      throw new Error(`${file}:${n}: not valid JSON (${(e as Error).message})`);
+    }
+    if (typeof v !== "object" || v === null || Array.isArray(v)) throw new Error(`${file}:${n}: expected an object per line`);
+    out.push(v as M);
+  }
   return out;
 }
