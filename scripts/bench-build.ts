@@ -66,7 +66,7 @@ async function main() {
   const wallRatio = build.wallMs / read.wallMs;
   const cpuRatio = build.cpuMs / read.cpuMs;
   const outRatio = (build.outBytes as number) / corpus.jsonlBytes;
-  console.log(`input: ${read.rows as number} rows, ${mb(corpus.jsonlBytes / 1e6)} as JSONL (${(corpus.jsonlBytes / (read.rows as number) / 1000).toFixed(2)} KB a row)`);
+  console.log(`input: ${read.rows as number} rows, ${mb(corpus.jsonlBytes / 1e6)} as JSONL (${(corpus.jsonlBytes / (read.rows as number) / 1000).toFixed(2)} KB a row), ${mb(corpus.parquetBytes / 1e6)} of snappy Parquet (${(corpus.jsonlBytes / corpus.parquetBytes).toFixed(2)}x smaller)`);
   console.log("");
   console.log(`build / read time      : ${wallRatio.toFixed(2)}x wall, ${cpuRatio.toFixed(2)}x CPU   (budget <= 1.5x) ${verdict(wallRatio <= 1.5)}`);
   console.log(`build peak RSS         : ${mb(build.maxRssMb)}   (budget <= 1 GB) ${verdict(build.maxRssMb <= 1024)}`);
