@@ -9,6 +9,12 @@
  *   message naming the cell (rename it or delete its folder): two experiments never mix.
  * - A judge cell judges the generate cell of the same model and options (`of`), with its own
  *   judge model; it runs after it.
+ * - An rs cell is `preflab rs` with the cell's model as the reward model (the same core function
+ *   through the same session, withProvider): OUT/CELL is the `--out` folder (plan.json, run/,
+ *   scores.jsonl, rs.json), resumed like any run. An export cell is `preflab export` (the same
+ *   core function) into OUT/CELL (train.jsonl, examples.jsonl, export.json): it sends nothing, its
+ *   model's tokenizer counts the input budget, and with `keepFrom` it exports what the rs cell of
+ *   the same model and options kept (it runs after it). Neither goes through a batch API.
  * - Base URLs read from the file go through the key-destination policy (origins.ts) as
  *   workspace-file URLs before anything is sent; GGUF paths and template files are relative to
  *   the file.
@@ -28,7 +34,7 @@ import { stableStringify } from "../core/eval/cache.js";
 import type { CostEstimate } from "../core/cost/estimate.js";
 import { resolvePrice } from "../core/cost/prices.js";
 import { tokenizerFor } from "../core/templates/tokens.js";
-import { buildReport, formatReport } from "../core/metrics/report.js";
+import { buildReport, formatReport, type Report } from "../core/metrics/report.js";
 import { compareRuns, type JudgeComparison, type RmComparison } from "../core/metrics/compare.js";
 import type { ProviderId } from "../core/providers/registry.js";
 import { resolveProviderConfig, type ProviderRequest, type ResolvedProvider } from "./provider.js";
@@ -36,6 +42,12 @@ import { runEvaluation, runnerSettings, type EvalOutcome, type EvalRequest, type
 import { keyNameFor, type KeyDestinationPolicy } from "./origins.js";
 import { estimateItems } from "./estimate.js";
 import { childPath, segmentProblem } from "../core/util/safe-path.js";
+import { runRejectionSampling, RS_FILES, type RsOptions, type RsReport } from "../core/finetune/rs.js";
+import { exportFinetuneData, EXPORT_FILES, type ExportOptions, type ExportReport } from "../core/finetune/export.js";
+import { checkFormatTarget } from "../core/finetune/formats.js";
+import type { ExampleOptions } from "../core/finetune/examples.js";
+import type { RunSummary, RunTotals } from "../core/eval/runner.js";
+import { withProvider } from "./session.js";
 
 export const CELL_FILE = "cell.json";
 
@@ -43,16 +55,22 @@ export class ExperimentError extends Error {
   override name = "ExperimentError";
 }
 
+export type CellKind = "rm" | "generate" | "judge" | "rs" | "export";
+/** Cells that make fine-tuning data (not an evaluation run folder). */
+export const FINETUNE_KINDS: readonly CellKind[] = ["rs", "export"];
+const isFinetune = (k: CellKind): k is "rs" | "export" => k === "rs" || k === "export";
+
 export interface Cell {
   name: string;
   /** The model the cell evaluates (for a judge cell: the generation model). */
   model: string;
   evaluation: string;
-  kind: "rm" | "generate" | "judge";
+  kind: CellKind;
   options: EvalOptions;
   batch: boolean;
   /** Judge cells: the judge model and the generate cell judged. */
   judgeModel?: string;
+  /** Judge cells: the generate cell judged; export cells with keepFrom: the rs cell whose kept examples are exported. */
   source?: string;
 }
 
@@ -123,6 +141,7 @@ function expandCells(spec: Experiment, fail: (p: (string | number)[], msg: strin
           const { kind, ...base } = ev as Record<string, unknown> & { kind: Cell["kind"] };
           delete base.of;
           delete base.judge;
+          delete base.keepFrom;
           const merged = evalOptionsSchema.safeParse({ ...base, ...combo });
           if (!merged.success) fail(["matrix", mi, "options", merged.error.issues[0]!.path[0] as string], merged.error.issues[0]!.message);
           const batch = merged.data.batch ?? m.batch ?? spec.models[model]!.batch ?? false;
@@ -134,6 +153,12 @@ function expandCells(spec: Experiment, fail: (p: (string | number)[], msg: strin
             cell.judgeModel = ev.judge;
             cell.source = `${ev.of}-${model}${suffix}`;
           }
+          if (ev.kind === "export" && ev.keepFrom !== undefined) {
+            const of = spec.evaluations[ev.keepFrom];
+            if (!of || of.kind !== "rs") fail(["evaluations", evName, "keepFrom"], `"${ev.keepFrom}" is not an rs evaluation`);
+            cell.source = `${ev.keepFrom}-${model}${suffix}`;
+          }
+          if (isFinetune(kind)) cell.batch = false;
           const unsafe = segmentProblem(name);
           if (unsafe) fail(["matrix", mi], `cell name "${name}" ${unsafe}; it becomes a folder name, so model, evaluation and option names must keep it one plain file name`);
           if (cells.has(name)) fail(["matrix", mi], `cell "${name}" is produced twice`);
@@ -146,11 +171,24 @@ function expandCells(spec: Experiment, fail: (p: (string | number)[], msg: strin
     const c = cells.get(name);
     if (!c) fail(["cells", name], `no cell "${name}" in the matrix (cells: ${[...cells.keys()].join(", ")})`);
     c.options = { ...c.options, ...over };
-    if (over.batch !== undefined) c.batch = over.batch;
+    if (over.batch !== undefined && !isFinetune(c.kind)) c.batch = over.batch;
   }
-  for (const c of cells.values()) if (c.source && !cells.has(c.source)) fail(["evaluations", c.evaluation, "of"], `cell ${c.name} judges ${c.source}, which the matrix does not produce`);
-  // Judge cells after their sources.
-  return [...cells.values()].sort((a, b) => Number(a.kind === "judge") - Number(b.kind === "judge"));
+  for (const c of cells.values()) {
+    if (c.source && !cells.has(c.source)) {
+      if (c.kind === "judge") fail(["evaluations", c.evaluation, "of"], `cell ${c.name} judges ${c.source}, which the matrix does not produce`);
+      fail(["evaluations", c.evaluation, "keepFrom"], `cell ${c.name} exports what ${c.source} kept, which the matrix does not produce`);
+    }
+    if (c.kind === "export") {
+      try {
+        checkFormatTarget(c.options.format!, c.options.target!);
+      } catch (e) {
+        fail(spec.cells?.[c.name] ? ["cells", c.name] : ["evaluations", c.evaluation], `cell ${c.name}: ${(e as Error).message}`);
+      }
+    }
+  }
+  // Cells that read another cell's output (judge, export with keepFrom) after their sources.
+  const late = (c: Cell) => Number(c.kind === "judge" || c.kind === "export");
+  return [...cells.values()].sort((a, b) => late(a) - late(b));
 }
 
 export interface ExperimentHost {
@@ -211,9 +249,58 @@ async function datasetDir(exp: LoadedExperiment, build: boolean): Promise<string
   return path.resolve(exp.dir, d.dir);
 }
 
-function cellRequest(exp: LoadedExperiment, cell: Cell, ds: string): EvalRequest {
+/** A template option: a built-in name, or a file relative to the experiment file. */
+const templateFile = (exp: LoadedExperiment, f: string | undefined) => (f === undefined ? undefined : ["bare", "b2-empty"].includes(f) ? f : path.resolve(exp.dir, f));
+
+/** What a cell runs: an evaluation (session.ts) or fine-tuning data (rs / export, src/core/finetune). */
+type CellRequest =
+  | EvalRequest
+  | { kind: "rs"; datasetDir: string; options: RsOptions }
+  | { kind: "export"; datasetDir: string; options: Omit<ExportOptions, "tokenizer" | "force"> };
+
+/** The options of `preflab rs` / `preflab export` a cell sets (example selection, budget, templates). */
+function exampleOptionsOf(exp: LoadedExperiment, o: EvalOptions): ExampleOptions & { maxInputTokens?: number; template?: string; historyTemplate?: string } {
+  return {
+    ...(o.split !== undefined ? { split: o.split } : {}),
+    ...(o.part ? { part: o.part } : {}),
+    ...(o.seed !== undefined ? { seed: o.seed } : {}),
+    ...(o.dimensions ? { dimensions: o.dimensions } : {}),
+    ...(o.perPair ? { perPair: o.perPair } : {}),
+    ...(o.historySize !== undefined ? { historySize: o.historySize } : {}),
+    ...(o.maxInputTokens !== undefined ? { maxInputTokens: o.maxInputTokens } : {}),
+    ...(o.template ? { template: templateFile(exp, o.template)! } : {}),
+    ...(o.historyTemplate ? { historyTemplate: templateFile(exp, o.historyTemplate)! } : {}),
+  };
+}
+
+function cellRequest(exp: LoadedExperiment, cell: Cell, ds: string): CellRequest {
   const o = cell.options;
-  const file = (f: string | undefined) => (f === undefined ? undefined : ["bare", "b2-empty"].includes(f) ? f : path.resolve(exp.dir, f));
+  if (cell.kind === "rs") {
+    const options: RsOptions = {
+      ...exampleOptionsOf(exp, o),
+      out: cellDir(exp, cell.name),
+      ...(o.keep !== undefined ? { keep: o.keep } : {}),
+      ...(o.rule ? { rule: o.rule } : {}),
+      ...(o.rmTemplate ? { rmTemplate: templateFile(exp, o.rmTemplate)! } : {}),
+    };
+    return { kind: "rs", datasetDir: ds, options };
+  }
+  if (cell.kind === "export") {
+    const options = {
+      ...exampleOptionsOf(exp, o),
+      format: o.format!,
+      target: o.target!,
+      out: cellDir(exp, cell.name),
+      ...(cell.source ? { keepFrom: cellDir(exp, cell.source) } : {}),
+    };
+    return { kind: "export", datasetDir: ds, options };
+  }
+  return evalRequest(exp, cell, ds);
+}
+
+function evalRequest(exp: LoadedExperiment, cell: Cell, ds: string): EvalRequest {
+  const o = cell.options;
+  const file = (f: string | undefined) => templateFile(exp, f);
   const common = {
     ...(o.dimensions ? { dimensions: o.dimensions } : {}),
     ...(o.limit !== undefined ? { limit: o.limit } : {}),
@@ -245,10 +332,21 @@ function cellRequest(exp: LoadedExperiment, cell: Cell, ds: string): EvalRequest
   return { kind: "judge", sourceRunDir: cellDir(exp, cell.source!), options };
 }
 
-/** What identifies a cell's run: its request and its model (no key). */
-function cellIdentity(cell: Cell, request: EvalRequest, provider: ResolvedProvider): string {
+/** What identifies a cell's run: its request and its model (no key). An export cell's model only gives the tokenizer. */
+function cellIdentity(cell: Cell, request: CellRequest, provider: ResolvedProvider): string {
   const { apiKey: _key, pricing: _pricing, ...config } = provider.config;
-  return stableStringify({ cell: { kind: cell.kind, options: cell.options, batch: cell.batch, source: cell.source ?? null }, request, config });
+  const model = cell.kind === "export" ? { provider: config.provider, model: config.model ?? null, modelPath: config.modelPath ?? null } : config;
+  return stableStringify({ cell: { kind: cell.kind, options: cell.options, batch: cell.batch, source: cell.source ?? null }, request, config: model });
+}
+
+/** Tokens and dollars a cell's requests used (from its run.json). */
+export interface CellUsage {
+  requests: number;
+  inputTokens: number;
+  cachedInputTokens: number;
+  outputTokens: number;
+  /** null: price unknown. */
+  costUsd: number | null;
 }
 
 export interface CellStatus {
@@ -256,16 +354,102 @@ export interface CellStatus {
   dir: string;
   status: RunStatus | "not started";
   costUsd: number | null;
+  /** Where the cell's run.json is (rs: DIR/run; export cells send nothing and have none). */
+  runDir: string | null;
+  usage: CellUsage | null;
+  /** rs / export cells: what they made (rs.json / export.json), once finished. */
+  finetune?: FinetuneCellSummary;
 }
 
-/** The status of every cell (from its run.json), for trees and reports. */
+/** An rs or export cell's outcome for reports and views (counts, output files, rs acceptance). */
+export interface FinetuneCellSummary {
+  kind: "rs" | "export";
+  /** One line: "kept 81 of 135 (p=0.6)", "45 sft/trl lines". */
+  headline: string;
+  counts: Record<string, number>;
+  /** The output files, relative to the cell folder. */
+  files: string[];
+  rs?: {
+    mode: string;
+    keep: number;
+    rule: string;
+    byPart: { part: string; examples: number; scored: number; kept: number; dropped: number; threshold: number | null }[];
+    meanMargin: number | null;
+    meanKeptMargin: number | null;
+    meanDroppedMargin: number | null;
+  };
+  export?: { format: string; target: string; keptFrom: string | null; droppedHistoryPairs: number; maxPromptTokens: number; tokenizer: string };
+}
+
+async function readJsonFile<T>(file: string): Promise<T | undefined> {
+  return readFile(file, "utf8").then((t) => JSON.parse(t) as T, () => undefined);
+}
+
+function finetuneSummary(cell: Cell, dir: string, rs: RsReport | undefined, ex: ExportReport | undefined, cells: LoadedExperiment["cells"]): FinetuneCellSummary | undefined {
+  if (rs) {
+    const c = rs.counts;
+    return {
+      kind: "rs",
+      headline: `kept ${c.kept} of ${c.examples} (p=${rs.keep})${c.failed + c.missing ? `, ${c.failed + c.missing} unscored` : ""}`,
+      counts: { ...c },
+      files: [RS_FILES.report, RS_FILES.scores, RS_FILES.plan, RS_FILES.run].filter((f) => existsSync(path.join(dir, f))),
+      rs: {
+        mode: rs.mode,
+        keep: rs.keep,
+        rule: rs.rule,
+        byPart: Object.entries(rs.byPart).map(([part, p]) => ({ part, ...p })),
+        meanMargin: rs.margins.mean,
+        meanKeptMargin: rs.keptMargins.mean,
+        meanDroppedMargin: rs.droppedMargins.mean,
+      },
+    };
+  }
+  if (ex) {
+    const c = ex.counts;
+    const keptFrom = cell.source && cells.some((x) => x.name === cell.source) ? cell.source : ex.rejectionSampling ? path.basename(ex.rejectionSampling.dir) : null;
+    return {
+      kind: "export",
+      headline: `${c.written} ${ex.format}/${ex.target} lines${c.filteredOut ? `, ${c.filteredOut} not kept by rs` : ""}${c.overBudget ? `, ${c.overBudget} over budget` : ""}`,
+      counts: { examples: c.examples, written: c.written, filteredOut: c.filteredOut, overBudget: c.overBudget, trainPairs: c.trainPairs, noDimension: c.noDimension },
+      files: [EXPORT_FILES.train, EXPORT_FILES.examples, EXPORT_FILES.report].filter((f) => existsSync(path.join(dir, f))),
+      export: { format: ex.format, target: ex.target, keptFrom, droppedHistoryPairs: ex.history.droppedPairs, maxPromptTokens: ex.tokens.maxPrompt, tokenizer: ex.tokenizer.name },
+    };
+  }
+  return undefined;
+}
+
+function usageOf(rj: { pricing?: unknown; totals: RunTotals } | undefined): CellUsage | null {
+  if (!rj) return null;
+  const t = rj.totals;
+  return { requests: t.items, inputTokens: t.inputTokens, cachedInputTokens: t.cachedInputTokens, outputTokens: t.outputTokens, costUsd: rj.pricing !== null && rj.pricing !== undefined ? t.costUsd : null };
+}
+
+/** The status of one cell (from its run.json; rs: and rs.json; export: export.json). */
+export async function cellStatus(exp: LoadedExperiment, cell: Cell): Promise<CellStatus> {
+  const dir = cellDir(exp, cell.name);
+  if (cell.kind === "export") {
+    const ex = await readJsonFile<ExportReport>(path.join(dir, EXPORT_FILES.report));
+    const finetune = finetuneSummary(cell, dir, undefined, ex, exp.cells);
+    return { cell, dir, status: ex ? "finished" : "not started", costUsd: null, runDir: null, usage: null, ...(finetune ? { finetune } : {}) };
+  }
+  const runDir = cell.kind === "rs" ? path.join(dir, RS_FILES.run) : dir;
+  const rj = await readRunJson(runDir).catch(() => undefined);
+  let status: CellStatus["status"] = rj?.status ?? "not started";
+  let finetune: FinetuneCellSummary | undefined;
+  if (cell.kind === "rs") {
+    const rs = await readJsonFile<RsReport>(path.join(dir, RS_FILES.report));
+    // The scores are written once the run has ended; until then the run is not finished.
+    if (status === "finished" && !rs) status = "cancelled";
+    finetune = rs && status === "finished" ? finetuneSummary(cell, dir, rs, undefined, exp.cells) : undefined;
+  }
+  const usage = usageOf(rj);
+  return { cell, dir, status, costUsd: usage?.costUsd ?? null, runDir, usage, ...(finetune ? { finetune } : {}) };
+}
+
+/** The status of every cell, for trees and reports. */
 export async function experimentStatus(exp: LoadedExperiment): Promise<CellStatus[]> {
   const out: CellStatus[] = [];
-  for (const cell of exp.cells) {
-    const dir = cellDir(exp, cell.name);
-    const rj = await readRunJson(dir).catch(() => undefined);
-    out.push({ cell, dir, status: rj?.status ?? "not started", costUsd: rj && rj.pricing !== null && rj.pricing !== undefined ? rj.totals.costUsd : null });
-  }
+  for (const cell of exp.cells) out.push(await cellStatus(exp, cell));
   return out;
 }
 
@@ -282,9 +466,17 @@ export async function estimateExperiment(exp: LoadedExperiment, host: Pick<Exper
   const estimates: CostEstimate[] = [];
   const pending: { cell: string; why: string }[] = [];
   for (const cell of selected(exp, only)) {
+    if (cell.kind === "export") {
+      pending.push({ cell: cell.name, why: "an export sends no requests" });
+      continue;
+    }
+    if (cell.kind === "rs") {
+      pending.push({ cell: cell.name, why: "rejection sampling plans its requests as it runs: about 2 per train example (preflab rs)" });
+      continue;
+    }
     const resolved = await resolveModel(exp, cell.judgeModel ?? cell.model, host, false);
     const tokenizer = await tokenizerFor(resolved.config);
-    const req = cellRequest(exp, cell, ds);
+    const req = evalRequest(exp, cell, ds);
     let items: { request: import("../core/providers/types.js").ProviderRequest }[];
     if (req.kind === "rm") items = (await planRm(req.datasetDir, { ...req.options, tokenizer })).items;
     else if (req.kind === "generate") items = (await planGeneration(req.datasetDir, { ...req.options, tokenizer })).items;
@@ -303,8 +495,11 @@ export async function estimateExperiment(exp: LoadedExperiment, host: Pick<Exper
   return { estimates, pending };
 }
 
+/** What an rs or export cell made this time. */
+export type FinetuneOutcome = { kind: "rs"; report: RsReport; summary: RunSummary } | { kind: "export"; report: ExportReport };
+
 export interface ExperimentRunResult {
-  cells: { cell: Cell; dir: string; outcome?: EvalOutcome; skipped?: boolean }[];
+  cells: { cell: Cell; dir: string; outcome?: EvalOutcome; finetune?: FinetuneOutcome; skipped?: boolean }[];
   cancelled: boolean;
 }
 
@@ -313,9 +508,15 @@ export async function runExperiment(exp: LoadedExperiment, host: ExperimentHost,
   const cells = selected(exp, only);
   // Resolve every model and authorize every URL before anything runs.
   const providers = new Map<string, ResolvedProvider>();
+  // An export cell's model only gives its tokenizer: no key, no URL (unless another cell sends to it).
+  const sending = new Set(cells.filter((c) => c.kind !== "export").map((c) => c.judgeModel ?? c.model));
   for (const cell of cells) {
     const model = cell.judgeModel ?? cell.model;
     if (providers.has(model)) continue;
+    if (!sending.has(model)) {
+      providers.set(model, await resolveModel(exp, model, host, false));
+      continue;
+    }
     const resolved = await resolveModel(exp, model, host, true);
     const url = exp.spec.models[model]!.baseUrl;
     if (url) {
@@ -336,20 +537,44 @@ export async function runExperiment(exp: LoadedExperiment, host: ExperimentHost,
     if (recorded !== undefined && recorded !== identity) {
       throw new ExperimentError(`${exp.file}: cell ${cell.name} changed since it ran in ${dir}; rename the cell (a new folder) or delete that folder to run it again`);
     }
-    const rj = await readRunJson(dir).catch(() => undefined);
-    if (recorded === identity && rj?.status === "finished") {
+    const before = await cellStatus(exp, cell);
+    if (recorded === identity && before.status === "finished") {
       host.onCell?.(cell, "skipped", "finished with the same settings");
       out.cells.push({ cell, dir, skipped: true });
       continue;
     }
+    const record = () => writeJsonAtomic(path.join(dir, CELL_FILE), { experiment: exp.spec.name, file: exp.file, cell, identity });
+    if (request.kind === "export") {
+      // `preflab export --out DIR` replaces DIR as a whole; only a folder of this cell's is replaced.
+      if (recorded === undefined && existsSync(dir)) throw new ExperimentError(`${exp.file}: cell ${cell.name}: ${dir} exists and is not this experiment's; delete it or rename the cell`);
+      if (cell.source && (await cellStatus(exp, exp.cells.find((c) => c.name === cell.source)!)).status !== "finished") {
+        throw new ExperimentError(`${exp.file}: cell ${cell.name} exports what ${cell.source} kept, which has not finished; run it first (or run both)`);
+      }
+      host.onCell?.(cell, "start");
+      const report = await exportFinetuneData(request.datasetDir, { ...request.options, tokenizer: await tokenizerFor(provider.config), force: true });
+      await record();
+      host.onCell?.(cell, "done", "finished");
+      out.cells.push({ cell, dir, finetune: { kind: "export", report } });
+      continue;
+    }
     await mkdir(dir, { recursive: true });
-    await writeJsonAtomic(path.join(dir, CELL_FILE), { experiment: exp.spec.name, file: exp.file, cell, identity });
+    await record();
     host.onCell?.(cell, "start");
     const hooks = host.hooksFor(cell);
-    const outcome = await runEvaluation(request, { runDir: dir, provider, runner: runnerSettings({ ...host.runner, ...(cell.batch ? { batch: true } : {}) }) }, hooks);
-    host.onCell?.(cell, "done", outcome.summary.status);
-    out.cells.push({ cell, dir, outcome });
-    if (outcome.summary.status === "cancelled") {
+    let status: RunStatus;
+    if (request.kind === "rs") {
+      // `preflab rs`: the same core function through the same session (withProvider), resumable.
+      const opts = request.options;
+      const { report, summary } = await withProvider(provider, runnerSettings({ ...host.runner, batch: false }), hooks, (p, r) => runRejectionSampling(request.datasetDir, opts, p, r));
+      status = summary.status;
+      out.cells.push({ cell, dir, finetune: { kind: "rs", report, summary } });
+    } else {
+      const outcome = await runEvaluation(request, { runDir: dir, provider, runner: runnerSettings({ ...host.runner, ...(cell.batch ? { batch: true } : {}) }) }, hooks);
+      status = outcome.summary.status;
+      out.cells.push({ cell, dir, outcome });
+    }
+    host.onCell?.(cell, "done", status);
+    if (status === "cancelled") {
       out.cancelled = true;
       break;
     }
@@ -357,13 +582,30 @@ export async function runExperiment(exp: LoadedExperiment, host: ExperimentHost,
   return out;
 }
 
-/** One report over every cell that has run: the tables side by side, then paired tests between cells of one evaluation. */
-export async function experimentReport(exp: LoadedExperiment, format: "text" | "md" | "json" = "text"): Promise<string> {
+/** A paired test between two cells of one evaluation (McNemar for rm, paired bootstrap for judge). */
+export interface CellComparison {
+  a: string;
+  b: string;
+  result: RmComparison | JudgeComparison;
+}
+
+/** Everything a report over the experiment shows: every cell's status, the tables of the cells that ran, paired tests. */
+export interface ExperimentReportModel {
+  name: string;
+  file: string;
+  out: string;
+  cells: CellStatus[];
+  /** The paper's tables over the evaluation cells that have run (null when none has). */
+  report: Report | null;
+  comparisons: CellComparison[];
+}
+
+/** The report's data (the CLI prints it; the extension's experiment dashboard shows it). */
+export async function experimentReportModel(exp: LoadedExperiment): Promise<ExperimentReportModel> {
   const status = await experimentStatus(exp);
-  const ran = status.filter((s) => s.status !== "not started" && existsSync(path.join(s.dir, "eval.json")));
-  if (ran.length === 0) return "No cell has run yet.\n";
-  const report = await buildReport(ran.map((s) => s.dir));
-  const comparisons: { a: string; b: string; result: RmComparison | JudgeComparison }[] = [];
+  const ran = status.filter((s) => s.status !== "not started" && !isFinetune(s.cell.kind) && existsSync(path.join(s.dir, "eval.json")));
+  const report = ran.length ? await buildReport(ran.map((s) => s.dir)) : null;
+  const comparisons: CellComparison[] = [];
   for (let i = 0; i < ran.length; i++) {
     for (let j = i + 1; j < ran.length; j++) {
       const a = ran[i]!;
@@ -376,10 +618,51 @@ export async function experimentReport(exp: LoadedExperiment, format: "text" | "
       }
     }
   }
-  if (format === "json") return JSON.stringify({ cells: status.map((s) => ({ name: s.cell.name, status: s.status, costUsd: s.costUsd, dir: s.dir })), report, comparisons }, null, 2) + "\n";
-  const lines = [formatReport(report, format === "md" ? "md" : "text")];
+  return { name: exp.spec.name, file: exp.file, out: exp.out, cells: status, report, comparisons };
+}
+
+const f4 = (x: number | null | undefined) => (x === null || x === undefined || !Number.isFinite(x) ? "-" : x.toFixed(4));
+
+/** The rs and export cells: status, counts, output files, rs acceptance (text or Markdown lines). */
+function finetuneLines(cells: CellStatus[], md: boolean): string[] {
+  const ft = cells.filter((c) => isFinetune(c.cell.kind));
+  if (!ft.length) return [];
+  const lines = [md ? "\n## Fine-tuning data (rs, export)\n" : "\nFine-tuning data (rs, export):"];
+  for (const c of ft) {
+    const f = c.finetune;
+    const head = `${c.cell.name} (${c.cell.kind}, ${c.cell.model}): ${c.status}${f ? `; ${f.headline}` : ""}`;
+    lines.push(md ? `- **${c.cell.name}** (${c.cell.kind}, ${c.cell.model}): ${c.status}${f ? `; ${f.headline}` : ""}` : `  ${head}`);
+    if (!f) continue;
+    const sub = (t: string) => lines.push(md ? `  - ${t}` : `    ${t}`);
+    if (f.rs) {
+      const n = f.counts;
+      sub(`examples ${n.examples}: scored ${n.scored}, kept ${n.kept}, dropped ${n.dropped}, failed ${n.failed}, not run ${n.missing}, over budget ${n.overBudget} (${f.rs.mode} rewards, keep p=${f.rs.keep} per part by ${f.rs.rule} margin)`);
+      for (const p of f.rs.byPart) sub(`part ${p.part}: ${p.kept} kept / ${p.dropped} dropped of ${p.examples} (acceptance ${p.examples ? ((100 * p.kept) / p.examples).toFixed(1) : "-"}%), threshold ${f4(p.threshold)}`);
+      sub(`mean margin ${f4(f.rs.meanMargin)} (kept ${f4(f.rs.meanKeptMargin)}, dropped ${f4(f.rs.meanDroppedMargin)})`);
+    }
+    if (f.export) {
+      const n = f.counts;
+      sub(`${f.export.format}/${f.export.target}: ${n.written} lines written of ${n.examples} examples (${n.filteredOut} not kept${f.export.keptFrom ? ` by ${f.export.keptFrom}` : ""}, ${n.overBudget} over budget); ${f.export.droppedHistoryPairs} history pairs dropped by the budget (${f.export.tokenizer})`);
+    }
+    sub(`files: ${f.files.map((x) => path.join(c.dir, x)).join(", ")}`);
+  }
+  return lines;
+}
+
+/** One report over every cell that has run: the tables side by side, then paired tests between cells of one evaluation, then the fine-tuning data cells. */
+export async function experimentReport(exp: LoadedExperiment, format: "text" | "md" | "json" = "text"): Promise<string> {
+  const m = await experimentReportModel(exp);
+  const status = m.cells;
+  if (format === "json") {
+    const cells = status.map((s) => ({ name: s.cell.name, kind: s.cell.kind, status: s.status, costUsd: s.costUsd, usage: s.usage, dir: s.dir, ...(s.finetune ? { finetune: s.finetune } : {}) }));
+    return JSON.stringify({ cells, report: m.report, comparisons: m.comparisons }, null, 2) + "\n";
+  }
+  const md = format === "md";
+  if (!m.report && !status.some((s) => isFinetune(s.cell.kind) && s.status !== "not started")) return "No cell has run yet.\n";
+  const lines: string[] = m.report ? [formatReport(m.report, md ? "md" : "text")] : [];
+  const comparisons = m.comparisons;
   if (comparisons.length) {
-    lines.push(format === "md" ? "\n## Paired tests between cells\n" : "\nPaired tests between cells (overall):");
+    lines.push(md ? "\n## Paired tests between cells\n" : "\nPaired tests between cells (overall):");
     for (const c of comparisons) {
       const o = c.result.overall;
       if (c.result.kind === "rm") {
@@ -391,6 +674,6 @@ export async function experimentReport(exp: LoadedExperiment, format: "text" | "
       }
     }
   }
+  lines.push(...finetuneLines(status, md));
   return lines.join("\n") + "\n";
 }
-

@@ -3,7 +3,8 @@
  * with its status (not started, running, finished, failed, cancelled, settings changed), its cost
  * so far and its headline metric. A cell's status comes from its run folder (src/app/experiment.ts
  * experimentStatus) and this window's active runs; "settings changed" when the cell recorded in
- * its cell.json differs from the file's (the run would refuse it). Refreshes after experiment runs,
+ * its cell.json differs from the file's (the run would refuse it). rs / export cells show what they
+ * made (kept of examples, lines written) as their headline. Refreshes after experiment runs,
  * on this host's run progress and when an experiment file changes. Every disposable is owned.
  */
 import * as path from "node:path";
@@ -12,7 +13,7 @@ import type { CellStatus, LoadedExperiment } from "../app/experiment.js";
 import type { CommandMap, Feature } from "./commands.js";
 import { loadCore } from "./core.js";
 import { cellViewStatus, EXPERIMENT_SUFFIX, readRecordedCell, type CellViewStatus, type ExperimentFeature } from "./experiments.js";
-import { costText, headlineOf, readRunInfo } from "./runs-model.js";
+import { costText, headlineOf, readRunInfo, usdAmount } from "./runs-model.js";
 import type { Services } from "./services.js";
 
 export { cellViewStatus, type CellViewStatus };
@@ -48,6 +49,12 @@ const STATUS_ICON: Record<CellViewStatus, [string, string?]> = {
   "settings changed": ["warning", "notificationsWarningIcon.foreground"],
 };
 
+/** Dollars of a cell's requests as the Runs tree shows them; "price unknown" without a price; undefined when it sent nothing. */
+export function usdText(usage: CellStatus["usage"]): string | undefined {
+  if (!usage) return undefined;
+  return usage.costUsd === null ? "price unknown" : usdAmount(usage.costUsd);
+}
+
 /** The cells of an experiment with status, cost and headline (for the tree and its tests). */
 export async function cellNodes(exp: LoadedExperiment, statuses: readonly CellStatus[], active: ReadonlySet<string>): Promise<CellNode[]> {
   const core = await loadCore();
@@ -57,7 +64,11 @@ export async function cellNodes(exp: LoadedExperiment, statuses: readonly CellSt
       const status = cellViewStatus(st, recorded, active.has(st.dir));
       let cost: string | undefined;
       let headline: string | undefined;
-      if (st.status !== "not started") {
+      if (st.cell.kind === "rs" || st.cell.kind === "export") {
+        // Fine-tuning data cells: what they made (rs.json / export.json) and, for rs, what its scoring cost.
+        headline = st.finetune?.headline;
+        cost = usdText(st.usage);
+      } else if (st.status !== "not started") {
         const info = await readRunInfo(st.dir, active.has(st.dir)).catch(() => undefined);
         if (info) {
           cost = costText(info);

@@ -116,7 +116,11 @@ export async function listRuns(runsFolder: string, active: ReadonlySet<string> =
 export function costText(info: Pick<RunInfo, "totals" | "pricing">): string | undefined {
   if (!info.totals || info.pricing === undefined) return undefined;
   if (info.pricing === null) return "price unknown";
-  const usd = info.totals.costUsd;
+  return usdAmount(info.totals.costUsd);
+}
+
+/** "$0.0042", "$1.25". */
+export function usdAmount(usd: number): string {
   return `$${usd > 0 && usd < 0.01 ? usd.toFixed(4) : usd.toFixed(2)}`;
 }
 

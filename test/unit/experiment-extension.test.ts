@@ -195,13 +195,15 @@ test("code lenses: run / estimate / run cell on the sample; in Restricted Mode t
       ["preflab.experiment.estimate", ["F"]],
       ["preflab.experiment.run", ["F", "rm-baseline"]],
       ["preflab.experiment.run", ["F", "rm-tiny"]],
+      ["preflab.experiment.run", ["F", "rs-baseline"]],
+      ["preflab.experiment.run", ["F", "sft-baseline"]],
     ],
   );
   for (const l of trusted) assert.ok((ALL_COMMANDS as readonly string[]).includes(l.command), l.command);
 
   const restricted = experimentLenses(exp, text, false, "F");
   const runs = restricted.filter((l) => l.command === "preflab.experiment.run");
-  assert.deepEqual(runs.map((l) => l.args), [["F", ["rm-baseline"]], ["F", "rm-baseline"]], "only baseline cells run");
+  assert.deepEqual(runs.map((l) => l.args), [["F", ["rm-baseline", "rs-baseline", "sft-baseline"]], ["F", "rm-baseline"], ["F", "rs-baseline"], ["F", "sft-baseline"]], "only baseline cells run");
   const tiny = restricted.find((l) => l.line === tinyLine)!;
   assert.equal(tiny.command, "workbench.trust.manage");
   assert.match(tiny.title, /rm-tiny: disabled in Restricted Mode/);
@@ -237,6 +239,18 @@ test("the Experiments tree lists experiment files → cells with status, headlin
     assert.equal(cloud["rm-served"]!.status, "finished");
     assert.match(cloud["rm-served"]!.cost ?? "", /^\$\d+\.\d\d$/);
     assert.equal((await cellsOf(changedFile))["rm-served"]!.status, "settings changed");
+
+    // rs / export cells: what they made is their headline; the rs cell's scoring cost (free here).
+    assert.equal(sample["rs-baseline"]!.status, "not started");
+    await f.run(sampleFile, ["rs-baseline", "sft-baseline"]);
+    const ft = await cellsOf(sampleFile);
+    assert.equal(ft["rs-baseline"]!.status, "finished");
+    assert.match(ft["rs-baseline"]!.headline ?? "", /^kept \d+ of 135 \(p=0\.6\)$/);
+    assert.equal(ft["rs-baseline"]!.cost, "$0.00");
+    assert.match(ft["sft-baseline"]!.headline ?? "", /^\d+ sft\/trl lines, \d+ not kept by rs$/);
+    assert.equal(ft["sft-baseline"]!.cost, undefined, "an export sends nothing");
+    assert.match(String(tree.getTreeItem(ft["sft-baseline"]!).description), /^finished · \d+ sft\/trl lines/);
+    assert.equal(ft["sft-baseline"]!.detail, "export · baseline");
 
     // A cell running in this window shows as running.
     const { cellNodes } = await import("../../src/extension/experiments-tree.js");

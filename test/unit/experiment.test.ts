@@ -56,11 +56,18 @@ test("sample experiment: preflab run runs both cells offline, reports them side 
   }
   assert.equal((await readRunJson(path.join(out, "rm-tiny")))!.provider, "llamacpp");
   assert.match(r.out, /rm-baseline vs rm-tiny: accuracy [\d.]+ vs [\d.]+, n \d+, McNemar exact p = [\d.]+/);
+  // The rejection sampling and the SFT file of what it kept (details: experiment-finetune.test.ts).
+  const rs = JSON.parse(readFileSync(path.join(out, "rs-baseline", "rs.json"), "utf8")) as { counts: { kept: number; examples: number } };
+  assert.ok(rs.counts.kept > 0 && rs.counts.kept < rs.counts.examples);
+  assert.ok(existsSync(path.join(out, "sft-baseline", "train.jsonl")));
+  assert.match(r.out, new RegExp(`rs-baseline \\(rs, baseline\\): finished; kept ${rs.counts.kept} of ${rs.counts.examples}`));
 
   const again = await cli(["run", expFile, "--no-cache"]);
   assert.equal(again.code, 0, again.err);
   assert.match(again.err, /rm-baseline: skipped \(finished with the same settings\)/);
   assert.match(again.err, /rm-tiny: skipped/);
+  assert.match(again.err, /rs-baseline: skipped/);
+  assert.match(again.err, /sft-baseline: skipped/);
 
   // A changed cell is refused, naming it; nothing is mixed into its folder.
   const changed = path.join(root, "experiments", "changed.preflab.yaml");

@@ -16,7 +16,9 @@ Runs every cell of an experiment file (models x evaluations x options, see READM
 and cost") as an ordinary run folder under the experiment's folder: unfinished cells resume,
 finished cells with the same settings are skipped, a cell whose settings changed is refused.
 Ends with one report over all cells: the paper's tables side by side and paired tests between
-cells of one evaluation (McNemar for rm, paired bootstrap for judge).
+cells of one evaluation (McNemar for rm, paired bootstrap for judge), then the fine-tuning data
+cells (rs: kept / dropped per part and margins; export: lines written, files).
+rs and export cells run \`preflab rs\` / \`preflab export\` into OUT/CELL (export sends nothing).
 
 Options:
   --only CELL,...        run only these cells
@@ -103,7 +105,11 @@ export const runCommand: CliCommand = {
         only,
       );
       cancelled = result.cancelled;
-      for (const c of result.cells) if (c.outcome && exitCode(c.outcome.summary) === 1) failed++;
+      for (const c of result.cells) {
+        if (c.outcome && exitCode(c.outcome.summary) === 1) failed++;
+        // rs: an example without a margin (a failed request) is not kept; a rerun retries it, as with `preflab rs`.
+        if (c.finetune?.kind === "rs" && c.finetune.report.counts.failed + c.finetune.report.counts.missing > 0) failed++;
+      }
     } catch (e) {
       if (e instanceof ExperimentError) throw new UsageError(e.message);
       throw e;

@@ -13,6 +13,8 @@
  *     rm:    { kind: rm }
  *     gen:   { kind: generate }
  *     judge: { kind: judge, of: gen, judge: gpt4o }
+ *     rs:    { kind: rs, keep: 0.6 }                          # rejection sampling (preflab rs)
+ *     sft:   { kind: export, format: sft, target: trl, keepFrom: rs }   # training data (preflab export)
  *   matrix:
  *     - { models: [gpt4o, tiny], evaluations: [rm], options: { oracle: [false, true] } }
  *   cells:                               # per-cell overrides, by cell name
@@ -20,6 +22,9 @@
  *
  * Cells: every (model, evaluation, combination of matrix options) of every matrix entry, named
  * `EVALUATION-MODEL` plus `-KEY=VALUE` for each option that varies (e.g. `rm-gpt4o-oracle=true`).
+ * An rs cell scores the train data with its model as the reward model; an export cell sends
+ * nothing (its model's tokenizer counts the input budget) and, with `keepFrom`, exports what the
+ * rs cell of the same model and options kept.
  * Paths are relative to the experiment file.
  */
 import { z } from "zod";
@@ -69,6 +74,19 @@ export const evalOptionsSchema = z.strictObject({
   maxParseRetries: z.int().min(0).optional(),
   parse: z.enum(["robust", "janus"]).optional(),
   batch: z.boolean().optional(),
+  // export and rs: which train examples (as `preflab export` / `preflab rs`)
+  split: z.number().min(0).max(1).optional().describe("Fraction of train instructions in part a (default 1/3, the paper's)."),
+  part: z.enum(["a", "b", "all"]).optional().describe("export: default a for sft and rm, b for dpo; rs: default all."),
+  seed: z.int().min(0).optional().describe("Seed for the split and the dimension per pair (default: the dataset's)."),
+  perPair: z.enum(["one", "all"]).optional(),
+  historySize: z.int().min(1).optional(),
+  // export
+  format: z.enum(["sft", "dpo", "rm"]).optional().describe("export: what to export."),
+  target: z.enum(["openai", "trl"]).optional().describe("export: line format (rm is trl only)."),
+  // rs
+  keep: z.number().gt(0).max(1).optional().describe("rs: fraction kept per part (default 0.6, the paper's p)."),
+  rule: z.enum(["signed", "absolute"]).optional().describe("rs: keep the top p by signed margin (default) or drop the smallest |margin|."),
+  rmTemplate: z.string().optional().describe("rs: reward-model template (probability mode), relative to the experiment file."),
 });
 export type EvalOptions = z.infer<typeof evalOptionsSchema>;
 
@@ -79,6 +97,13 @@ export const evaluationSchema = z.discriminatedUnion("kind", [
     kind: z.literal("judge"),
     of: name.describe("The generate evaluation whose outputs are judged (the cell of the same model)."),
     judge: name.describe("The judge model (a name under `models`)."),
+  }),
+  evalOptionsSchema.extend({ kind: z.literal("rs").describe("Rejection sampling of the train data (`preflab rs`) with the cell's model as the reward model.") }),
+  evalOptionsSchema.extend({
+    kind: z.literal("export").describe("Fine-tuning data (`preflab export`); the cell's model's tokenizer counts the input budget; nothing is sent."),
+    format: z.enum(["sft", "dpo", "rm"]),
+    target: z.enum(["openai", "trl"]),
+    keepFrom: name.optional().describe("An rs evaluation: export only what its cell of the same model and options kept."),
   }),
 ]);
 export type Evaluation = z.infer<typeof evaluationSchema>;
