@@ -65,14 +65,32 @@ class DimensionCorpus {
     this.start.push(0);
   }
 
+  /** Term ids and counts of the document being added, in first-occurrence order (no Map per document). */
+  private static tids = new Int32Array(64);
+  private static counts = new Int32Array(64);
+
   /** Adds a row's preference entry as the next document. */
   add(entry: PreferenceEntry): void {
-    const counts = new Map<number, number>();
-    for (const t of tokenize(prefText(entry))) {
-      const tid = this.terms.id(t);
-      counts.set(tid, (counts.get(tid) ?? 0) + 1);
+    const tokens = tokenize(prefText(entry));
+    if (tokens.length > DimensionCorpus.tids.length) {
+      DimensionCorpus.tids = new Int32Array(tokens.length * 2);
+      DimensionCorpus.counts = new Int32Array(tokens.length * 2);
     }
-    for (const [tid, c] of counts) {
+    const tids = DimensionCorpus.tids;
+    const counts = DimensionCorpus.counts;
+    let k = 0;
+    for (const t of tokens) {
+      const tid = this.terms.id(t);
+      let j = 0;
+      while (j < k && tids[j] !== tid) j++;
+      if (j === k) {
+        tids[k] = tid;
+        counts[k++] = 1;
+      } else counts[j]!++;
+    }
+    for (let j = 0; j < k; j++) {
+      const tid = tids[j]!;
+      const c = counts[j]!;
       this.termIds.push(tid);
       this.termCounts.push(c);
       if (tid >= this.df.length) {
@@ -199,13 +217,21 @@ export class HistoryIndex {
     return this.triplePrompts.length;
   }
 
+  /** Interned ids by the raw text, in front of normText (the same texts recur on many rows). */
+  private readonly rawSub = Object.fromEntries(DIMENSIONS.map((d) => [d, new Map<string, number>()])) as Record<Dimension, Map<string, number>>;
+  private readonly rawPref = new Map<string, number>();
+
   /** Registers one train row (its preference entry on every dimension); returns its row index. */
   addRow(preferenceSet: PreferenceEntry[]): number {
     for (const d of DIMENSIONS) {
       const e = preferenceSet.find((p) => p.dimension === d)!;
       this.corpora[d].add(e); // document index == row index
-      this.rowSub[d].push(this.subdims[d].id(normText(e.subdimension)));
-      this.rowPref[d].push(this.prefs.id(normText(e.preference)));
+      let sub = this.rawSub[d].get(e.subdimension);
+      if (sub === undefined) this.rawSub[d].set(e.subdimension, (sub = this.subdims[d].id(normText(e.subdimension))));
+      this.rowSub[d].push(sub);
+      let pref = this.rawPref.get(e.preference);
+      if (pref === undefined) this.rawPref.set(e.preference, (pref = this.prefs.id(normText(e.preference))));
+      this.rowPref[d].push(pref);
     }
     return this.rowCount++;
   }

@@ -7,13 +7,31 @@ const STOP = new Set(
 );
 
 const NON_WORD = /[^\p{L}\p{N}]+/u;
+const NOT_ASCII = /[^\x00-\x7f]/;
 
 /** Lower-cased word tokens (runs of letters and digits), stop words removed. */
 export function tokenize(text: string): string[] {
   const out: string[] = [];
-  // Splitting on the runs between words is about twice as fast as matching the words (the build tokenizes every train row).
-  for (const w of text.toLowerCase().split(NON_WORD)) {
-    if (w.length > 1 && !STOP.has(w)) out.push(w);
+  const lower = text.toLowerCase();
+  if (NOT_ASCII.test(lower)) {
+    // Splitting on the runs between words is about twice as fast as matching the words.
+    for (const w of lower.split(NON_WORD)) {
+      if (w.length > 1 && !STOP.has(w)) out.push(w);
+    }
+    return out;
+  }
+  // ASCII (nearly every text): the same tokens from a scan of the character codes, several times
+  // faster than the Unicode split (the build tokenizes four preference texts of every train row).
+  let start = 0;
+  const n = lower.length;
+  for (let i = 0; i <= n; i++) {
+    const c = i < n ? lower.charCodeAt(i) : 0;
+    if ((c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39)) continue;
+    if (i - start > 1) {
+      const w = lower.slice(start, i);
+      if (!STOP.has(w)) out.push(w);
+    }
+    start = i + 1;
   }
   return out;
 }
