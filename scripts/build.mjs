@@ -23,8 +23,8 @@ if (existsSync("src/server/server.ts")) {
   entries.push({ entryPoints: ["src/server/server.ts"], outfile: "dist/server.js", format: "cjs" });
 }
 if (existsSync("webview-ui/triple.ts")) {
-  // The two webviews (browser IIFE bundles + their CSS): dist/webview/{triple,dashboard}.{js,css}.
-  entries.push({ entryPoints: ["webview-ui/triple.ts", "webview-ui/dashboard.ts"], outdir: "dist/webview", format: "iife", platform: "browser", target: "es2022", external: [], minify: true });
+  // The webviews (browser IIFE bundles + their CSS): dist/webview/{triple,dashboard,experiment}.{js,css}.
+  entries.push({ entryPoints: ["webview-ui/triple.ts", "webview-ui/dashboard.ts", "webview-ui/experiment.ts"], outdir: "dist/webview", format: "iife", platform: "browser", target: "es2022", external: [], minify: true });
 }
 await Promise.all(entries.map((e) => build({ ...common, ...e })));
 

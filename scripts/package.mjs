@@ -59,7 +59,7 @@ if (!values["no-build"]) {
     });
   }
 }
-for (const f of ["dist/extension.js", "dist/extension-core.js", "dist/data-train-worker.js", "dist/webview/triple.js", "dist/webview/dashboard.js", "dist/templates"]) {
+for (const f of ["dist/extension.js", "dist/extension-core.js", "dist/data-train-worker.js", "dist/webview/triple.js", "dist/webview/dashboard.js", "dist/webview/experiment.js", "dist/templates"]) {
   if (!existsSync(path.join(root, f))) throw new Error(`${f} is missing; run the build first`);
 }
 

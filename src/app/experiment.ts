@@ -392,7 +392,7 @@ function finetuneSummary(cell: Cell, dir: string, rs: RsReport | undefined, ex: 
       kind: "rs",
       headline: `kept ${c.kept} of ${c.examples} (p=${rs.keep})${c.failed + c.missing ? `, ${c.failed + c.missing} unscored` : ""}`,
       counts: { ...c },
-      files: [RS_FILES.report, RS_FILES.scores, RS_FILES.plan, RS_FILES.run].filter((f) => existsSync(path.join(dir, f))),
+      files: [RS_FILES.report, RS_FILES.scores, RS_FILES.plan].filter((f) => existsSync(path.join(dir, f))),
       rs: {
         mode: rs.mode,
         keep: rs.keep,

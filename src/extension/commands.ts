@@ -28,6 +28,7 @@ export const PALETTE_COMMANDS = [
   "preflab.manageAllowedOrigins",
   "preflab.runExperiment",
   "preflab.estimateExperiment",
+  "preflab.openExperimentDashboard",
 ] as const;
 
 /** Fine-tuning (src/extension/finetune.ts returns their handlers; extension.ts checks the ids match). */

@@ -21,7 +21,7 @@ export { readPromptFile, InputError } from "../app/prompts.js";
 export { runEvaluation, runnerSettings } from "../app/session.js";
 export { resolveProviderConfig, ProviderConfigError } from "../app/provider.js";
 export { readResumable, ResumeError } from "../app/resume.js";
-export { loadExperiment, estimateExperiment, runExperiment, experimentReport, experimentStatus, ExperimentError } from "../app/experiment.js";
+export { loadExperiment, estimateExperiment, runExperiment, experimentReport, experimentReportModel, experimentStatus, ExperimentError } from "../app/experiment.js";
 export { formatEstimates } from "../core/cost/estimate.js";
 export { activateTemplateLanguage } from "./template-language.js";
 export * as finetune from "../core/finetune/index.js";

@@ -1,5 +1,6 @@
 /**
- * Code lenses on `*.preflab.yaml` files: "Run experiment" and "Estimate cost" on the first line,
+ * Code lenses on `*.preflab.yaml` files: "Dashboard" (the experiment dashboard), "Run experiment"
+ * and "Estimate cost" on the first line,
  * "Run cell X" on each cell's override under `cells:` (else on the `matrix:` line). Gated: in
  * Restricted Mode a lens that would run a non-baseline cell says why and opens the workspace-trust
  * editor instead (the baseline cells keep a lens that runs them). The experiment is read from disk
@@ -42,7 +43,8 @@ export function cellLine(text: string, name: string): number {
 
 /** The lenses for an experiment file (pure; `file` is passed to the commands). */
 export function experimentLenses(exp: Pick<LoadedExperiment, "cells" | "spec">, text: string, trusted: boolean, file: unknown): LensSpec[] {
-  const out: LensSpec[] = [];
+  // The dashboard only reads the experiment's folder: offered in Restricted Mode too.
+  const out: LensSpec[] = [{ line: 0, title: "$(dashboard) Dashboard", command: "preflab.openExperimentDashboard", args: [file] }];
   const runnable = exp.cells.filter((c) => trusted || baselineOnly(exp, c.name)).map((c) => c.name);
   if (runnable.length === exp.cells.length) {
     out.push({ line: 0, title: "$(play) Run experiment", command: "preflab.experiment.run", args: [file] });

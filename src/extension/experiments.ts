@@ -83,7 +83,7 @@ export function confirmationText(exp: Pick<LoadedExperiment, "spec">, cost: Expe
 }
 
 /** A file URI or path, or an Experiments tree node (`experimentFile`, and `cell` for a cell). */
-type FileArg = vscode.Uri | string | { experimentFile: string; cell?: string } | undefined;
+export type FileArg = vscode.Uri | string | { experimentFile: string; cell?: string } | undefined;
 
 export class ExperimentFeature implements Feature {
   readonly name = "experiments";
@@ -94,7 +94,7 @@ export class ExperimentFeature implements Feature {
   constructor(private readonly s: Services) {}
 
   /** The file from an argument (menu, code lens, test), the active editor, or a pick among the workspace's experiment files. */
-  private async file(arg: FileArg): Promise<string | undefined> {
+  async pickFile(arg: FileArg): Promise<string | undefined> {
     if (typeof arg === "string") return arg;
     if (arg && typeof arg === "object" && "experimentFile" in arg) return arg.experimentFile;
     if (arg && typeof arg === "object" && "fsPath" in arg) return arg.fsPath;
@@ -138,7 +138,7 @@ export class ExperimentFeature implements Feature {
   private getKey = async (p: ProviderId) => (await this.s.keys.get(p))?.key;
 
   async estimate(arg?: FileArg, only?: string[]): Promise<{ text: string; cost: ExperimentCost } | undefined> {
-    const file = await this.file(arg);
+    const file = await this.pickFile(arg);
     if (!file) return undefined;
     const core = await loadCore();
     const exp = await this.load(core, file);
@@ -178,7 +178,7 @@ export class ExperimentFeature implements Feature {
     // group): only strings name cells.
     const names = typeof only === "string" ? [only] : Array.isArray(only) && only.length > 0 && only.every((x) => typeof x === "string") ? only : undefined;
     const cells = names ?? fromNode;
-    const file = await this.file(arg);
+    const file = await this.pickFile(arg);
     if (!file) return undefined;
     const core = await loadCore();
     const exp = await this.load(core, file);

@@ -15,6 +15,7 @@ import { DatasetFeature } from "./dataset-feature.js";
 import { ExperimentFeature } from "./experiments.js";
 import { ExperimentLensProvider } from "./experiment-lens.js";
 import { ExperimentsTree } from "./experiments-tree.js";
+import { ExperimentDashboardFeature } from "./panels/experiment-panel.js";
 import { finetuneFeature, type FINETUNE_COMMANDS } from "./finetune.js";
 import { Log } from "./log.js";
 import { PanelsFeature } from "./panels/panels-feature.js";
@@ -90,6 +91,7 @@ export function activate(context: vscode.ExtensionContext): { activationMs: numb
   const experiments = new ExperimentFeature(s);
   const lenses = new ExperimentLensProvider(s, experiments);
   const experimentsTree = new ExperimentsTree(s, experiments);
+  const experimentDashboard = new ExperimentDashboardFeature(s, experiments);
   const finetune = finetuneFeature(context, {
     log,
     gate: s.gate,
@@ -126,10 +128,11 @@ export function activate(context: vscode.ExtensionContext): { activationMs: numb
     vscode.window.createTreeView("preflab.runs", { treeDataProvider: runs, canSelectMany: true }),
     vscode.workspace.registerTextDocumentContentProvider(PAIR_SCHEME, users),
     ...panels.register(),
+    ...experimentDashboard.register(),
     ...finetune.disposables,
     ...registerCommands(
       (id, handler) => vscode.commands.registerCommand(id, handler),
-      [datasets, users, runs, controller, experiments, experimentsTree, panels, finetuneCommands, { name: "security", commands: () => ({ "preflab.manageAllowedOrigins": () => manageAllowedOrigins(s.policy) }) }],
+      [datasets, users, runs, controller, experiments, experimentsTree, experimentDashboard, panels, finetuneCommands, { name: "security", commands: () => ({ "preflab.manageAllowedOrigins": () => manageAllowedOrigins(s.policy) }) }],
       (id, handler): CommandHandler =>
         async (...args: unknown[]) => {
           try {

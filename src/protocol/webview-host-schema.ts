@@ -10,7 +10,7 @@
  * what the types name (unknown keys are stripped).
  */
 import * as z from "zod/mini";
-import type { DashboardHostMessage, TripleHostMessage } from "./webview.js";
+import type { DashboardHostMessage, ExperimentHostMessage, TripleHostMessage } from "./webview.js";
 
 const str = z.string();
 const num = z.number();
@@ -128,9 +128,61 @@ export const DashboardHostMessageSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("error"), message: str }),
 ]);
 
+// ---- Experiment dashboard
+
+const cellKind = z.enum(["rm", "generate", "judge", "rs", "export"]);
+const usage = z.nullable(z.object({ requests: num, inputTokens: num, cachedInputTokens: num, outputTokens: num, costUsd: nnum }));
+const finetune = z.object({
+  kind: z.enum(["rs", "export"]),
+  headline: str,
+  counts: z.record(str, num),
+  files: z.array(str),
+  rs: z.optional(
+    z.object({
+      mode: str,
+      keep: num,
+      rule: str,
+      byPart: z.array(z.object({ part: str, examples: num, scored: num, kept: num, dropped: num, threshold: nnum })),
+      meanMargin: nnum,
+      meanKeptMargin: nnum,
+      meanDroppedMargin: nnum,
+    }),
+  ),
+  export: z.optional(z.object({ format: str, target: str, keptFrom: nstr, droppedHistoryPairs: num, maxPromptTokens: num, tokenizer: str })),
+});
+const cellView = z.object({
+  name: str,
+  kind: cellKind,
+  model: str,
+  judgeModel: z.optional(str),
+  source: z.optional(str),
+  status: str,
+  dir: str,
+  runDir: nstr,
+  usage,
+  headline: nstr,
+  finetune: z.optional(finetune),
+});
+const experimentModel = z.object({
+  name: str,
+  file: str,
+  out: str,
+  cells: z.array(cellView),
+  report: z.nullable(report),
+  comparisons: z.array(z.object({ a: str, b: str, result: comparison.shape.result })),
+});
+
+export const ExperimentHostMessageSchema = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("experiment"), model: experimentModel }),
+  z.object({ type: z.literal("loading") }),
+  z.object({ type: z.literal("error"), message: str }),
+]);
+
 // The schemas and the protocol types must describe the same messages.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
 const _triple: Same<z.infer<typeof TripleHostMessageSchema>, TripleHostMessage> = true;
 const _dashboard: Same<z.infer<typeof DashboardHostMessageSchema>, DashboardHostMessage> = true;
+const _experiment: Same<z.infer<typeof ExperimentHostMessageSchema>, ExperimentHostMessage> = true;
 void _triple;
 void _dashboard;
+void _experiment;

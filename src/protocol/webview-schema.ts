@@ -7,7 +7,7 @@
  * zod/mini keeps the webview bundles small; the host uses the same schemas.
  */
 import * as z from "zod/mini";
-import type { DashboardWebviewMessage, TripleWebviewMessage } from "./webview.js";
+import type { DashboardWebviewMessage, ExperimentWebviewMessage, TripleWebviewMessage } from "./webview.js";
 
 const dimension = z.enum(["style", "background_knowledge", "informativeness", "harmlessness"]);
 /** Ids, paths and queries from a webview: bounded strings without NUL. */
@@ -33,15 +33,27 @@ export const DashboardWebviewMessageSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("invalidHostMessage"), reason: text(2000) }),
 ]);
 
+export const ExperimentWebviewMessageSchema = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("ready") }),
+  z.object({ type: z.literal("refresh") }),
+  z.object({ type: z.literal("runCell"), cell: text(500) }),
+  z.object({ type: z.literal("openCell"), cell: text(500) }),
+  z.object({ type: z.literal("openFile"), cell: text(500), file: text(500) }),
+  z.object({ type: z.literal("invalidHostMessage"), reason: text(2000) }),
+]);
+
 // The schemas and the protocol types must describe the same messages.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
 const _triple: Same<z.infer<typeof TripleWebviewMessageSchema>, TripleWebviewMessage> = true;
 const _dashboard: Same<z.infer<typeof DashboardWebviewMessageSchema>, DashboardWebviewMessage> = true;
+const _experiment: Same<z.infer<typeof ExperimentWebviewMessageSchema>, ExperimentWebviewMessage> = true;
 void _triple;
 void _dashboard;
+void _experiment;
 
 export const TRIPLE_HOST_TYPES = ["triple", "loading", "searchResults", "error"] as const;
 export const DASHBOARD_HOST_TYPES = ["report", "loading", "comparison", "comparisonError", "exported", "error"] as const;
+export const EXPERIMENT_HOST_TYPES = ["experiment", "loading", "error"] as const;
 
 /** The webview side: a host message is an object with a known `type`. */
 export function hostEnvelope<T extends string>(types: readonly T[]) {

@@ -1,7 +1,8 @@
 /**
- * The typed message protocol between the extension host and Preflab's two webviews:
- * `preflab.triple` (a counterfactual triple side by side with runs' outputs) and
- * `preflab.dashboard` (the paper-style results tables). Imported by both sides; no vscode, no DOM,
+ * The typed message protocol between the extension host and Preflab's webviews:
+ * `preflab.triple` (a counterfactual triple side by side with runs' outputs),
+ * `preflab.dashboard` (the paper-style results tables) and `preflab.experiment` (the dashboard
+ * over a whole experiment file: every cell, the tables side by side, paired tests between cells). Imported by both sides; no vscode, no DOM,
  * no runtime imports. One transport per panel: `webview.postMessage` / `acquireVsCodeApi().postMessage`.
  *
  * The shapes mirror src/core (data/types.ts, eval/*, metrics/report.ts, metrics/compare.ts) but are
@@ -17,7 +18,8 @@
 
 export const TRIPLE_VIEW_TYPE = "preflab.triple";
 export const DASHBOARD_VIEW_TYPE = "preflab.dashboard";
-export type WebviewViewType = typeof TRIPLE_VIEW_TYPE | typeof DASHBOARD_VIEW_TYPE;
+export const EXPERIMENT_VIEW_TYPE = "preflab.experiment";
+export type WebviewViewType = typeof TRIPLE_VIEW_TYPE | typeof DASHBOARD_VIEW_TYPE | typeof EXPERIMENT_VIEW_TYPE;
 
 // ---- Shared data shapes
 
@@ -357,4 +359,99 @@ export interface DashboardWebviewState {
   compareA?: string;
   compareB?: string;
   tab?: string;
+}
+
+// ---- Experiment dashboard: view model (mirrors src/app/experiment.ts ExperimentReportModel)
+
+export type CellKind = "rm" | "generate" | "judge" | "rs" | "export";
+
+/** Tokens and dollars a cell's requests used (its run.json); costUsd null = price unknown. */
+export interface CellUsageView {
+  requests: number;
+  inputTokens: number;
+  cachedInputTokens: number;
+  outputTokens: number;
+  costUsd: number | null;
+}
+
+/** What an rs / export cell made (rs.json / export.json). */
+export interface FinetuneCellView {
+  kind: "rs" | "export";
+  headline: string;
+  counts: Record<string, number>;
+  /** Output files, relative to the cell folder. */
+  files: string[];
+  rs?: {
+    mode: string;
+    keep: number;
+    rule: string;
+    byPart: { part: string; examples: number; scored: number; kept: number; dropped: number; threshold: number | null }[];
+    meanMargin: number | null;
+    meanKeptMargin: number | null;
+    meanDroppedMargin: number | null;
+  };
+  export?: { format: string; target: string; keptFrom: string | null; droppedHistoryPairs: number; maxPromptTokens: number; tokenizer: string };
+}
+
+export interface ExperimentCellView {
+  /** The cell's name (from the file: untrusted text). */
+  name: string;
+  kind: CellKind;
+  model: string;
+  judgeModel?: string;
+  /** Judge: the generate cell judged; export: the rs cell whose kept examples it exports. */
+  source?: string;
+  /** not started, running, finished, failed, cancelled, settings changed. */
+  status: string;
+  /** The cell's folder (OUT/CELL). */
+  dir: string;
+  /** Evaluation cells: the run folder to open (rs: its run/; export: null). */
+  runDir: string | null;
+  usage: CellUsageView | null;
+  /** "accuracy 63.5%", "kept 81 of 135 (p=0.6)"... (untrusted text). */
+  headline: string | null;
+  finetune?: FinetuneCellView;
+}
+
+/** A paired test between two cells of one evaluation. */
+export interface CellComparisonView {
+  a: string;
+  b: string;
+  result: ComparisonResult;
+}
+
+export interface ExperimentDashboardModel {
+  name: string;
+  /** The experiment file. */
+  file: string;
+  /** The experiment's folder. */
+  out: string;
+  cells: ExperimentCellView[];
+  /** The paper's tables over the evaluation cells that ran (null when none has). */
+  report: Report | null;
+  comparisons: CellComparisonView[];
+}
+
+// ---- Experiment dashboard: messages
+
+export type ExperimentHostMessage =
+  | { type: "experiment"; model: ExperimentDashboardModel }
+  | { type: "loading" }
+  | { type: "error"; message: string };
+
+export type ExperimentWebviewMessage =
+  | { type: "ready" }
+  | { type: "refresh" }
+  /** Run (or resume) one cell, by name: the host checks it is a cell of the shown experiment. */
+  | { type: "runCell"; cell: string }
+  /** Open a cell's run in the triple view / results dashboard: the host checks it is a cell of the shown experiment. */
+  | { type: "openCell"; cell: string }
+  /** Open an output file of a cell (relative to the cell folder): the host checks it is one the model listed. */
+  | { type: "openFile"; cell: string; file: string }
+  | InvalidHostMessage;
+
+export interface ExperimentWebviewState {
+  /** The experiment file shown (the host reopens it after a reload). */
+  file?: string;
+  scrollY?: number;
 }

@@ -74,6 +74,8 @@ test("the .vsix is lean and carries what the extension needs", () => {
     "extension/dist/webview/triple.css",
     "extension/dist/webview/dashboard.js",
     "extension/dist/webview/dashboard.css",
+    "extension/dist/webview/experiment.js",
+    "extension/dist/webview/experiment.css",
     "extension/dist/templates/reward-model.ptpl",
     "extension/media/preflab.svg",
     "extension/media/icon.png",

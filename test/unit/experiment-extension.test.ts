@@ -191,6 +191,7 @@ test("code lenses: run / estimate / run cell on the sample; in Restricted Mode t
   assert.deepEqual(
     trusted.map((l) => [l.command, l.args]),
     [
+      ["preflab.openExperimentDashboard", ["F"]],
       ["preflab.experiment.run", ["F"]],
       ["preflab.experiment.estimate", ["F"]],
       ["preflab.experiment.run", ["F", "rm-baseline"]],
@@ -207,7 +208,8 @@ test("code lenses: run / estimate / run cell on the sample; in Restricted Mode t
   const tiny = restricted.find((l) => l.line === tinyLine)!;
   assert.equal(tiny.command, "workbench.trust.manage");
   assert.match(tiny.title, /rm-tiny: disabled in Restricted Mode/);
-  assert.match(restricted[0]!.title, /Restricted Mode/);
+  assert.equal(restricted[0]!.command, "preflab.openExperimentDashboard", "the dashboard only reads: offered in Restricted Mode too");
+  assert.match(restricted[1]!.title, /Restricted Mode/);
 });
 
 test("the Experiments tree lists experiment files → cells with status, headline and cost; a changed cell shows it; it refreshes after a run", async () => {

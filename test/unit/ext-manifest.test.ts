@@ -48,7 +48,7 @@ test("every registry command is contributed, in the Preflab category; internal o
   const hidden = new Set(c.menus.commandPalette!.filter((m) => m.when === "false").map((m) => m.command));
   for (const id of INTERNAL_COMMANDS) assert.ok(hidden.has(id), `${id} hidden from the palette`);
   for (const id of PALETTE_COMMANDS) assert.ok(!hidden.has(id), `${id} visible in the palette`);
-  assert.equal(PALETTE_COMMANDS.length, 17);
+  assert.equal(PALETTE_COMMANDS.length, 18);
 });
 
 test("menus only name contributed commands; icons exist where a command shows inline or in a view title", () => {
@@ -80,7 +80,7 @@ test("the activity-bar container, its views, welcome content and the walkthrough
   for (const s of walk.steps) assert.ok(existsSync(path.join(root, s.media.markdown!)), `${s.media.markdown} exists`);
   assert.ok(existsSync(path.join(root, pkg.icon)), "extension icon");
   assert.equal(pkg.main, "./dist/extension.js");
-  for (const e of ["onWebviewPanel:preflab.triple", "onWebviewPanel:preflab.dashboard"]) assert.ok(pkg.activationEvents.includes(e), e);
+  for (const e of ["onWebviewPanel:preflab.triple", "onWebviewPanel:preflab.dashboard", "onWebviewPanel:preflab.experiment"]) assert.ok(pkg.activationEvents.includes(e), e);
   assert.ok(!pkg.activationEvents.includes("*"), "no * activation");
 });
 

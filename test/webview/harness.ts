@@ -14,7 +14,7 @@ import { chromium, type Browser, type Page, type Request } from "playwright-core
 export const ROOT = path.resolve(__dirname, "../..");
 export const SHOTS = path.join(ROOT, "test-results", "webview");
 export type Theme = "light" | "dark" | "hc";
-export type View = "triple" | "dashboard";
+export type View = "triple" | "dashboard" | "experiment";
 
 const THEMES: Record<Theme, { bodyClass: string; vars: Record<string, string> }> = {
   dark: {
@@ -289,13 +289,13 @@ export class Harness {
   ) {}
 
   static async start(): Promise<Harness> {
-    for (const f of ["triple.js", "triple.css", "dashboard.js", "dashboard.css"]) {
+    for (const f of ["triple.js", "triple.css", "dashboard.js", "dashboard.css", "experiment.js", "experiment.css"]) {
       if (!existsSync(path.join(ROOT, "dist/webview", f))) throw new Error(`dist/webview/${f} is missing: run \`npm run build\` first`);
     }
     let origin = "";
     const server = createServer((req, res) => {
       const url = new URL(req.url ?? "/", origin);
-      const m = /^\/(triple|dashboard)\.html$/.exec(url.pathname);
+      const m = /^\/(triple|dashboard|experiment)\.html$/.exec(url.pathname);
       if (m) {
         const opts: PageOptions = {
           theme: (url.searchParams.get("theme") as Theme | null) ?? "dark",
