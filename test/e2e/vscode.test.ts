@@ -3,7 +3,8 @@
  * workspace, build the bundled sample from the welcome view, see the synthetic users, open a
  * feedback pair and a counterfactual triple, run the reward-model evaluation with the baseline
  * provider from the command palette, and see the progress finish and the accuracy appear in the
- * Runs view and the results dashboard. Screenshots: test-results/e2e/main-*.png.
+ * Runs view and the results dashboard; open the experiment dashboard and run a cell from it.
+ * Screenshots: test-results/e2e/main-*.png.
  */
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -186,6 +187,36 @@ test("the dashboard comes back after a window reload (webview panel serializer)"
   assert.match(await dash.locator("#app").innerText(), /Table 1/);
   await s.screenshot("dashboard-revived");
   await s.openPreflab();
+});
+
+test("the experiment dashboard opens from the palette, runs a cell from its button and shows it finished", { timeout: 180_000 }, async () => {
+  const file = path.join(s.workspace, "experiments", "e2e.preflab.yaml");
+  mkdirSync(path.dirname(file), { recursive: true });
+  const samples = path.join(__dirname, "..", "..", "samples");
+  writeFileSync(
+    file,
+    [
+      "name: e2e",
+      `dataset: { build: { train: ${JSON.stringify(path.join(samples, "train.jsonl"))}, test: ${JSON.stringify(path.join(samples, "test.jsonl"))} } }`,
+      "models: { baseline: { provider: baseline } }",
+      "evaluations: { rm: { kind: rm, limit: 2, maxInputTokens: 2500 } }",
+      "matrix: [{ models: [baseline], evaluations: [rm] }]",
+      "",
+    ].join("\n"),
+  );
+  await s.palette("Preflab: Open Experiment Dashboard");
+  await s.quickPick("e2e.preflab.yaml", { title: /experiment file/ });
+  const dash = await s.webviewFrame(hasText("Experiment: e2e"), 60_000);
+  assert.match(await dash.locator("#cells").innerText(), /rm-baseline\s+rm\s+baseline\s+not started/);
+  await dash.locator("#cells vscode-button.run-cell").first().click();
+  // The cell runs (progress, then its report opens); the dashboard shows it finished with its accuracy.
+  const report = path.join(s.workspace, "experiments", "e2e", "report.md");
+  for (let i = 0; i < 240 && !existsSync(report); i++) await new Promise((r) => setTimeout(r, 250));
+  assert.ok(existsSync(report), "the cell ran and wrote the report");
+  await s.page.locator(".tab", { hasText: "Experiment: e2e" }).first().click();
+  const done = await s.webviewFrame(async (f) => (await f.locator("#cells").count()) > 0 && /finished[\s\S]*accuracy \d+\.\d%/.test(await f.locator("#cells").innerText()), 60_000);
+  assert.match(await done.locator("#table1").innerText(), /Table 1/);
+  await s.screenshot("experiment-dashboard");
 });
 
 test("an interrupted run shows as resumable and resumes from the Runs view without redoing or duplicating items", { timeout: 120_000 }, async () => {
