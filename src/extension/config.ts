@@ -93,7 +93,7 @@ function prices(src: ConfigSource): Record<string, Pricing> {
   for (const [model, p] of Object.entries(raw as Record<string, unknown>)) {
     if (!p || typeof p !== "object") continue;
     const pricing: Pricing = {};
-    for (const k of ["input", "output", "cachedInput", "cacheWrite"] as const) {
+    for (const k of ["input", "output", "cachedInput", "cacheWrite", "batchCachedInput"] as const) {
       const v = (p as Record<string, unknown>)[k];
       if (typeof v === "number" && Number.isFinite(v) && v >= 0) pricing[k] = v;
     }

@@ -85,6 +85,53 @@ test("estimate: cacheable share, reads vs writes per shared prefix, and dollars 
   assert.match(formatEstimates([assumed]), /assumed/);
 });
 
+test("estimate, OpenAI: each prompt reads its longest common prefix with earlier prompts under its prompt_cache_key, in 128-token blocks", () => {
+  // Segments (lines) count one token per character, so every prefix length below is by hand.
+  const tok: Tokenizer = { ...charTok, segmentsAdd: true };
+  const line = (c: string, n: number) => c.repeat(n - 1) + "\n";
+  const H = line("h", 1500); // the history: the cache mark is after it
+  const I = line("i", 300); // the instruction, shared by the user's four prompts
+  const [m0, m1, m2] = [line("a", 500), line("b", 500), line("c", 500)];
+  const user = (h: string, a: string, b: string) => req(h, I + a + b, 10);
+  const H2 = line("g", 1500);
+  const requests = [user(H, m0, m1), user(H, m1, m0), user(H, m0, m2), user(H, m2, m0), user(H2, m0, m1), req(line("s", 600), line("t", 300), 10), req(line("s", 600), line("t", 300), 10)];
+  const price = resolvePrice("openai", "gpt-4o")!;
+  const e = estimateCost({ label: "rm", provider: "openai", model: "gpt-4o", requests, tokenizer: tok, price });
+  const o = MESSAGE_OVERHEAD_TOKENS;
+  const hi = o + 1500 + 300; // message start, history, instruction: 1,803 tokens
+  const block = (n: number) => Math.floor(n / 128) * 128;
+  assert.equal(e.inputTokens, 5 * (2 * o + 2800) + 2 * (2 * o + 900));
+  // p1 writes; p2 and p4 share history + instruction with it; p3 also shares response A (m0).
+  // H2 is another key: nothing shared. The two short prompts share all but the reply priming, under 1,024.
+  assert.equal(e.cacheReadTokens, block(hi) + block(hi + 500) + block(hi));
+  assert.equal(block(hi), 1792);
+  assert.equal(e.cacheWriteTokens, 0, "OpenAI bills no cache writes");
+  assert.equal(e.cacheablePrefixTokens, block(hi + 500) + block(hi) + block(hi + 500) + block(hi));
+  // The marked model (what Anthropic does) would read only the history for p2..p4.
+  const marked = estimateCost({ label: "rm", provider: "openai", model: "gpt-4o", requests, tokenizer: tok, price, caching: "marked" });
+  assert.equal(marked.cacheReadTokens, 3 * (1500 + o));
+  // Dollars: reads at gpt-4o's cached price; in the Batch API gpt-4o has no cached-input price, so
+  // batch + caching is the batch price of every input token.
+  const out = 7 * 10;
+  const cached = ((e.inputTokens - e.cacheReadTokens) * 2.5 + e.cacheReadTokens * 1.25 + out * 10) / 1e6;
+  assert.ok(Math.abs(e.dollars!.cached - cached) < 1e-12);
+  assert.ok(Math.abs(e.dollars!.batchCached! - (e.inputTokens * 1.25 + out * 5) / 1e6) < 1e-12);
+  // GPT-5's batch price list has a cached-input price: there the discounts stack.
+  const g5 = estimateCost({ label: "rm", provider: "openai", model: "gpt-5", requests, tokenizer: tok, price: resolvePrice("openai", "gpt-5")! });
+  assert.ok(Math.abs(g5.dollars!.batchCached! - ((g5.inputTokens - g5.cacheReadTokens) * 0.625 + g5.cacheReadTokens * 0.0625 + out * 5) / 1e6) < 1e-12);
+  // A probability verdict read after an answer prefix costs a text verdict's output; without a prefix, one token.
+  const prob = (answerPrefix?: string) => requests.map((r) => ({ request: { ...r.request, probabilities: { candidates: ["A", "B"], ...(answerPrefix ? { answerPrefix } : {}) } } }));
+  assert.equal(estimateCost({ label: "p", provider: "openai", model: "gpt-4o", requests: prob("[["), tokenizer: tok, price }).outputTokens, 70);
+  assert.equal(estimateCost({ label: "p", provider: "openai", model: "gpt-4o", requests: prob(), tokenizer: tok, price }).outputTokens, 7);
+  assert.equal(estimateCost({ label: "p", provider: "llamacpp", model: "m", requests: prob("[["), tokenizer: tok, price }).outputTokens, 7, "llama.cpp prefills the prefix");
+});
+
+test("prices: OpenAI batch cached input is the batch input price before GPT-5, the batch discount on cachedInput from GPT-5 and for Anthropic", () => {
+  assert.deepEqual(batchPricing("openai", DEFAULT_PRICES["openai/gpt-4o"]!), { input: 1.25, output: 5, cachedInput: 1.25, cacheWrite: 1.25 });
+  assert.deepEqual(batchPricing("openai", DEFAULT_PRICES["openai/gpt-5"]!), { input: 0.625, output: 5, cachedInput: 0.0625, cacheWrite: 0.625 });
+  assert.equal(batchPricing("openai", { input: 2, cachedInput: 1, batchCachedInput: 0.7 })!.cachedInput, 0.7, "a user's batch cached price wins");
+});
+
 test("preflab rm --estimate: counts the planned prompts with the model's tokenizer, needs no key, sends and writes nothing", async () => {
   const api = await FakeApiServer.start();
   try {
@@ -106,15 +153,11 @@ test("preflab rm --estimate: counts the planned prompts with the model's tokeniz
     assert.equal(tokenizer.name, "tiktoken:o200k_base");
     const plan = await planRm(ds, { limit: 3, tokenizer });
     const enc = getEncoding("o200k_base");
-    // OpenAI's chat rule (3 tokens per message and 3 for the reply), each message counted as its
-    // history prefix plus the rest.
+    // OpenAI's chat rule (3 tokens per message and 3 for the reply), each message's content
+    // encoded whole: the estimate is exact.
     const tok = (x: string) => enc.encode(x, [], []).length;
-    const tokens = plan.items.reduce(
-      (n, i) => n + 3 + i.request.messages.reduce((m, x) => m + 3 + (x.cacheUntil !== undefined && x.cacheUntil < x.content.length ? tok(x.content.slice(0, x.cacheUntil)) + tok(x.content.slice(x.cacheUntil)) : tok(x.content)), 0),
-      0,
-    );
-    const whole = plan.items.reduce((n, i) => n + tokenizer.countMessages(i.request.messages), 0);
-    assert.ok(Math.abs(tokens - whole) <= plan.items.length, "within a token per prompt of counting each prompt whole");
+    const tokens = plan.items.reduce((n, i) => n + 3 + i.request.messages.reduce((m, x) => m + 3 + tok(x.content), 0), 0);
+    assert.equal(plan.items.reduce((n, i) => n + tokenizer.countMessages(i.request.messages), 0), tokens);
     const text = out.join("");
     assert.match(text, new RegExp(`rm\\s+openai/gpt-4o\\s+${plan.items.length}\\s+${tokens.toLocaleString("en-US")}\\s`));
     assert.match(text, new RegExp(`${(plan.items.length * 300).toLocaleString("en-US")}`));

@@ -66,3 +66,30 @@ test("prompt_cache_key reaches the wire through the OpenAI SDK (openai only, not
   assert.equal(compat.buildBody(plan.items[0]!.request).prompt_cache_key, undefined);
   assert.equal(new OpenAIProvider({ provider: "openai", model: "m", apiKey: "k" }).buildBody({ messages: [{ role: "user", content: "no history" }] }).prompt_cache_key, undefined);
 });
+
+test("rm under a tight budget: every prompt of a user keeps the same history pairs, so they share one prefix and one key", async () => {
+  const { renderWithBudget } = await import("../../src/core/templates/budget.js");
+  const { builtinTemplate } = await import("../../src/core/templates/template.js");
+  const { Dataset } = await import("../../src/core/data/dataset.js");
+  const maxInputTokens = 3500;
+  const plan = await planRm(perExample, { limit: 24, maxInputTokens });
+  const byUser = new Map<string, typeof plan.items>();
+  for (const item of plan.items) byUser.set(item.userKey!, [...(byUser.get(item.userKey!) ?? []), item]);
+  let wouldDiffer = 0;
+  const ds = await Dataset.open(perExample);
+  const tpl = builtinTemplate("reward-model");
+  const htpl = builtinTemplate("history");
+  for (const [userKey, items] of byUser) {
+    const metas = plan.meta.filter((m) => m.userId === userKey);
+    assert.equal(new Set(metas.map((m) => m.historyDropped)).size, 1, `${userKey}: one history for all its prompts`);
+    const prefixes = new Set(items.map((i) => { const m = i.request.messages.find((x) => x.cacheUntil !== undefined)!; return m.content.slice(0, m.cacheUntil); }));
+    assert.equal(prefixes.size, 1, `${userKey}: one cached prefix`);
+    assert.equal(new Set(items.map((i) => promptCacheKey(i.request))).size, 1);
+    assert.ok(items.every((i) => i.request.messages.reduce((n, m) => n + Math.ceil(m.content.length / 4) + 4, 0) <= maxInputTokens), "every prompt within the budget");
+    // Rendered one by one, some users' prompts would keep different numbers of pairs.
+    const user = (await ds.user(userKey))!;
+    const own = items.map((i) => renderWithBudget(tpl, htpl, user.history, { instruction: i.request.task!.instruction, response_a: i.request.task!.responseA, response_b: i.request.task!.responseB }, maxInputTokens).dropped);
+    if (new Set(own).size > 1) wouldDiffer++;
+  }
+  assert.ok(wouldDiffer > 0, "the budget is tight enough that prompts rendered alone would differ");
+});

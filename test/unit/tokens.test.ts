@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { countTokens, ESTIMATE_TOKENIZER, openAIEncodingFor, tokenizerFor } from "../../src/core/templates/tokens.js";
+import { countTokens, ESTIMATE_TOKENIZER, openAIEncodingFor, splitSegments, tokenizerFor } from "../../src/core/templates/tokens.js";
 import { builtinTemplate, parseTemplate } from "../../src/core/templates/template.js";
 import { renderWithBudget } from "../../src/core/templates/budget.js";
 
@@ -56,4 +56,32 @@ test("the budget counts with the given tokenizer: CJK text that chars/4 underest
   assert.ok(real.tokens <= 4000);
   assert.equal(real.tokens, cl100.countMessages(real.messages));
   assert.ok(!real.messages[0]!.content.includes("q0\n"), "the front (least similar) pair went first");
+});
+
+test("tiktoken counts a text as the sum of its segments, exactly as whole-text encoding does", async () => {
+  const { getEncoding } = await import("js-tiktoken");
+  const tpl = builtinTemplate("reward-model");
+  const htpl = builtinTemplate("history");
+  // Boundaries the pre-tokenizer treats specially: punctuation taking trailing newlines (and "/"),
+  // newline runs with spaces, CRLF, digits, contractions, non-Latin scripts, markdown.
+  const pieces = ["Hello.\n", "\n\n", "  \n", "\r\n", "/path\n", "1234\n", "'s done\n", "## Title\n", "- item\n", "नमस्ते\n", "你好。\n", "x", " ", "\t\n", ":\n/", "end"];
+  let seed = 7;
+  const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+  const texts: string[] = [];
+  for (let i = 0; i < 300; i++) texts.push(Array.from({ length: 5 + rnd(30) }, () => pieces[rnd(pieces.length)]!).join(""));
+  const history = [{ prompt: "Plan a trip.\nTwo days.", chosen: "Day 1:\n- museum\n\nDay 2:\n/ hike", rejected: "No.\r\nSorry." }];
+  const p = renderWithBudget(tpl, htpl, history, { instruction: "Why?\n\n1. a\n2. b", response_a: "Because.\n", response_b: "  \nIt is." }, 12_800);
+  texts.push(p.messages[0]!.content);
+  for (const [model, encoding] of [["gpt-4o", "o200k_base"], ["gpt-4", "cl100k_base"]] as const) {
+    const tok = await tokenizerFor({ provider: "openai", model });
+    assert.equal(tok.segmentsAdd, true);
+    const enc = getEncoding(encoding);
+    for (const t of texts) {
+      const whole = enc.encode(t, [], []).length;
+      assert.equal(tok.count(t), whole, JSON.stringify(t));
+      assert.equal(splitSegments(t).reduce((n, s) => n + enc.encode(s, [], []).length, 0), whole, JSON.stringify(t));
+      assert.equal(tok.count(t), whole, "a second count (from the memo) is the same");
+    }
+  }
+  assert.equal(splitSegments("a\nb\n c\n/d\ne").join("|"), "a\n|b\n c\n/d\n|e");
 });

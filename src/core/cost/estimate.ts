@@ -1,34 +1,58 @@
 /**
  * What a run will cost, before any request: tokens counted with the model's tokenizer, the share
- * of input that is a cacheable prefix (the feedback history), the output tokens, and dollars at
- * three prices: naive (every token at list price), with prompt caching, and with the provider's
- * batch API on top of caching.
+ * of input that is a cacheable prefix, the output tokens, and dollars at three prices: naive
+ * (every token at list price), with prompt caching, and with the provider's batch API on top of
+ * caching.
  *
- * Caching model (per item, in dispatch order):
- * - An item's cacheable prefix is everything before its cache mark (the messages before the one
- *   with `cacheUntil`, plus that message up to `cacheUntil`; a `cachePrefix` message entirely).
- * - Prompts with the same prefix text share one cache entry (one synthetic user; with fixed
- *   histories, every user of one preference). The first prompt of an entry writes it (Anthropic
- *   bills 1.25x input; OpenAI bills input), later prompts read it (`cachedInput`).
+ * Two caching models, as the providers cache (per item, in dispatch order):
+ * - "marked" (Anthropic, and the default): an item's cacheable prefix is everything before its
+ *   cache mark (the messages before the one with `cacheUntil`, plus that message up to
+ *   `cacheUntil`; a `cachePrefix` message entirely). Prompts with the same prefix text share one
+ *   cache entry (one synthetic user; with fixed histories, every user of one preference). The
+ *   first prompt of an entry writes it (Anthropic bills 1.25x input), later prompts read it.
+ * - "automatic" (OpenAI): no mark; OpenAI caches every prompt and a later prompt reads the longest
+ *   prefix it shares with a prompt already cached on the machine its `prompt_cache_key` routes it
+ *   to, in whole 128-token blocks from 1,024 tokens on. So an item reads the longest common
+ *   prefix, in tokens, with any earlier item under the same key (preflab's key: the hash of the
+ *   history, src/core/providers/openai.ts), rounded down to a multiple of 128: for the four rm
+ *   prompts of one user that is the history and the instruction, and the history, the instruction
+ *   and response A for the second pair of one order. The prefix is compared segment by segment
+ *   (splitSegments: lines; with tiktoken a prompt's tokens are exactly its segments' tokens), so
+ *   the common start of two different lines is not counted (at most one line's tokens, usually
+ *   less than the 128-token rounding). Writes cost nothing extra. The "cacheable" figure is each
+ *   item's prefix shared with any other item under its key.
  * - A prefix shorter than MIN_CACHE_TOKENS (1,024: OpenAI and Anthropic's minimum) is not cached.
  * - A price without `cachedInput` (a model without prompt caching) gains nothing from caching.
+ * Repeated texts are tokenized once (the tokenizer memoizes by segment: a user's history recurs in
+ * each of its prompts).
  * Output tokens are each request's max_tokens unless a finished run of the same cell gives an
  * observed mean per request; without either, an assumed figure is used and labelled "assumed".
+ * A probability verdict is one output token, except through the chat completions API with an
+ * answer prefix, where the model writes its explanation first (max_tokens as for text).
  */
 import { createHash } from "node:crypto";
 import type { Pricing } from "../providers/registry.js";
 import type { ProviderRequest } from "../providers/types.js";
+import { promptCacheKey } from "../providers/openai.js";
 import { batchPricing, type ResolvedPrice } from "./prices.js";
-import type { Tokenizer } from "../templates/tokens.js";
+import { splitSegments, type Tokenizer } from "../templates/tokens.js";
 
 /** Chat-formatting tokens counted per message of a cacheable prefix (OpenAI's published 3). */
 export const MESSAGE_OVERHEAD_TOKENS = 3;
 
 export const MIN_CACHE_TOKENS = 1024;
+/** OpenAI caches and reports cached tokens in blocks of this many tokens (after the first 1,024). */
+export const CACHE_BLOCK_TOKENS = 128;
 /** Output tokens assumed per request when neither max_tokens nor an earlier run says. */
 export const ASSUMED_OUTPUT_TOKENS = 512;
 
 export type OutputSource = "max_tokens" | "observed" | "assumed" | "mixed";
+export type CachingModel = "marked" | "automatic";
+
+/** How a provider caches prompt prefixes (see the file comment). */
+export function cachingModelFor(provider: string): CachingModel {
+  return provider === "openai" ? "automatic" : "marked";
+}
 
 export interface Dollars {
   naive: number;
@@ -70,41 +94,35 @@ export interface EstimateInput {
   /** Probability requests generate about this many tokens (the provider decides; 1 for OpenAI). */
   probabilityOutputTokens?: number;
   minCacheTokens?: number;
+  /** Default: cachingModelFor(provider). */
+  caching?: CachingModel;
 }
 
-export function estimateCost(input: EstimateInput): CostEstimate {
+interface CacheTally {
+  inputTokens: number;
+  prefixTokens: number;
+  read: number;
+  write: number;
+}
+
+const hashKey = (text: string) => (text.length <= 24 ? text : createHash("sha1").update(text).digest("base64"));
+
+/** The "marked" model: the prefix before the cache mark, one cache entry per distinct prefix. */
+function markedCaching(input: EstimateInput, minCache: number): CacheTally {
   const count = (text: string) => input.tokenizer.count(text);
-  const minCache = input.minCacheTokens ?? MIN_CACHE_TOKENS;
   const seen = new Set<string>();
-  let inputTokens = 0;
-  let prefixTokens = 0;
-  let read = 0;
-  let write = 0;
-  let outputTokens = 0;
-  const sources = new Set<OutputSource>();
-  // Texts before a cache mark recur (one user's history in each of its prompts): each distinct
-  // one is tokenized once. A message is counted as its prefix plus the rest (split where the
-  // history ends, before a newline), plus the chat overhead per message and for the reply.
-  const memo = new Map<string, number>();
-  const countOnce = (text: string): number => {
-    const key = createHash("sha1").update(text).digest("base64");
-    let n = memo.get(key);
-    if (n === undefined) {
-      n = count(text);
-      memo.set(key, n);
-    }
-    return n;
-  };
+  const t: CacheTally = { inputTokens: 0, prefixTokens: 0, read: 0, write: 0 };
   for (const { request } of input.requests) {
     let total = MESSAGE_OVERHEAD_TOKENS;
     let prefix = 0;
     let prefixText = "";
-    let inPrefix = request.messages.some((m) => m.cachePrefix || m.cacheUntil !== undefined);
+    const marked = request.messages.some((m) => m.cachePrefix || m.cacheUntil !== undefined);
+    let inPrefix = marked;
     for (const m of request.messages) {
       const cut = m.cacheUntil !== undefined && m.cacheUntil > 0 && m.cacheUntil < m.content.length ? m.cacheUntil : undefined;
       if (cut !== undefined) {
         const head = m.content.slice(0, cut);
-        const h = countOnce(head);
+        const h = count(head);
         total += h + count(m.content.slice(cut)) + MESSAGE_OVERHEAD_TOKENS;
         if (inPrefix) {
           prefix += h + MESSAGE_OVERHEAD_TOKENS;
@@ -113,7 +131,7 @@ export function estimateCost(input: EstimateInput): CostEstimate {
         }
         continue;
       }
-      const n = (inPrefix ? countOnce(m.content) : count(m.content)) + MESSAGE_OVERHEAD_TOKENS;
+      const n = count(m.content) + MESSAGE_OVERHEAD_TOKENS;
       total += n;
       if (!inPrefix) continue;
       prefix += n;
@@ -121,22 +139,92 @@ export function estimateCost(input: EstimateInput): CostEstimate {
       if (m.cachePrefix || m.cacheUntil !== undefined) inPrefix = false;
     }
     // A request without any cache mark has no cacheable prefix.
-    if (!request.messages.some((m) => m.cachePrefix || m.cacheUntil !== undefined)) prefix = 0;
-    inputTokens += total;
-    prefixTokens += prefix;
+    if (!marked) prefix = 0;
+    t.inputTokens += total;
+    t.prefixTokens += prefix;
     if (prefix >= minCache) {
       const key = createHash("sha256").update(prefixText).digest("base64");
-      if (seen.has(key)) read += prefix;
+      if (seen.has(key)) t.read += prefix;
       else {
         seen.add(key);
-        write += prefix;
+        t.write += prefix;
       }
     }
+  }
+  return t;
+}
+
+interface TrieNode {
+  children: Map<string, TrieNode> | undefined;
+  /** Items whose prompt passes through this node. */
+  passes: number;
+}
+
+/** The "automatic" model: the longest common prefix with earlier prompts under one cache key. */
+function automaticCaching(input: EstimateInput, minCache: number): CacheTally {
+  const tok = input.tokenizer;
+  const roots = new Map<string, TrieNode>();
+  const t: CacheTally = { inputTokens: 0, prefixTokens: 0, read: 0, write: 0 };
+  const blocks = (n: number) => (n >= minCache ? Math.floor(n / CACHE_BLOCK_TOKENS) * CACHE_BLOCK_TOKENS : 0);
+  // Per item: the nodes along its path and the tokens up to each (for the shared-prefix pass).
+  const paths: { nodes: TrieNode[]; tokens: Uint32Array }[] = [];
+  for (const { request } of input.requests) {
+    const key = promptCacheKey(request) ?? "";
+    let node = roots.get(key);
+    if (!node) roots.set(key, (node = { children: undefined, passes: 0 }));
+    node.passes++;
+    const nodes: TrieNode[] = [];
+    const tokens: number[] = [];
+    let total = 0;
+    let common = 0;
+    let diverged = false;
+    const step = (segKey: string, n: number) => {
+      total += n;
+      let next = node!.children?.get(segKey);
+      if (!next) {
+        diverged = true;
+        next = { children: undefined, passes: 0 };
+        (node!.children ??= new Map()).set(segKey, next);
+      } else if (!diverged) common = total;
+      next.passes++;
+      node = next;
+      nodes.push(next);
+      tokens.push(total);
+    };
+    for (const m of request.messages) {
+      step(`\u0000${m.role}`, MESSAGE_OVERHEAD_TOKENS);
+      if (tok.segmentsAdd) for (const seg of splitSegments(m.content)) step(hashKey(seg), tok.count(seg));
+      else step(hashKey(m.content), tok.count(m.content));
+    }
+    total += MESSAGE_OVERHEAD_TOKENS; // the reply's priming tokens, never shared
+    t.inputTokens += total;
+    t.read += blocks(common);
+    paths.push({ nodes, tokens: Uint32Array.from(tokens) });
+  }
+  // Shared with any other item under its key (earlier or later): the deepest node two items pass.
+  for (const p of paths) {
+    let shared = 0;
+    for (let i = 0; i < p.nodes.length && p.nodes[i]!.passes >= 2; i++) shared = p.tokens[i]!;
+    t.prefixTokens += blocks(shared);
+  }
+  return t;
+}
+
+export function estimateCost(input: EstimateInput): CostEstimate {
+  const minCache = input.minCacheTokens ?? MIN_CACHE_TOKENS;
+  const caching = input.caching ?? cachingModelFor(input.provider);
+  const tally = caching === "automatic" ? automaticCaching(input, minCache) : markedCaching(input, minCache);
+  const { inputTokens, read, write } = tally;
+  let outputTokens = 0;
+  const sources = new Set<OutputSource>();
+  const chatCompletions = input.provider === "openai" || input.provider === "openai-compatible";
+  for (const { request } of input.requests) {
     let out: number;
+    const oneToken = request.probabilities && !(chatCompletions && request.probabilities.answerPrefix?.trim());
     if (input.observedOutputMean !== undefined) {
       out = input.observedOutputMean;
       sources.add("observed");
-    } else if (request.probabilities) {
+    } else if (oneToken) {
       out = input.probabilityOutputTokens ?? 1;
       sources.add("max_tokens");
     } else if (request.params?.maxTokens !== undefined || input.defaultMaxTokens !== undefined) {
@@ -169,7 +257,7 @@ export function estimateCost(input: EstimateInput): CostEstimate {
     model: input.model,
     requests: input.requests.length,
     inputTokens,
-    cacheablePrefixTokens: prefixTokens,
+    cacheablePrefixTokens: tally.prefixTokens,
     cacheReadTokens: read,
     cacheWriteTokens: write,
     outputTokens,

@@ -10,16 +10,24 @@
  *   (OpenAI: half or a tenth of input depending on the model; Anthropic: 0.1x input).
  * - `cacheWrite` is the price of an input token written to the cache (Anthropic 5-minute cache:
  *   1.25x input; OpenAI charges nothing extra, so it is the input price).
- * - Provider batch APIs (OpenAI Batch, Anthropic Message Batches) halve every price; the discount
- *   stacks with prompt caching.
+ * - Provider batch APIs (OpenAI Batch, Anthropic Message Batches) halve every price. With
+ *   Anthropic the discount stacks with prompt caching on every model (cache reads and writes are
+ *   halved too). OpenAI's batch price list gives a cached-input price only for the GPT-5 family;
+ *   for earlier models (gpt-4o, gpt-4.1, o3, o4-mini...) it lists none, so cached tokens in a
+ *   batch are counted at the batch input price (`batchCachedInput`), never at a discount the
+ *   price list does not state.
  */
 import type { Pricing, ProviderId } from "../providers/registry.js";
 
 /** The date the default prices below were taken from the providers' public price lists. */
 export const PRICES_AS_OF = "2025-11-24";
 
-const oa = (input: number, cachedInput: number | undefined, output: number): Pricing =>
-  cachedInput === undefined ? { input, output, cacheWrite: input } : { input, cachedInput, cacheWrite: input, output };
+/** An OpenAI price; `batchCaching`: the batch price list has a cached-input price (GPT-5 family). */
+const oa = (input: number, cachedInput: number | undefined, output: number, batchCaching = false): Pricing =>
+  cachedInput === undefined
+    ? { input, output, cacheWrite: input }
+    : { input, cachedInput, cacheWrite: input, output, ...(batchCaching ? {} : { batchCachedInput: round(input * BATCH_FACTOR) }) };
+const BATCH_FACTOR = 0.5;
 const an = (input: number, output: number): Pricing => ({ input, output, cachedInput: round(input * 0.1), cacheWrite: round(input * 1.25) });
 
 /** Default prices by `provider/model` (a dated snapshot name falls back to its alias). */
@@ -31,10 +39,10 @@ export const DEFAULT_PRICES: Readonly<Record<string, Pricing>> = {
   "openai/gpt-4.1": oa(2, 0.5, 8),
   "openai/gpt-4.1-mini": oa(0.4, 0.1, 1.6),
   "openai/gpt-4.1-nano": oa(0.1, 0.025, 0.4),
-  "openai/gpt-5": oa(1.25, 0.125, 10),
-  "openai/gpt-5.1": oa(1.25, 0.125, 10),
-  "openai/gpt-5-mini": oa(0.25, 0.025, 2),
-  "openai/gpt-5-nano": oa(0.05, 0.005, 0.4),
+  "openai/gpt-5": oa(1.25, 0.125, 10, true),
+  "openai/gpt-5.1": oa(1.25, 0.125, 10, true),
+  "openai/gpt-5-mini": oa(0.25, 0.025, 2, true),
+  "openai/gpt-5-nano": oa(0.05, 0.005, 0.4, true),
   "openai/o3": oa(2, 0.5, 8),
   "openai/o4-mini": oa(1.1, 0.275, 4.4),
   "anthropic/claude-opus-4-5": an(5, 25),
@@ -47,7 +55,7 @@ export const DEFAULT_PRICES: Readonly<Record<string, Pricing>> = {
 };
 
 /** Discount factor of each provider's batch API (price multiplier). */
-export const BATCH_PRICE_FACTOR: Partial<Record<ProviderId, number>> = { openai: 0.5, anthropic: 0.5 };
+export const BATCH_PRICE_FACTOR: Partial<Record<ProviderId, number>> = { openai: BATCH_FACTOR, anthropic: BATCH_FACTOR };
 
 /** Where a run's price came from (shown beside the dollars). */
 export type PriceSource = "flags" | "settings" | "default" | "free";
@@ -101,7 +109,9 @@ export function resolvePrice(
 export function batchPricing(provider: ProviderId | string, p: Pricing): Pricing | undefined {
   const f = BATCH_PRICE_FACTOR[provider as ProviderId];
   if (f === undefined) return undefined;
-  return scalePricing(p, f);
+  const out = scalePricing(p, f);
+  if (p.batchCachedInput !== undefined && out.cachedInput !== undefined) out.cachedInput = p.batchCachedInput;
+  return out;
 }
 
 export function scalePricing(p: Pricing, f: number): Pricing {

@@ -10,7 +10,7 @@ import { contrasts } from "../data/contrast.js";
 import { checkOracleTemplate, preferenceText } from "./oracle.js";
 import type { SyntheticUser, Triple } from "../data/types.js";
 import type { Provider, ProviderRequest } from "../providers/types.js";
-import { DEFAULT_MAX_INPUT_TOKENS, renderWithBudget } from "../templates/budget.js";
+import { DEFAULT_MAX_INPUT_TOKENS, renderWithSharedBudget } from "../templates/budget.js";
 import { samplingRecord } from "../providers/sampling.js";
 import { ESTIMATE_TOKENIZER, tokenizerFor, type Tokenizer } from "../templates/tokens.js";
 import { templateOfKind, type Template } from "../templates/template.js";
@@ -159,42 +159,53 @@ export async function planRm(datasetDir: string, opts: RmOptions = {}): Promise<
   const nonContrastive: NonContrastiveCounts = { policy: opts.keepNonContrastive ? "keep" : "exclude", total: 0, byDimension: {}, pairs: [] };
   for await (const { user: u, triple: t, rejected } of rmUserPairs(ds, opts, nonContrastive)) {
     const chosenText = t.members[u.member]!.response;
-    for (const { member: k, contrastive } of rejected) {
-      const rejectedText = t.members[k]!.response;
-      for (const order of orders) {
-        const [a, b] = order === "ab" ? [chosenText, rejectedText] : [rejectedText, chosenText];
-        const itemId = `${u.id}.vs${k}.${order}`;
-        const p = renderWithBudget(tpl, htpl, u.history, { instruction: t.prompt, response_a: a, response_b: b, ...(oracle ? { preference: preferenceText(u.preference) } : {}) }, maxTokens, tokenizer);
-        if (p.overBudget) {
-          overBudget.push(itemId);
-          continue;
-        }
-        const messages = p.messages;
-        const kept = u.history.slice(p.dropped, p.dropped + p.kept);
-        const request: ProviderRequest = {
-          messages,
-          sequenceKey: u.id,
-          task: { kind: "pairwise", history: kept.map((h) => ({ prompt: h.prompt, chosen: h.chosen, rejected: h.rejected })), instruction: t.prompt, responseA: a, responseB: b },
-        };
-        // The letter is decided right after the verdict prefix: llama.cpp prefills it, OpenAI reads
-        // the logprobs at the token after the prefix the model writes.
-        if (verdict === "probability") request.probabilities = { candidates: ["A", "B"], answerPrefix: format.prefix };
-        items.push({ id: itemId, request, userKey: u.id });
-        meta.push({
-          itemId,
-          userId: u.id,
-          tripleId: u.tripleId,
-          member: u.member,
-          dimension: u.dimension,
-          rejectedMember: k,
-          order,
-          chosen: order === "ab" ? "A" : "B",
-          historyKept: p.kept,
-          historyDropped: p.dropped,
-          promptTokens: p.tokens,
-          ...(contrastive ? {} : { contrastive: false }),
-        });
+    const planned = rejected.flatMap(({ member: k, contrastive }) => orders.map((order) => ({ k, contrastive, order })));
+    const pairOf = (k: number, order: Order): [string, string] => (order === "ab" ? [chosenText, t.members[k]!.response] : [t.members[k]!.response, chosenText]);
+    // All prompts of one user keep the same history pairs, so they share it as a cached prefix.
+    const rendered = renderWithSharedBudget(
+      tpl,
+      htpl,
+      u.history,
+      planned.map(({ k, order }) => {
+        const [a, b] = pairOf(k, order);
+        return { instruction: t.prompt, response_a: a, response_b: b, ...(oracle ? { preference: preferenceText(u.preference) } : {}) };
+      }),
+      maxTokens,
+      tokenizer,
+    );
+    for (const [i, { k, contrastive, order }] of planned.entries()) {
+      const [a, b] = pairOf(k, order);
+      const itemId = `${u.id}.vs${k}.${order}`;
+      const p = rendered[i]!;
+      if (p.overBudget) {
+        overBudget.push(itemId);
+        continue;
       }
+      const messages = p.messages;
+      const kept = u.history.slice(p.dropped, p.dropped + p.kept);
+      const request: ProviderRequest = {
+        messages,
+        sequenceKey: u.id,
+        task: { kind: "pairwise", history: kept.map((h) => ({ prompt: h.prompt, chosen: h.chosen, rejected: h.rejected })), instruction: t.prompt, responseA: a, responseB: b },
+      };
+      // The letter is decided right after the verdict prefix: llama.cpp prefills it, OpenAI reads
+      // the logprobs at the token after the prefix the model writes.
+      if (verdict === "probability") request.probabilities = { candidates: ["A", "B"], answerPrefix: format.prefix };
+      items.push({ id: itemId, request, userKey: u.id });
+      meta.push({
+        itemId,
+        userId: u.id,
+        tripleId: u.tripleId,
+        member: u.member,
+        dimension: u.dimension,
+        rejectedMember: k,
+        order,
+        chosen: order === "ab" ? "A" : "B",
+        historyKept: p.kept,
+        historyDropped: p.dropped,
+        promptTokens: p.tokens,
+        ...(contrastive ? {} : { contrastive: false }),
+      });
     }
   }
   const templates = {

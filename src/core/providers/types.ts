@@ -14,6 +14,12 @@ export interface Pricing {
   output?: number;
   cachedInput?: number;
   cacheWrite?: number;
+  /**
+   * Price of a cached input token inside the provider's batch API, where the batch price list says
+   * otherwise than "the batch discount on `cachedInput`" (OpenAI lists no batch cached-input price
+   * for models before GPT-5: cached tokens of a batch cost the batch input price).
+   */
+  batchCachedInput?: number;
 }
 
 /** One typed configuration for every provider; each provider reads the fields that apply to it. */

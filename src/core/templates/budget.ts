@@ -64,3 +64,32 @@ export function renderWithBudget(
     dropped++;
   }
 }
+
+/**
+ * Renders several prompts of one synthetic user (the rm evaluation's rejected members x orders)
+ * with one history: each drops as many of the oldest pairs as the longest of them needs, so all
+ * carry the same history block, numbered alike. That block is the prompts' shared prefix, which
+ * providers cache (Anthropic's cache mark, OpenAI's prompt_cache_key and longest common prefix,
+ * llama.cpp sequence reuse); prompts that kept different numbers of pairs would share nothing
+ * after the template's opening lines. A prompt over the budget even without history is left
+ * as it is (callers skip it) and does not count towards the shared drop.
+ */
+export function renderWithSharedBudget(
+  template: Template,
+  historyTemplate: Template,
+  history: Pick<HistoryEntry, "prompt" | "chosen" | "rejected">[],
+  valuesList: Values[],
+  maxTokens = DEFAULT_MAX_INPUT_TOKENS,
+  count: TokenCounter | Tokenizer = approxTokens,
+): BudgetedPrompt[] {
+  const first = valuesList.map((v) => renderWithBudget(template, historyTemplate, history, v, maxTokens, count));
+  const fitting = first.filter((p) => !p.overBudget);
+  const drop = Math.max(0, ...fitting.map((p) => p.dropped));
+  if (fitting.every((p) => p.dropped === drop)) return first;
+  const rest = history.slice(drop);
+  return first.map((p, i) => {
+    if (p.overBudget || p.dropped === drop) return p;
+    const q = renderWithBudget(template, historyTemplate, rest, valuesList[i]!, maxTokens, count);
+    return { ...q, dropped: drop + q.dropped };
+  });
+}

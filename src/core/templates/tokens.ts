@@ -16,6 +16,7 @@
  *
  * Encodings and vocabularies load lazily (dynamic import) and are cached per process.
  */
+import { createHash } from "node:crypto";
 import type { ChatMessage, Provider } from "../providers/types.js";
 import type { ProviderConfig, ProviderId } from "../providers/registry.js";
 
@@ -27,6 +28,53 @@ export interface Tokenizer {
   count(text: string): number;
   /** Tokens of a chat prompt, chat formatting included. */
   countMessages(messages: ChatMessage[]): number;
+  /**
+   * True when `count(text)` is exactly the sum of `count` over `splitSegments(text)` (tiktoken:
+   * its pre-tokenizer never joins characters across a segment boundary, so BPE cannot merge across
+   * one). Estimates then count a prompt by its parts and share the counts of repeated parts.
+   */
+  readonly segmentsAdd?: boolean;
+}
+
+/**
+ * Splits a text after every newline that is followed by a character other than whitespace and
+ * "/". Under the tiktoken pre-tokenizers (cl100k_base, o200k_base) no pre-token spans such a
+ * point: letter and number pieces never start with a newline, punctuation pieces only take
+ * trailing newlines (and "/"), and whitespace pieces stop before non-whitespace. So the tokens of
+ * the text are the tokens of its segments, concatenated (checked against whole-text encoding by
+ * test/unit/tokens.test.ts).
+ */
+export function splitSegments(text: string): string[] {
+  return text.split(SEGMENT_BOUNDARY);
+}
+const SEGMENT_BOUNDARY = /(?<=\n)(?=[^\s/])/;
+
+/** Distinct segments remembered per tokenizer before the memo starts over (bounds memory). */
+const SEGMENT_MEMO_LIMIT = 200_000;
+
+/**
+ * A counter that counts each distinct segment once: prompts repeat most of their text (one user's
+ * history in each of their prompts, the same responses in both orders, the template's fixed text),
+ * and the budget renderer counts a prompt again for each history pair it drops. Segments are keyed
+ * by a hash, so the memo never keeps prompt text alive.
+ */
+function memoizedSegmentCount(countWhole: (text: string) => number): (text: string) => number {
+  let memo = new Map<string, number>();
+  const one = (seg: string): number => {
+    const key = seg.length <= 24 ? seg : createHash("sha1").update(seg).digest("base64");
+    let n = memo.get(key);
+    if (n === undefined) {
+      n = countWhole(seg);
+      if (memo.size >= SEGMENT_MEMO_LIMIT) memo = new Map();
+      memo.set(key, n);
+    }
+    return n;
+  };
+  return (text: string): number => {
+    let n = 0;
+    for (const seg of splitSegments(text)) n += one(seg);
+    return n;
+  };
 }
 
 /** One token per 4 characters (plus 4 per message): the stated estimate where no tokenizer is known. */
@@ -58,12 +106,14 @@ async function tiktokenTokenizer(encoding: OpenAIEncoding, exact: boolean): Prom
       const ranks = encoding === "o200k_base" ? (await import("js-tiktoken/ranks/o200k_base")).default : (await import("js-tiktoken/ranks/cl100k_base")).default;
       const enc = new Tiktoken(ranks);
       // Special-token text in untrusted content is counted as plain text, as the API does.
-      const count = (text: string): number => enc.encode(text, [], []).length;
+      const encode = (text: string): number[] => enc.encode(text, [], []);
+      const count = memoizedSegmentCount((text) => encode(text).length);
       return {
         name: `tiktoken:${encoding}`,
         exact: true,
         count,
         countMessages: (messages: ChatMessage[]) => messages.reduce((n, m) => n + 3 + count(m.content), 3),
+        segmentsAdd: true,
       };
     })();
     encodings.set(encoding, p);
