@@ -6,14 +6,18 @@
  *   const batches = installBatchApis(api, { itemsPerPoll: 5 });
  *
  * OpenAI (Files + Batches): POST /v1/files (purpose "batch", already in fake-apis.ts), GET
- * /v1/files/:id/content, POST /v1/batches, GET /v1/batches/:id, POST /v1/batches/:id/cancel.
+ * /v1/files/:id/content, POST /v1/batches (with `metadata`, returned as given), GET /v1/batches
+ * (newest first, `limit` default 20 / max 100, cursor `after`, `has_more`), GET /v1/batches/:id,
+ * POST /v1/batches/:id/cancel.
  * Input lines are checked as the service checks them (JSON, unique custom_id, method POST, url =
  * the batch's endpoint, <= 50,000 lines, <= 200 MB); a bad file fails the batch with per-line
  * errors. Results: an output file of `{id, custom_id, response: {status_code: 200, request_id,
  * body}, error: null}` lines and an error file for failed, expired (`batch_expired`) and
  * cancelled (`batch_cancelled`) requests.
  *
- * Anthropic (Message Batches): POST /v1/messages/batches, GET /v1/messages/batches/:id, POST
+ * Anthropic (Message Batches): POST /v1/messages/batches, GET /v1/messages/batches (newest first,
+ * `limit` default 20 / max 1000, cursors `after_id` / `before_id`, `has_more`, `first_id`,
+ * `last_id`), GET /v1/messages/batches/:id, POST
  * /v1/messages/batches/:id/cancel, GET /v1/messages/batches/:id/results (JSONL at the batch's
  * absolute `results_url`). custom_id must match ^[a-zA-Z0-9_-]{1,64}$ and be unique; <= 100,000
  * requests / 256 MB.
@@ -52,6 +56,7 @@ interface FakeBatch {
   outputFileId?: string;
   errorFileId?: string;
   errors?: { code: string; message: string; line: number | null }[];
+  metadata?: Record<string, string>;
 }
 
 export class BatchApis implements BatchApiOptions {
@@ -60,7 +65,7 @@ export class BatchApis implements BatchApiOptions {
   expireAfterPolls?: number;
   readonly batches = new Map<string, FakeBatch>();
   /** Batch creations, cancels and result downloads (for tests that count them). */
-  readonly log: { op: "create" | "cancel" | "results"; id: string; requests?: number }[] = [];
+  readonly log: { op: "create" | "cancel" | "results" | "list"; id: string; requests?: number }[] = [];
   private seq = 0;
 
   constructor(
@@ -188,7 +193,7 @@ export class BatchApis implements BatchApiOptions {
       cancelling_at: b.cancelRequested ? t : null,
       cancelled_at: b.status === "cancelled" ? t : null,
       request_counts: { total: b.requests.length, completed: b.counts.succeeded, failed: b.counts.errored + (done ? b.counts.expired + b.counts.canceled : 0) },
-      metadata: null,
+      metadata: b.metadata ?? null,
     };
   }
 
@@ -202,14 +207,19 @@ export class BatchApis implements BatchApiOptions {
   }
 
   createOpenAI(ctx: RouteContext): void {
-    const body = ctx.recorded.body as { input_file_id?: unknown; endpoint?: unknown; completion_window?: unknown } | undefined;
+    const body = ctx.recorded.body as { input_file_id?: unknown; endpoint?: unknown; completion_window?: unknown; metadata?: unknown } | undefined;
     if (!body || typeof body.input_file_id !== "string") return sendError(ctx.res, "openai", 400, "Missing required parameter: 'input_file_id'.");
     if (body.endpoint !== "/v1/chat/completions" && body.endpoint !== "/v1/embeddings" && body.endpoint !== "/v1/responses") return sendError(ctx.res, "openai", 400, `Invalid endpoint: ${String(body.endpoint)}`);
     if (body.completion_window !== "24h") return sendError(ctx.res, "openai", 400, "completion_window must be '24h'");
     const file = this.api.fineTuning.files.get(body.input_file_id);
     if (!file) return sendError(ctx.res, "openai", 404, `No such File object: ${body.input_file_id}`);
     if (file.object.purpose !== "batch") return sendError(ctx.res, "openai", 400, `File ${body.input_file_id} has purpose '${file.object.purpose}', expected 'batch'`);
-    const b: FakeBatch = { dialect: "openai", id: this.nextId("batch_"), requests: [], processed: 0, polls: 0, status: "validating", createdAt: Date.now(), lines: [], errorLines: [], counts: { succeeded: 0, errored: 0, expired: 0, canceled: 0 }, cancelRequested: false, inputFileId: body.input_file_id };
+    const metadata = body.metadata ?? undefined;
+    if (metadata !== undefined && metadata !== null) {
+      const entries = typeof metadata === "object" && !Array.isArray(metadata) ? Object.entries(metadata) : undefined;
+      if (!entries || entries.length > 16 || entries.some(([k, v]) => k.length > 64 || typeof v !== "string" || v.length > 512)) return sendError(ctx.res, "openai", 400, "Invalid 'metadata': at most 16 string pairs, keys <= 64 and values <= 512 characters.");
+    }
+    const b: FakeBatch = { dialect: "openai", id: this.nextId("batch_"), requests: [], processed: 0, polls: 0, status: "validating", createdAt: Date.now(), lines: [], errorLines: [], counts: { succeeded: 0, errored: 0, expired: 0, canceled: 0 }, cancelRequested: false, inputFileId: body.input_file_id, ...(metadata ? { metadata: metadata as Record<string, string> } : {}) };
     const errors: NonNullable<FakeBatch["errors"]> = [];
     const lines = file.content.split("\n").filter((l) => l.trim());
     const seen = new Set<string>();
@@ -238,6 +248,32 @@ export class BatchApis implements BatchApiOptions {
     this.batches.set(b.id, b);
     this.log.push({ op: "create", id: b.id, requests: b.requests.length });
     sendJson(ctx.res, 200, this.openaiObject(b));
+  }
+
+  /** One page of a dialect's batches, newest first, as the list endpoints return them. */
+  page(dialect: "openai" | "anthropic", query: URLSearchParams, maxLimit: number): { data: FakeBatch[]; hasMore: boolean } | string {
+    const raw = query.get("limit");
+    const limit = raw === null ? 20 : Number(raw);
+    if (!Number.isInteger(limit) || limit < 1 || limit > maxLimit) return `limit must be an integer between 1 and ${maxLimit}`;
+    // Newest first; the creation sequence breaks ties of one millisecond.
+    const all = [...this.batches.values()].filter((b) => b.dialect === dialect).reverse();
+    const after = query.get(dialect === "openai" ? "after" : "after_id");
+    const before = dialect === "anthropic" ? query.get("before_id") : null;
+    let from = 0;
+    let to = all.length;
+    if (after) {
+      const i = all.findIndex((b) => b.id === after);
+      if (i < 0) return `no batch ${after}`;
+      from = i + 1;
+    }
+    if (before) {
+      const i = all.findIndex((b) => b.id === before);
+      if (i < 0) return `no batch ${before}`;
+      to = i;
+      from = Math.max(0, to - limit);
+    }
+    const data = all.slice(from, Math.min(to, from + limit));
+    return { data, hasMore: before ? from > 0 : from + data.length < all.length };
   }
 
   // --- Anthropic ---------------------------------------------------------------------------------
@@ -310,6 +346,13 @@ export function installBatchApis(api: FakeApiServer, opts: BatchApiOptions = {})
   api.route("POST", "/v1/batches", (ctx) => {
     if (auth(ctx)) s.createOpenAI(ctx);
   }, nf);
+  api.route("GET", "/v1/batches", (ctx) => {
+    if (!auth(ctx)) return;
+    const p = s.page("openai", ctx.recorded.query, 100);
+    if (typeof p === "string") return sendError(ctx.res, "openai", 400, p);
+    s.log.push({ op: "list", id: "" });
+    sendJson(ctx.res, 200, { object: "list", data: p.data.map((b) => s.openaiObject(b)), first_id: p.data[0]?.id ?? null, last_id: p.data.at(-1)?.id ?? null, has_more: p.hasMore });
+  }, nf);
   api.route("GET", "/v1/batches/:id", async (ctx) => {
     if (!auth(ctx)) return;
     const b = find(ctx, "openai");
@@ -328,6 +371,12 @@ export function installBatchApis(api: FakeApiServer, opts: BatchApiOptions = {})
     sendJson(ctx.res, 200, s.openaiObject(b));
   }, nf);
   api.route("POST", "/v1/messages/batches", (ctx) => s.createAnthropic(ctx), { dialect: "anthropic", faultable: false });
+  api.route("GET", "/v1/messages/batches", (ctx) => {
+    const p = s.page("anthropic", ctx.recorded.query, 1000);
+    if (typeof p === "string") return sendError(ctx.res, "anthropic", 400, p);
+    s.log.push({ op: "list", id: "" });
+    sendJson(ctx.res, 200, { data: p.data.map((b) => s.anthropicObject(b)), has_more: p.hasMore, first_id: p.data[0]?.id ?? null, last_id: p.data.at(-1)?.id ?? null });
+  }, { dialect: "anthropic", faultable: false });
   api.route("GET", "/v1/messages/batches/:id", async (ctx) => {
     const b = find(ctx, "anthropic");
     if (!b) return;

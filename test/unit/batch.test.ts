@@ -4,7 +4,9 @@
  * ordinary path and the batch path give identical results and reports; per-item errors, malformed
  * and missing result lines and expiry go back through the ordinary path; sharding; the custom-id
  * mapping kept in the run folder; cancel cancels the remote batch and a resume finishes without
- * duplicates; a kill -9 while polling, then a resume, loses and duplicates nothing.
+ * duplicates; a kill -9 while polling, then a resume, loses and duplicates nothing; a kill right
+ * after the API created a batch (before the run recorded it), then a resume, finds that batch in
+ * the paginated batch list and creates exactly one batch per shard.
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -19,13 +21,14 @@ import { OpenAIProvider } from "../../src/core/providers/openai.js";
 import { AnthropicProvider } from "../../src/core/providers/anthropic.js";
 import type { ProviderConfig } from "../../src/core/providers/registry.js";
 import type { Provider } from "../../src/core/providers/types.js";
-import { AnthropicBatchBackend, OpenAIBatchBackend, type BatchBackend } from "../../src/core/batch/backend.js";
+import { AmbiguousSubmissionError, AnthropicBatchBackend, OpenAIBatchBackend, type BatchBackend } from "../../src/core/batch/backend.js";
 import { BATCH_FILE, BatchProvider, type BatchProgress, type BatchState } from "../../src/core/batch/provider.js";
 import { CUSTOM_ID_PATTERN, customIdFor } from "../../src/core/batch/ids.js";
 import { withBatchMode } from "../../src/app/batch.js";
 import { FakeApiServer, type ChatBody, type MessagesBody } from "../servers/fake-apis.js";
 import { installBatchApis, type BatchApis } from "../servers/batch-apis.js";
 import { CHILD_META, childItems } from "../servers/runner-child.js";
+import { childBatchSetup } from "../servers/batch-child.js";
 import { tempDir } from "../helpers/tmp.js";
 import { testRunner } from "../helpers/eval.js";
 
@@ -250,6 +253,94 @@ test("kill -9 while polling, then resume: every item recorded exactly once, no b
   assert.equal(lines.length, n);
   assert.equal(new Set(lines.map((l) => l.itemId)).size, n);
   assert.equal(api.requestsTo("/v1/chat/completions").length, 0);
+});
+
+for (const name of ["openai", "anthropic"] as const) {
+  test(`${name}: killed right after the API created a batch, before the run recorded it: the resume finds that batch (past a page of others) and creates exactly one batch per shard`, async () => {
+    reset({ itemsPerPoll: 3 });
+    const runDir = path.join(dir, `crash-after-create-${name}`);
+    const n = 12; // shards of 5, 5 and 2
+    // Earlier tests sent the same item ids: only batches made from here on count.
+    const earlier = new Set(batches.batches.keys());
+    const fresh = () => [...batches.batches.values()].filter((b) => !earlier.has(b.id));
+    const baseUrl = name === "openai" ? api.openaiBaseUrl : api.anthropicBaseUrl;
+    const child = spawn(process.execPath, ["--import", "tsx", path.join(__dirname, "../servers/batch-child.ts"), baseUrl, runDir, String(n), name, "after-create", "5"], { stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (d) => (stderr += String(d)));
+    const [, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((r) => child.once("exit", (code, sig) => r([code, sig])));
+    assert.equal(signal, "SIGKILL", stderr);
+    const state = JSON.parse(readFileSync(path.join(runDir, BATCH_FILE), "utf8")) as BatchState;
+    assert.equal(state.batches.length, 0, "the run died before it could record the batch");
+    assert.equal(state.pending?.length, 1, "but it had recorded the submission first");
+    const lost = fresh().filter((b) => b.requests.some((r) => state.pending![0]!.customIds.includes(r.customId)));
+    assert.equal(lost.length, 1, "the API did create it");
+    // Other batches created since, more than one page of the list: three of them the shard's size.
+    const { backend: noise } = childBatchSetup(name, baseUrl);
+    for (let i = 0; i < 105; i++) {
+      const size = i % 40 === 0 ? 5 : 1 + (i % 3);
+      const id = await noise.submit(Array.from({ length: size }, (_, j) => noise.entry(`noise-${i}-${j}`, { messages: [{ role: "user", content: "x" }] })));
+      // The same size as a shard: ended, so its results show other custom ids (two polls of 3).
+      if (size === 5) for (let k = 0; k < 2; k++) await noise.poll(id);
+    }
+    // Resume in-process with the same items.
+    const { inner, backend, meta } = childBatchSetup(name, baseUrl, 5);
+    const bp = await BatchProvider.create(inner, backend, { runDir, pollMs: 10, collectMs: 20 });
+    assert.equal(bp.batches[0]?.id, lost[0]!.id, "the resume adopted the batch the killed run created");
+    const s = await runBatch(childItems(n), bp, { concurrency: 50_000, timeoutMs: 600_000, maxRetries: 2, backoff: { baseMs: 1, maxMs: 2 }, cacheDir: false, runDir, meta });
+    await bp.dispose();
+    assert.equal(s.status, "finished");
+    assert.equal(s.totals.done, n);
+    const mine = new Set(childItems(n).map((i) => customIdFor(i.id)));
+    const created = fresh().filter((b) => b.requests.some((r) => mine.has(r.customId)));
+    assert.equal(created.length, 3, "one batch per shard, the adopted one included");
+    assert.deepEqual(created.flatMap((b) => b.requests.map((r) => r.customId)).sort(), [...mine].sort(), "no request in two batches");
+    const lines = readFileSync(path.join(runDir, "results.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { itemId: string });
+    assert.equal(lines.length, n);
+    assert.equal(new Set(lines.map((l) => l.itemId)).size, n, "nothing recorded twice");
+    assert.equal(api.requestsTo(name === "openai" ? "/v1/chat/completions" : "/v1/messages").length, 0, "nothing went the ordinary way");
+    assert.ok(batches.log.some((l) => l.op === "list"));
+    const after = JSON.parse(readFileSync(path.join(runDir, BATCH_FILE), "utf8")) as BatchState;
+    assert.equal(after.pending, undefined, "no submission left pending");
+  });
+}
+
+test("a pending submission the API never created is submitted again; Anthropic refuses to guess between two unfinished batches of the shard's size", async () => {
+  reset({ itemsPerPoll: 1 });
+  // Batches of earlier tests are the run's own (never matched), as a run's recorded batches are.
+  const known = new Set(batches.batches.keys());
+  const pending = (customIds: string[], ago = 1000) => ({ key: "k".repeat(32), customIds, startedAt: new Date(Date.now() - ago).toISOString() });
+  const oa = new OpenAIBatchBackend(openaiConfig());
+  assert.equal(await oa.findSubmitted(pending(["a", "b"]), known), undefined, "no batch carries the key");
+  const an = new AnthropicBatchBackend(anthropicConfig());
+  const ids = ["p-1", "p-2", "p-3"];
+  assert.equal(await an.findSubmitted(pending(ids), known), undefined);
+  const entries = (prefix: string) => ids.map((c) => an.entry(`${prefix}${c}`, { messages: [{ role: "user", content: "x" }] }));
+  const one = await an.submit(entries(""));
+  assert.equal(await an.findSubmitted(pending(ids), known), one, "one unfinished batch of the size, created since");
+  assert.equal(await an.findSubmitted(pending(ids), new Set([...known, one])), undefined, "a batch the run already has is never taken");
+  const two = await an.submit(entries("other-"));
+  await assert.rejects(an.findSubmitted(pending(ids), known), (e: Error) => e instanceof AmbiguousSubmissionError && e.message.includes(one) && e.message.includes(two) && /cancel the ones that are not this run's/.test(e.message));
+  // Once they end, the results tell them apart.
+  for (let i = 0; i < 4; i++) {
+    await an.poll(one);
+    await an.poll(two);
+  }
+  assert.equal(await an.findSubmitted(pending(ids), known), one);
+  assert.equal(await an.findSubmitted(pending(ids, -10 * 60_000), known), undefined, "batches created before the submission started are not it");
+  // A run folder whose batch.json holds a pending shard that was never created submits it as usual.
+  const runDir = path.join(dir, "pending-never-created");
+  const items = childItems(4);
+  const { inner, backend, meta } = childBatchSetup("openai", api.openaiBaseUrl);
+  const { mkdir, writeFile } = await import("node:fs/promises");
+  await mkdir(runDir, { recursive: true });
+  const state: BatchState = { version: 1, provider: "openai", model: "gpt-kill", ids: {}, batches: [], token: "t", pending: [pending(items.map((i) => customIdFor(i.id)))] };
+  await writeFile(path.join(runDir, BATCH_FILE), JSON.stringify(state));
+  const creates = batches.log.filter((l) => l.op === "create").length;
+  const bp = await BatchProvider.create(inner, backend, { runDir, pollMs: 5, collectMs: 5 });
+  const s = await runBatch(items, bp, { concurrency: 50_000, timeoutMs: 600_000, maxRetries: 2, cacheDir: false, runDir, meta });
+  await bp.dispose();
+  assert.equal(s.totals.done, 4);
+  assert.equal(batches.log.filter((l) => l.op === "create").length, creates + 1);
 });
 
 test("preflab rm --batch: the CLI runs through the batch API, prints the batch's counts and the batch discount", async () => {

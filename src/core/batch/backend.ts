@@ -49,19 +49,56 @@ export type BatchResult =
   /** A line that could not be read (its custom id, when that much was readable). */
   | { customId?: string; malformed: string };
 
+/**
+ * A submission recorded in the run folder before the batch is created, so a run killed between
+ * the API creating the batch and the run recording its id can find that batch instead of paying
+ * for the shard twice.
+ */
+export interface PendingSubmission {
+  /** The shard's key: a hash of the run folder's token and the shard's custom ids. */
+  key: string;
+  customIds: string[];
+  /** When the submission started (ISO time, local clock). */
+  startedAt: string;
+  /** OpenAI: the uploaded input file, once uploaded. */
+  inputFileId?: string;
+}
+
+export interface SubmitTag {
+  /** The shard's key, kept with the batch where the API keeps metadata (OpenAI). */
+  key: string;
+  /** Called with the uploaded input file's id before the batch is created (OpenAI). */
+  onUploaded?: (fileId: string) => Promise<void>;
+}
+
+/** The batch APIs' lists cannot tell which batch (if any) a pending submission created. */
+export class AmbiguousSubmissionError extends Error {}
+
+/** Clock difference allowed between this machine and the API when matching creation times. */
+export const CLOCK_SKEW_MS = 2 * 60_000;
+const LIST_PAGE = 100;
+
 export interface BatchBackend {
   readonly provider: "openai" | "anthropic";
   readonly maxRequests: number;
   readonly maxBytes: number;
   /** One serialized request entry (a JSONL line for OpenAI, a JSON object for Anthropic). */
   entry(customId: string, request: ProviderRequest): string;
-  submit(entries: string[], signal?: AbortSignal): Promise<string>;
+  submit(entries: string[], signal?: AbortSignal, tag?: SubmitTag): Promise<string>;
+  /**
+   * The batch a pending submission created, found through the API's batch list; undefined when
+   * it created none. `known`: batch ids the run already has (never matched). Throws
+   * AmbiguousSubmissionError when the list cannot tell.
+   */
+  findSubmitted(p: PendingSubmission, known: ReadonlySet<string>, signal?: AbortSignal): Promise<string | undefined>;
   poll(batchId: string, signal?: AbortSignal): Promise<BatchStatus>;
   results(batchId: string, signal?: AbortSignal): Promise<BatchResult[]>;
   cancel(batchId: string): Promise<void>;
 }
 
 const OPENAI_ENDPOINT = "/v1/chat/completions";
+/** The OpenAI batch metadata key that carries a shard's key. */
+export const SHARD_METADATA_KEY = "preflab_shard";
 
 function statusKind(status: number): ProviderErrorKind {
   if (status === 429) return "rate_limit";
@@ -90,14 +127,31 @@ export class OpenAIBatchBackend implements BatchBackend {
     return JSON.stringify({ custom_id: customId, method: "POST", url: OPENAI_ENDPOINT, body: this.builder.buildBody(request) });
   }
 
-  async submit(entries: string[], signal?: AbortSignal): Promise<string> {
+  async submit(entries: string[], signal?: AbortSignal, tag?: SubmitTag): Promise<string> {
     try {
       const file = await this.client.files.create({ file: await toFile(Buffer.from(entries.join("\n") + "\n"), "preflab-batch.jsonl"), purpose: "batch" }, { signal });
-      const batch = await this.client.batches.create({ input_file_id: file.id, endpoint: OPENAI_ENDPOINT, completion_window: "24h", metadata: { source: "preflab" } }, { signal });
+      await tag?.onUploaded?.(file.id);
+      const metadata: Record<string, string> = { source: "preflab", ...(tag ? { [SHARD_METADATA_KEY]: tag.key } : {}) };
+      const batch = await this.client.batches.create({ input_file_id: file.id, endpoint: OPENAI_ENDPOINT, completion_window: "24h", metadata }, { signal });
       return batch.id;
     } catch (e) {
       throw this.mapError(e, signal);
     }
+  }
+
+  /** The batch whose metadata carries the shard's key (batches are listed newest first). */
+  async findSubmitted(p: PendingSubmission, known: ReadonlySet<string>, signal?: AbortSignal): Promise<string | undefined> {
+    const since = Date.parse(p.startedAt) - CLOCK_SKEW_MS;
+    try {
+      for await (const b of this.client.batches.list({ limit: LIST_PAGE }, { signal })) {
+        if (b.created_at * 1000 < since) return undefined;
+        if (known.has(b.id)) continue;
+        if (b.metadata?.[SHARD_METADATA_KEY] === p.key) return b.id;
+      }
+    } catch (e) {
+      throw this.mapError(e, signal);
+    }
+    return undefined;
   }
 
   async poll(batchId: string, signal?: AbortSignal): Promise<BatchStatus> {
@@ -207,6 +261,44 @@ export class AnthropicBatchBackend implements BatchBackend {
     } catch (e) {
       throw this.mapError(e, signal);
     }
+  }
+
+  /**
+   * Message Batches keep no metadata, so a batch is the shard's when it was created after the
+   * submission started, holds as many requests, and (once ended) its results carry only the
+   * shard's custom ids. Without an ended match, one such batch still in progress is taken as the
+   * shard's (its results are matched by custom id when they come; a stranger's would send the
+   * items the ordinary way); two or more that cannot be told apart are refused.
+   */
+  async findSubmitted(p: PendingSubmission, known: ReadonlySet<string>, signal?: AbortSignal): Promise<string | undefined> {
+    const since = Date.parse(p.startedAt) - CLOCK_SKEW_MS;
+    const candidates: Anthropic.Messages.Batches.MessageBatch[] = [];
+    try {
+      for await (const b of this.client.messages.batches.list({ limit: LIST_PAGE }, { signal })) {
+        if (Date.parse(b.created_at) < since) break;
+        const c = b.request_counts;
+        if (!known.has(b.id) && c.processing + c.succeeded + c.errored + c.canceled + c.expired === p.customIds.length) candidates.push(b);
+      }
+    } catch (e) {
+      throw this.mapError(e, signal);
+    }
+    const want = new Set(p.customIds);
+    const verified: string[] = [];
+    const open: string[] = [];
+    for (const b of candidates) {
+      if (b.processing_status !== "ended") {
+        open.push(b.id);
+        continue;
+      }
+      const ids = (await this.results(b.id, signal)).map((r) => r.customId);
+      if (ids.length > 0 && ids.some((id) => id !== undefined) && ids.every((id) => id === undefined || want.has(id))) verified.push(b.id);
+    }
+    if (verified.length === 1) return verified[0];
+    if (verified.length === 0 && open.length <= 1) return open[0];
+    throw new AmbiguousSubmissionError(
+      `anthropic: a submission of ${p.customIds.length} requests started at ${p.startedAt} was interrupted before its batch id was recorded, and ${[...verified, ...open].join(", ")} could each be it ` +
+        "(Message Batches keep no metadata to tell). Check them in the Anthropic console: cancel the ones that are not this run's, then run again.",
+    );
   }
 
   async poll(batchId: string, signal?: AbortSignal): Promise<BatchStatus> {

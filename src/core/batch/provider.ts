@@ -17,14 +17,21 @@
  * - a batch the API refused outright (OpenAI status "failed"): its items fail with the reason;
  * - cancelling the run (every waiting call aborted) cancels its unfinished remote batches; a
  *   resume reads what those batches finished and submits the rest in a new batch.
- * A kill in the moment between the API creating a batch and batch.json being written can leave
- * one batch that a resume does not know about (its items are submitted again).
+ * Submission is idempotent across a kill: before a shard is submitted, batch.json records it as
+ * pending (its key: a hash of the run folder's random token and its custom ids; its custom ids;
+ * the time; for OpenAI the uploaded input file). A run killed between the API creating the batch
+ * and batch.json recording its id finds that batch on resume through the API's batch list
+ * (BatchBackend.findSubmitted: OpenAI by the key in the batch's metadata; Anthropic by creation
+ * time, request count and custom ids) and polls it instead of paying for the shard again; when
+ * the list shows it was never created, the shard is submitted as usual. A submit that fails with
+ * a retryable error (a timeout: the batch may exist) is looked up the same way at once.
  */
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { writeJsonAtomic } from "../eval/runlog.js";
 import { ProviderError, type Provider, type ProviderCapabilities, type ProviderRequest, type ProviderResponse } from "../providers/types.js";
-import type { BatchBackend, BatchCounts, BatchResult } from "./backend.js";
+import { createHash, randomUUID } from "node:crypto";
+import type { BatchBackend, BatchCounts, BatchResult, PendingSubmission } from "./backend.js";
 import { customIdFor } from "./ids.js";
 
 export const BATCH_FILE = "batch.json";
@@ -47,6 +54,10 @@ export interface BatchState {
   /** custom id -> Preflab item id. */
   ids: Record<string, string>;
   batches: BatchRecord[];
+  /** Random, per run folder: makes shard keys unique to this run. */
+  token?: string;
+  /** Shards whose submission started but whose batch id is not recorded yet. */
+  pending?: PendingSubmission[];
 }
 
 export interface BatchProgress {
@@ -128,7 +139,43 @@ export class BatchProvider implements Provider {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
     }
-    return new BatchProvider(inner, backend, state, opts);
+    const bp = new BatchProvider(inner, backend, state, opts);
+    await bp.resolvePending();
+    return bp;
+  }
+
+  /** Pending submissions of a killed run: adopt the batch each created, or forget it when none was. */
+  private async resolvePending(): Promise<void> {
+    const pending = this.state.pending ?? [];
+    if (pending.length === 0) return;
+    for (const p of [...pending]) {
+      const id = await this.backend.findSubmitted(p, new Set(this.state.batches.map((b) => b.id)));
+      if (id !== undefined) this.adopt(p, id);
+      this.dropPending(p);
+    }
+    await this.save();
+  }
+
+  private adopt(p: PendingSubmission, id: string): BatchRecord {
+    const record: BatchRecord = { id, customIds: p.customIds, submittedAt: p.startedAt, status: "submitted" };
+    this.state.batches.push(record);
+    for (const c of p.customIds) {
+      this.latest.set(c, record);
+      this.resubmit.delete(c);
+    }
+    return record;
+  }
+
+  private dropPending(p: PendingSubmission): void {
+    this.state.pending = (this.state.pending ?? []).filter((x) => x !== p);
+    if (this.state.pending.length === 0) delete this.state.pending;
+  }
+
+  private shardKey(customIds: string[]): string {
+    this.state.token ??= randomUUID();
+    const h = createHash("sha256").update(this.state.token);
+    for (const c of [...customIds].sort()) h.update(`\u0000${c}`);
+    return h.digest("base64url").slice(0, 32);
   }
 
   /** The run folder's batch state (for progress displays and tests). */
@@ -219,19 +266,31 @@ export class BatchProvider implements Provider {
     if (cur.ids.length) shards.push(cur);
     for (const shard of shards) {
       if (this.disposed) return;
-      let id: string;
+      // Recorded before the batch exists, so a kill after its creation cannot lose it.
+      const pending: PendingSubmission = { key: this.shardKey(shard.ids), customIds: shard.ids, startedAt: new Date().toISOString() };
+      (this.state.pending ??= []).push(pending);
+      let id: string | undefined;
       try {
-        id = await this.backend.submit(shard.entries);
+        await this.save();
+        id = await this.backend.submit(shard.entries, undefined, {
+          key: pending.key,
+          onUploaded: async (fileId) => {
+            pending.inputFileId = fileId;
+            await this.save();
+          },
+        });
       } catch (e) {
-        for (const c of shard.ids) this.settle(c, (w) => w.reject(e));
-        continue;
+        // A timeout or a dropped connection may come after the API created the batch.
+        if (e instanceof ProviderError && e.retryable) id = await this.backend.findSubmitted(pending, new Set(this.state.batches.map((b) => b.id))).catch(() => undefined);
+        if (id === undefined) {
+          this.dropPending(pending);
+          await this.save().catch(() => undefined);
+          for (const c of shard.ids) this.settle(c, (w) => w.reject(e));
+          continue;
+        }
       }
-      const record: BatchRecord = { id, customIds: shard.ids, submittedAt: new Date().toISOString(), status: "submitted" };
-      this.state.batches.push(record);
-      for (const c of shard.ids) {
-        this.latest.set(c, record);
-        this.resubmit.delete(c);
-      }
+      const record = this.adopt(pending, id);
+      this.dropPending(pending);
       await this.save();
       this.poll(record);
     }
