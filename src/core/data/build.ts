@@ -18,14 +18,16 @@
  */
 import { existsSync } from "node:fs";
 import { mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import * as path from "node:path";
 import { contrasts, normText } from "./contrast.js";
 import { HistoryIndex, type RetrievalQuery } from "./history-index.js";
 import { pairId, tripleId, userId } from "./ids.js";
 import { LineWriter } from "./jsonl.js";
-import { writeTrainPass, type TrainPassParams, type TrainSink, type TrainWriteResult } from "./train-pass.js";
-import type { TrainWorkerMessage } from "./train-worker.js";
+import { writeTrainPass, type BatchSource, type TrainPassParams, type TrainSink, type TrainWriteResult } from "./train-pass.js";
+import { deserializeError, type RowBatch } from "./train-rows.js";
+import type { FromWorker, ToWorker } from "./train-worker.js";
 import { formatLineIndex } from "./line-index.js";
 import { readRawRows, resolveInputs, sha256File } from "./loaders.js";
 import { DataError, DIMENSIONS, validateRow, type Dimension, type PreferenceEntry, type TestRow } from "./schema.js";
@@ -137,65 +139,147 @@ export function trainWorkerFile(): string | undefined {
   return undefined;
 }
 
-/** Set PREFLAB_BUILD_WORKER=0 to run the train pass in-process (same output). */
+/** Set PREFLAB_BUILD_WORKER=0 to decode the train rows in-process (same output). */
 const workerDisabled = () => process.env.PREFLAB_BUILD_WORKER === "0";
 
 /**
- * Runs the train pass in a worker thread, handing its triples to `sink` as they come. Resolves
- * to "no-worker" when the worker could not start (before it sent anything): the caller then runs
- * the pass in-process, which rewrites the same files.
+ * Decoding worker threads: two (the main thread assembles, registers the index and hashes the
+ * inputs meanwhile). Each holds about one row group's rows at a time; PREFLAB_BUILD_WORKERS
+ * changes the count.
  */
-/** A larger young generation: the pass allocates row objects and JSON lines at a high rate (less GC). */
-const resourceLimits = { maxYoungGenerationSizeMb: 64 };
+export function decodeWorkerCount(units: number): number {
+  const asked = Number(process.env.PREFLAB_BUILD_WORKERS);
+  const n = Number.isInteger(asked) && asked > 0 ? asked : Math.min(2, Math.max(1, availableParallelism()));
+  return Math.max(1, Math.min(n, units));
+}
 
-export function runTrainWorker(file: string, params: TrainPassParams, sink: TrainSink): Promise<TrainWriteResult | undefined | "no-worker"> {
-  return new Promise((resolve, reject) => {
-    let worker: Worker;
-    try {
-      // A bundle's worker is plain JS and needs none of the host's flags. From source the worker is
-      // TypeScript: it registers tsx (which runs this source) itself, as a worker does not inherit it.
-      worker = file.endsWith(".ts")
-        ? new Worker(`require(require.resolve("tsx/cjs", { paths: [${JSON.stringify(path.dirname(file))}] })); require(${JSON.stringify(file)});`, { eval: true, workerData: params, resourceLimits })
-        : new Worker(file, { workerData: params, execArgv: [], resourceLimits });
-    } catch {
-      resolve("no-worker");
-      return;
-    }
-    let heard = false;
-    let settled = false;
-    const finish = (f: () => void) => {
-      if (settled) return;
-      settled = true;
-      // Settled once the worker is gone, so a failed build's temp dir is removed after its last write.
-      worker.terminate().then(f, f);
-    };
-    worker.on("message", (m: TrainWorkerMessage) => {
-      heard = true;
-      if (settled) return;
-      try {
-        if (m.type === "triples") sink.triples(m.batch);
-        else if (m.type === "progress") sink.progress(m.done);
-        else if (m.type === "done") finish(() => resolve(m.result));
-        else {
-          const err = m.data ? new DataError(m.data.location, "", m.data.field) : new Error(m.message);
-          err.message = m.message;
-          if (m.stack) err.stack = m.stack;
-          finish(() => reject(err));
+/**
+ * A larger young generation: decoding allocates row objects at a high rate (less GC). A bounded
+ * old generation: a worker's live objects are one row group's rows (tens of MB; the texts are
+ * outside the heap), and without a bound V8 lets garbage grow to hundreds of MB per thread.
+ */
+const resourceLimits = { maxYoungGenerationSizeMb: 64, maxOldGenerationSizeMb: 320 };
+
+/** Thrown by the pool when no worker thread could start (before any sent anything). */
+class NoWorker extends Error {}
+
+/**
+ * The planned units decoded by worker threads, handed out in input order: a worker is given the
+ * next unit when it is idle and the unit is less than `workers` units ahead of the one being
+ * taken, so memory stays at a few units' rows whatever the input size.
+ */
+function workerSource(file: string): { source: BatchSource; close: () => Promise<void> } {
+  const workers: Worker[] = [];
+  let closed = false;
+  const source: BatchSource = (units) => ({
+    async *[Symbol.asyncIterator]() {
+      const queued = new Map<number, RowBatch[]>();
+      const producer = new Map<number, number>();
+      const idle: number[] = [];
+      let next = 0;
+      let current = 0;
+      let heard = false;
+      let failure: Error | undefined;
+      let wake: (() => void) | undefined;
+      const signal = () => {
+        wake?.();
+        wake = undefined;
+      };
+      const count = decodeWorkerCount(units.length);
+      const assign = () => {
+        while (idle.length && next < units.length && next < current + count) {
+          const w = idle.shift()!;
+          producer.set(next, w);
+          queued.set(next, []);
+          workers[w]!.postMessage({ type: "unit", index: next, unit: units[next]! } satisfies ToWorker);
+          next++;
         }
-      } catch (e) {
-        finish(() => reject(e));
+      };
+      const fail = (e: Error) => {
+        failure ??= heard ? e : new NoWorker(e.message);
+        signal();
+      };
+      for (let w = 0; w < count; w++) {
+        let worker: Worker;
+        try {
+          // A bundle's worker is plain JS and needs none of the host's flags. From source the worker is
+          // TypeScript: it registers tsx (which runs this source) itself, as a worker does not inherit it.
+          worker = file.endsWith(".ts")
+            ? new Worker(`require(require.resolve("tsx/cjs", { paths: [${JSON.stringify(path.dirname(file))}] })); require(${JSON.stringify(file)});`, { eval: true, resourceLimits })
+            : new Worker(file, { execArgv: [], resourceLimits });
+        } catch (e) {
+          throw new NoWorker((e as Error).message);
+        }
+        workers.push(worker);
+        worker.on("message", (m: FromWorker) => {
+          heard = true;
+          if (m.type === "fatal") fail(deserializeError(m.error));
+          else {
+            queued.get(m.batch.unit)!.push(m.batch);
+            if (m.batch.last) idle.push(w);
+            assign();
+            signal();
+          }
+        });
+        worker.on("error", (e) => fail(e));
+        worker.on("exit", (code) => {
+          if (!closed) fail(new Error(`the build's worker thread exited (code ${code}) before it finished`));
+        });
+        idle.push(w);
       }
-    });
-    worker.on("error", (e) => finish(() => (heard ? reject(e) : resolve("no-worker"))));
-    worker.on("exit", (code) => finish(() => (heard ? reject(new Error(`the build's worker thread exited (code ${code}) before it finished`)) : resolve("no-worker"))));
+      assign();
+      while (current < units.length) {
+        const q = queued.get(current);
+        if (q?.length) {
+          const b = q.shift()!;
+          workers[producer.get(current)!]!.postMessage({ type: "taken" } satisfies ToWorker);
+          if (b.last) {
+            queued.delete(current);
+            producer.delete(current);
+            current++;
+            assign();
+          }
+          yield b;
+          continue;
+        }
+        if (failure) throw failure;
+        await new Promise<void>((resolve) => (wake = resolve));
+      }
+    },
   });
+  return {
+    source,
+    close: async () => {
+      closed = true;
+      await Promise.all(workers.map((w) => w.terminate()));
+    },
+  };
+}
+
+/**
+ * Runs the train pass with its rows decoded by worker threads (`file`: the worker script),
+ * handing its triples to `sink` as they come. Resolves to "no-worker" when no worker could start
+ * (before any sent anything): the caller then runs the pass in-process, which rewrites the same
+ * files.
+ */
+export async function runTrainWorker(file: string, params: TrainPassParams, sink: TrainSink): Promise<TrainWriteResult | undefined | "no-worker"> {
+  const { source, close } = workerSource(file);
+  try {
+    return await writeTrainPass(params, sink, source);
+  } catch (e) {
+    if (e instanceof NoWorker) return "no-worker";
+    throw e;
+  } finally {
+    // Settled once the workers are gone, so a failed build's temp dir is removed after their last read.
+    await close();
+  }
 }
 
 /**
  * The train pass (train-pass.ts: train.jsonl and pairs.jsonl), registering each triple's rows and
- * pairs in the history index as they come; in a worker thread when one can run, so the index work
- * here overlaps with decoding and writing there. Undefined when a one-pass build must start over
- * with counts (`groupSize`); both ways write the same bytes.
+ * pairs in the history index as they come; the rows are decoded by worker threads when they can
+ * run, so decoding runs in parallel with the index work and the writing here. Undefined when a
+ * one-pass build must start over with counts (`groupSize`); both ways write the same bytes.
  */
 async function trainPass(dir: string, ctx: BuildContext, testPrompts: Set<string>, groupSize?: Map<string, number>): Promise<TrainPass | undefined> {
   const { seed, historySize, pairsMode, progress } = ctx;
@@ -205,7 +289,7 @@ async function trainPass(dir: string, ctx: BuildContext, testPrompts: Set<string
     triples: (batch) => {
       for (const t of batch) {
         // Register the three rows contiguously: row 3t+j is member j of train triple t.
-        for (const prefs of t.prefs) index.addRow(prefs);
+        for (let j = 0; j < 3; j++) index.addRow(DIMENSIONS.map((dimension, k) => ({ dimension, subdimension: t.prefs[12 * j + 3 * k]!, preference: t.prefs[12 * j + 3 * k + 1]!, description: t.prefs[12 * j + 3 * k + 2]! })));
         const tIdx = index.addTriple(t.exclusion);
         for (let i = 0; i < t.pairs.length; i += 2) index.addPair({ triple: tIdx, chosenRow: 3 * tIdx + t.pairs[i]!, rejectedRow: 3 * tIdx + t.pairs[i + 1]! });
       }
@@ -213,18 +297,18 @@ async function trainPass(dir: string, ctx: BuildContext, testPrompts: Set<string
     progress: (done) => progress({ phase: "building pairs", done }),
   };
   const file = workerDisabled() ? undefined : trainWorkerFile();
-  // The main thread waits for the worker's triples much of the time: it hashes the inputs meanwhile.
+  // The main thread waits for the workers' rows much of the time: it hashes the inputs meanwhile.
   let hashed = Promise.resolve("");
-  const hashes = file ? new Map(ctx.trainFiles.map((f) => [f, (hashed = hashed.then(() => sha256File(f)))])) : undefined;
-  for (const h of hashes?.values() ?? []) h.catch(() => undefined); // surfaced when awaited
+  const hashes = new Map(ctx.trainFiles.map((f) => [f, (hashed = hashed.then(() => sha256File(f)))]));
+  for (const h of hashes.values()) h.catch(() => undefined); // surfaced when awaited
   let result = file ? await runTrainWorker(file, { ...params, hashInputs: false }, sink) : "no-worker";
   if (result === "no-worker") {
     index = new HistoryIndex(seed, historySize);
-    result = await writeTrainPass(params, sink);
+    result = await writeTrainPass({ ...params, hashInputs: false }, sink);
   }
   if (!result) return undefined;
   const { trainIds, trainOffsets, trainRows, inputs, otherSizes } = result;
-  if (hashes && file) for (const input of inputs) input.sha256 ||= await hashes.get(input.path)!;
+  for (const input of inputs) input.sha256 ||= await hashes.get(input.path)!;
   let skippedTrainGroups = 0;
   let skippedTrainRows = 0;
   const skippedSizes: Record<string, number> = {};

@@ -1,5 +1,6 @@
 /** JSONL writing with byte offsets (the build's output files and their index). */
 import { open, type FileHandle } from "node:fs/promises";
+import { ByteBuffer } from "./json-bytes.js";
 
 /** Buffered append-only writer that tracks byte offsets of the lines it writes. */
 export class LineWriter {
@@ -43,3 +44,55 @@ export class LineWriter {
   private closed = false;
 }
 
+
+/**
+ * Append-only writer of bytes (lines built in `buffer` by the caller): two buffers in turn, one
+ * filling while the other is written, so no line is copied into a new string or buffer.
+ */
+export class ByteWriter {
+  buffer = new ByteBuffer(FLUSH_AT + (1 << 20));
+  private spare = new ByteBuffer(FLUSH_AT + (1 << 20));
+  private written = 0;
+  private inFlight: Promise<void> = Promise.resolve();
+  private closed = false;
+  private constructor(private fh: FileHandle) {}
+  static async open(file: string): Promise<ByteWriter> {
+    return new ByteWriter(await open(file, "w"));
+  }
+  /** Byte offset of the next byte written to `buffer`. */
+  get offset(): number {
+    return this.written + this.buffer.length;
+  }
+  /** Hands the buffer to the file once it holds FLUSH_AT bytes. */
+  async flushIfFull(): Promise<void> {
+    if (this.buffer.length >= FLUSH_AT) await this.flush();
+  }
+  private async flush(): Promise<void> {
+    if (this.buffer.length === 0) return;
+    await this.inFlight;
+    const full = this.buffer;
+    this.buffer = this.spare;
+    this.spare = full;
+    this.buffer.clear();
+    this.written += full.length;
+    this.inFlight = writeAll(this.fh, full.bytes, full.length);
+    this.inFlight.catch(() => undefined); // surfaced by the next flush or close
+  }
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      await this.flush();
+      await this.inFlight;
+    } finally {
+      await this.fh.close();
+    }
+  }
+}
+
+const FLUSH_AT = 4 << 20;
+
+async function writeAll(fh: FileHandle, bytes: Uint8Array, length: number): Promise<void> {
+  let at = 0;
+  while (at < length) at += (await fh.write(bytes, at, length - at)).bytesWritten;
+}

@@ -1,17 +1,17 @@
 /**
- * The build's train pass without the history index: validates the train rows, groups them by
- * instruction and, as each group of three completes, writes the train triple once (train.jsonl)
- * and its pairs by id (pairs.jsonl), handing each triple's preference sets and pairs to a sink
- * (the history index). It runs in a worker thread (train-worker.ts) so that Parquet decoding,
- * validation, JSON serialisation, writing and input hashing overlap with the main thread's
- * index work; or in-process when no worker can be started. Both write the same bytes.
+ * The build's train pass without the history index: takes the decoded train rows (train-rows.ts)
+ * in input order, groups them by instruction and, as each group of three completes, writes the
+ * train triple once (train.jsonl) and its pairs by id (pairs.jsonl), handing each triple's
+ * preference texts and pairs to a sink (the history index). The rows are decoded by worker
+ * threads in parallel (build.ts: runTrainWorker) or, when none can start, in turn on this thread;
+ * both write the same bytes.
  */
 import * as path from "node:path";
 import { pairId, tripleId } from "./ids.js";
-import { LineWriter } from "./jsonl.js";
-import { readRawRows, sha256File } from "./loaders.js";
-import { validateRow, type PreferenceEntry, type TrainRow } from "./schema.js";
-import { DATASET_FILES, type Manifest, type PairRef, type PairsMode, type TrainTriple } from "./types.js";
+import { ByteWriter } from "./jsonl.js";
+import { sha256File } from "./loaders.js";
+import { decodeUnit, deserializeError, planUnits, type RowBatch, type TrainUnit } from "./train-rows.js";
+import { DATASET_FILES, type Manifest, type PairsMode } from "./types.js";
 import { Rng } from "../util/rng.js";
 
 export interface TrainPassParams {
@@ -29,8 +29,11 @@ export interface TrainPassParams {
 
 /** One completed train triple, in write order: what the history index registers. */
 export interface TrainTripleEvent {
-  /** The three rows' preference sets, member order. */
-  prefs: PreferenceEntry[][];
+  /**
+   * The three rows' preference texts, member after member: per member, for each dimension in
+   * DIMENSIONS order, its subdimension, preference and description (36 strings).
+   */
+  prefs: string[];
   /** The prompt when it is a test prompt (retrieval excludes it by text), else "". */
   exclusion: string;
   /** Pairs as flat [chosen, rejected, chosen, rejected, ...] member indices, in write order. */
@@ -51,10 +54,31 @@ export interface TrainWriteResult {
   otherSizes: number[];
 }
 
+/** The decoded rows of the planned units, in input order (worker threads, or this thread). */
+export type BatchSource = (units: TrainUnit[]) => AsyncIterable<RowBatch>;
+
+/** Decodes the units in turn on this thread. */
+export const inProcessSource: BatchSource = (units) => ({
+  async *[Symbol.asyncIterator]() {
+    for (let i = 0; i < units.length; i++) yield* decodeUnit(i, units[i]!);
+  },
+});
+
 /** Rows held for groups not yet complete, above which a one-pass build starts over with counts. */
 const MAX_PENDING_ROWS = 50_000;
 /** Triples handed to the sink at once. */
 const BATCH = 256;
+
+/** A row waiting for its group: where its member's and its prompt's JSON are in its batch. */
+interface PendingRow {
+  batch: RowBatch;
+  row: number;
+}
+
+const A = (s: string) => Buffer.from(s, "latin1");
+const MEMBERS = A(',"members":[');
+const COMMA = A(",");
+const CLOSE = A("]}\n");
 
 /**
  * Writes train.jsonl and pairs.jsonl into `dir`. Without `groupSize` (one pass), rows wait in
@@ -62,70 +86,99 @@ const BATCH = 256;
  * after it was written or when too many rows wait, and the caller counts first: both ways write
  * the same bytes.
  */
-export async function writeTrainPass(p: TrainPassParams, sink: TrainSink): Promise<TrainWriteResult | undefined> {
-  const { seed, pairsMode, groupSize, testPrompts } = p;
+export async function writeTrainPass(p: TrainPassParams, sink: TrainSink, source: BatchSource = inProcessSource): Promise<TrainWriteResult | undefined> {
+  const { seed, pairsMode } = p;
+  // Rows are grouped by triple id (a hash of the prompt, computed where the rows are decoded).
+  const groupSize = p.groupSize && new Map([...p.groupSize].map(([prompt, n]) => [tripleId("train", prompt), n]));
+  const testTids = new Map([...p.testPrompts].map((prompt) => [tripleId("train", prompt), prompt]));
   const trainIds: string[] = [];
   const trainOffsets: number[] = [];
   const inputs: Manifest["inputs"] = [];
-  const pending = new Map<string, TrainRow[]>();
+  const pending = new Map<string, PendingRow[]>();
   let pendingRows = 0;
   const written = new Set<string>();
-  const trainWriter = await LineWriter.open(path.join(p.dir, DATASET_FILES.train));
-  const pairsWriter = await LineWriter.open(path.join(p.dir, DATASET_FILES.pairs));
+  const units = await planUnits(p.trainFiles);
+  const trainWriter = await ByteWriter.open(path.join(p.dir, DATASET_FILES.train));
+  const pairsWriter = await ByteWriter.open(path.join(p.dir, DATASET_FILES.pairs));
   let trainRows = 0;
+  let fileRows = 0;
   let batch: TrainTripleEvent[] = [];
 
-  const emitTriple = async (tid: string, prompt: string, rows: TrainRow[]) => {
+  const emitTriple = async (tid: string, g: PendingRow[]) => {
     trainIds.push(tid);
-    const line: TrainTriple = { id: tid, prompt, members: rows.map((r) => ({ preference_set: r.preference_set, response: r.output })) as TrainTriple["members"] };
-    trainOffsets.push((await trainWriter.write(JSON.stringify(line)))[0]);
+    trainOffsets.push(trainWriter.offset);
+    const out = trainWriter.buffer;
+    const first = g[0]!;
+    out.ascii(`{"id":"${tid}","prompt":`);
+    out.push(first.batch.bytes.subarray(first.batch.ends[2 * first.row], first.batch.ends[2 * first.row + 1]));
+    out.push(MEMBERS);
+    const prefs: string[] = [];
+    for (let j = 0; j < 3; j++) {
+      const { batch: b, row } = g[j]!;
+      if (j > 0) out.push(COMMA);
+      out.push(b.bytes.subarray(row === 0 ? 0 : b.ends[2 * row - 1]!, b.ends[2 * row]));
+      for (let k = 12 * row; k < 12 * row + 12; k++) prefs.push(b.prefs[k]!);
+    }
+    out.push(CLOSE);
+    await trainWriter.flushIfFull();
     const rng = new Rng(seed, `pairs:${tid}`);
     const pairs: number[] = [];
+    const pout = pairsWriter.buffer;
     for (let j = 0; j < 3; j++) {
-      const others = [0, 1, 2].filter((k) => k !== j);
-      const rejected = pairsMode === "all" ? others : [others[rng.int(2)]!];
+      // The other two members in order; one of them drawn, or both with --pairs all.
+      const k0 = j === 0 ? 1 : 0;
+      const k1 = j === 2 ? 1 : 2;
+      const rejected = pairsMode === "all" ? [k0, k1] : [rng.int(2) === 0 ? k0 : k1];
       for (const k of rejected) {
-        const ref: PairRef = { id: pairId(tid, j, k), tripleId: tid, chosenMember: j, rejectedMember: k };
-        await pairsWriter.write(JSON.stringify(ref));
+        pout.ascii(`{"id":"${pairId(tid, j, k)}","tripleId":"${tid}","chosenMember":${j},"rejectedMember":${k}}\n`);
         pairs.push(j, k);
       }
     }
-    batch.push({ prefs: rows.map((r) => r.preference_set), exclusion: testPrompts.has(prompt) ? prompt : "", pairs });
+    await pairsWriter.flushIfFull();
+    batch.push({ prefs, exclusion: testTids.get(tid) ?? "", pairs });
     if (batch.length >= BATCH) {
       sink.triples(batch);
       batch = [];
     }
   };
 
+  const finishFile = async (file: string) => {
+    trainRows += fileRows;
+    inputs.push({ split: "train", path: file, sha256: p.hashInputs === false ? "" : await sha256File(file), rows: fileRows });
+    fileRows = 0;
+  };
+
   try {
-    for (const file of p.trainFiles) {
-      let rows = 0;
-      for await (const { raw, loc } of readRawRows(file)) {
-        const row = validateRow("train", raw, loc);
-        rows++;
-        if ((trainRows + rows) % 20000 === 0) sink.progress(trainRows + rows);
+    let unitFile: string | undefined;
+    for await (const b of source(units)) {
+      const file = units[b.unit]!.file;
+      if (unitFile !== undefined && file !== unitFile) await finishFile(unitFile);
+      unitFile = file;
+      for (let r = 0; r < b.n; r++) {
+        fileRows++;
+        if ((trainRows + fileRows) % 20000 === 0) sink.progress(trainRows + fileRows);
+        const tid = b.tids[r]!;
         if (groupSize) {
-          if (groupSize.get(row.prompt) !== 3) continue; // counted from groupSize
-        } else if (written.size && written.has(tripleId("train", row.prompt))) {
+          if (groupSize.get(tid) !== 3) continue; // counted from groupSize
+        } else if (written.size && written.has(tid)) {
           return undefined; // a fourth row of a group already written: count first
         }
-        let g = pending.get(row.prompt);
-        if (!g) pending.set(row.prompt, (g = []));
-        g.push(row);
+        let g = pending.get(tid);
+        if (!g) pending.set(tid, (g = []));
+        g.push({ batch: b, row: r });
         pendingRows++;
         if (g.length === 3) {
-          pending.delete(row.prompt);
+          pending.delete(tid);
           pendingRows -= 3;
-          const tid = tripleId("train", row.prompt);
           if (!groupSize) written.add(tid);
-          await emitTriple(tid, row.prompt, g);
+          await emitTriple(tid, g);
         } else if (!groupSize && pendingRows > MAX_PENDING_ROWS) {
           return undefined;
         }
       }
-      trainRows += rows;
-      inputs.push({ split: "train", path: file, sha256: p.hashInputs === false ? "" : await sha256File(file), rows });
+      if (b.error) throw deserializeError(b.error);
     }
+    if (unitFile !== undefined) await finishFile(unitFile);
     trainOffsets.push(trainWriter.offset);
     if (batch.length) sink.triples(batch);
     batch = [];

@@ -1,28 +1,42 @@
 /**
- * Worker thread of the build (see train-pass.ts): runs the train pass and posts its triples in
- * batches, its progress, and its result (or its error, with a DataError's location and field) to
- * the main thread. Bundled as dist/data-train-worker.js (scripts/build.mjs).
+ * A decoding worker thread of the build (see train-rows.ts): decodes the units the main thread
+ * assigns, one after the other, and posts their batches (the bytes transferred, not copied). It
+ * waits for the main thread to take its batches when MAX_AHEAD of them are not yet taken, so a
+ * large JSON(L) file is never held whole. Bundled as dist/data-train-worker.js (scripts/build.mjs).
  */
-import { parentPort, workerData } from "node:worker_threads";
-import { DataError } from "./schema.js";
-import { writeTrainPass, type TrainPassParams, type TrainTripleEvent } from "./train-pass.js";
+import { parentPort } from "node:worker_threads";
+import { decodeUnit, serializeError, type RowBatch, type SerializedError, type TrainUnit } from "./train-rows.js";
 
-export type TrainWorkerMessage =
-  | { type: "triples"; batch: TrainTripleEvent[] }
-  | { type: "progress"; done: number }
-  | { type: "done"; result: Awaited<ReturnType<typeof writeTrainPass>> }
-  | { type: "error"; message: string; stack?: string; data?: { location: DataError["location"]; field?: string } };
+export type ToWorker = { type: "unit"; index: number; unit: TrainUnit } | { type: "taken" };
+export type FromWorker = { type: "batch"; batch: RowBatch } | { type: "fatal"; error: SerializedError };
 
+const MAX_AHEAD = 3;
 const port = parentPort!;
-const post = (m: TrainWorkerMessage) => port.postMessage(m);
+const queue: { index: number; unit: TrainUnit }[] = [];
+let ahead = 0;
+let wakeTaken: (() => void) | undefined;
+let running = false;
 
-writeTrainPass(workerData as TrainPassParams, {
-  triples: (batch) => post({ type: "triples", batch }),
-  progress: (done) => post({ type: "progress", done }),
-}).then(
-  (result) => post({ type: "done", result }),
-  (e: unknown) => {
-    const err = e instanceof Error ? e : new Error(String(e));
-    post({ type: "error", message: err.message, stack: err.stack, data: e instanceof DataError ? { location: e.location, field: e.field } : undefined });
-  },
-);
+async function run(): Promise<void> {
+  running = true;
+  while (queue.length) {
+    const { index, unit } = queue.shift()!;
+    for await (const batch of decodeUnit(index, unit)) {
+      port.postMessage({ type: "batch", batch } satisfies FromWorker, [batch.bytes.buffer as ArrayBuffer]);
+      ahead++;
+      while (ahead >= MAX_AHEAD) await new Promise<void>((resolve) => (wakeTaken = resolve));
+    }
+  }
+  running = false;
+}
+
+port.on("message", (m: ToWorker) => {
+  if (m.type === "taken") {
+    ahead--;
+    wakeTaken?.();
+    wakeTaken = undefined;
+    return;
+  }
+  queue.push(m);
+  if (!running) run().catch((e: unknown) => port.postMessage({ type: "fatal", error: serializeError(e) } satisfies FromWorker));
+});

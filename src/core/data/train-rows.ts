@@ -1,0 +1,289 @@
+/**
+ * The decoding half of the build's train pass (train-pass.ts assembles): the train inputs are cut
+ * into units (a Parquet row group, or a whole JSON / JSONL file), and each unit is decoded,
+ * validated and serialised into batches of rows: per row its triple id, its preference texts (for
+ * the history index) and the JSON of its member (`{"preference_set":…,"response":…}`) and of its
+ * prompt as UTF-8 bytes, the pieces of a train.jsonl line. Units are independent, so worker
+ * threads decode them in parallel (train-worker.ts) and the assembler takes the batches in input
+ * order; one thread decoding them in turn gives the same batches.
+ *
+ * Parquet strings stay bytes: they are checked (UTF-8) and JSON-escaped straight into the
+ * batch (json-bytes.ts); `system` and the source columns are type-checked only. A row that is not
+ * plainly valid takes the string path: decoded as hyparquet would, validated by validateRow (whose
+ * DataError names the file, the row and the field) and serialised with JSON.stringify, the same
+ * bytes.
+ */
+import { createHash } from "node:crypto";
+import { ByteBuffer } from "./json-bytes.js";
+import { detectFormat, readRawRows } from "./loaders.js";
+import { DataError, DIMENSIONS, validateRow, type Location, type TrainRow } from "./schema.js";
+
+/** A piece of the train inputs, decoded by one thread. */
+export type TrainUnit =
+  | { file: string; kind: "rows" }
+  | { file: string; kind: "parquet"; start: number; end: number }
+  | { file: string; kind: "error"; error: SerializedError };
+
+/** An error as it crosses threads (a DataError keeps its location and field). */
+export interface SerializedError {
+  message: string;
+  stack?: string;
+  data?: { location: Location; field?: string };
+}
+
+export function serializeError(e: unknown): SerializedError {
+  const err = e instanceof Error ? e : new Error(String(e));
+  return { message: err.message, stack: err.stack, data: e instanceof DataError ? { location: e.location, field: e.field } : undefined };
+}
+
+export function deserializeError(s: SerializedError): Error {
+  const err = s.data ? new DataError(s.data.location, "", s.data.field) : new Error(s.message);
+  err.message = s.message;
+  if (s.stack) err.stack = s.stack;
+  return err;
+}
+
+/** Decoded rows of one unit, in input order. */
+export interface RowBatch {
+  /** The unit's index in the plan. */
+  unit: number;
+  /** Whether this is the unit's last batch. */
+  last: boolean;
+  /** Valid rows in this batch. */
+  n: number;
+  /** Per row: tripleId("train", prompt). */
+  tids: string[];
+  /** Per row, 12 texts: subdimension, preference, description for each dimension (DIMENSIONS order). */
+  prefs: string[];
+  /** Per row: its member's JSON, then its prompt's JSON (UTF-8). */
+  bytes: Uint8Array;
+  /** Per row, 2 offsets into `bytes`: where its member's JSON ends, where its prompt's ends. */
+  ends: Int32Array;
+  /** The unit's error, found after the `n` rows (the unit ends there). */
+  error?: SerializedError;
+}
+
+/**
+ * The units of the train files, in input order: one per Parquet row group, one per JSON(L) file;
+ * a Parquet file that cannot be opened is an error unit, raised when the pass reaches it.
+ */
+export async function planUnits(files: string[]): Promise<TrainUnit[]> {
+  const units: TrainUnit[] = [];
+  for (const file of files) {
+    if (detectFormat(file) !== "parquet") {
+      units.push({ file, kind: "rows" });
+      continue;
+    }
+    try {
+      const { metadata } = await openParquet(file);
+      let start = 0;
+      for (const g of metadata.row_groups) {
+        const end = start + Number(g.num_rows);
+        units.push({ file, kind: "parquet", start, end });
+        start = end;
+      }
+    } catch (e) {
+      units.push({ file, kind: "error", error: serializeError(e) });
+    }
+  }
+  return units;
+}
+
+type Parquet = { buf: import("hyparquet").AsyncBuffer; metadata: import("hyparquet").FileMetaData };
+const opened = new Map<string, Promise<Parquet>>();
+
+/** A Parquet file's buffer and metadata (once per thread and file), as loaders.ts reads them. */
+function openParquet(file: string): Promise<Parquet> {
+  let p = opened.get(file);
+  if (!p) {
+    p = (async () => {
+      const { asyncBufferFromFile, parquetMetadataAsync } = await import("hyparquet");
+      const buf = await asyncBufferFromFile(file);
+      let metadata;
+      try {
+        metadata = await parquetMetadataAsync(buf);
+      } catch (e) {
+        throw new DataError({ file }, `not a readable Parquet file (${(e as Error).message}); is it truncated?`);
+      }
+      if (Number(metadata.num_rows) === 0) throw new DataError({ file }, "file is empty: no rows");
+      return { buf, metadata };
+    })();
+    opened.set(file, p);
+  }
+  return p;
+}
+
+/** Forgets the files opened for planning or decoding (their buffers' handles). */
+export function closeParquetFiles(): void {
+  opened.clear();
+}
+
+const decoder = new TextDecoder(); // what hyparquet decodes strings with
+const DIMENSION_BYTES = DIMENSIONS.map((d) => Buffer.from(d));
+const A = (s: string) => Buffer.from(s, "latin1");
+const K = {
+  memberOpen: A('{"preference_set":['),
+  dimension: A('{"dimension":"'),
+  subdimension: A('","subdimension":'),
+  preference: A(',"preference":'),
+  description: A(',"description":'),
+  entryClose: A("}"),
+  comma: A(","),
+  response: A('],"response":'),
+  memberClose: A("}"),
+};
+
+/** Builds one batch's rows. */
+class BatchBuilder {
+  tids: string[] = [];
+  prefs: string[] = [];
+  ends: number[] = [];
+  bytes: ByteBuffer;
+  private lastPrompt?: Uint8Array;
+  private lastTid = "";
+  constructor(capacity: number) {
+    this.bytes = new ByteBuffer(capacity);
+  }
+  get n(): number {
+    return this.tids.length;
+  }
+  private tidOfBytes(prompt: Uint8Array): string {
+    // The rows of an instruction come together: hash each prompt once.
+    if (this.lastPrompt && (this.lastPrompt === prompt || Buffer.compare(prompt, this.lastPrompt) === 0)) return this.lastTid;
+    this.lastPrompt = prompt;
+    this.lastTid = `tr-${createHash("sha256").update(prompt).digest("hex").slice(0, 16)}`;
+    return this.lastTid;
+  }
+
+  /** Adds a Parquet row whose strings are bytes; false when it needs the string path. */
+  addBytesRow(raw: Record<string, unknown>): boolean {
+    const { main_source, original_source, preference_set, system, prompt, output } = raw;
+    const isSource = (v: unknown) => v === null || v instanceof Uint8Array;
+    if (!isSource(main_source) || !isSource(original_source) || !(system instanceof Uint8Array) || !(prompt instanceof Uint8Array) || prompt.length === 0 || !(output instanceof Uint8Array)) return false;
+    if (!Array.isArray(preference_set) || preference_set.length !== 4) return false;
+    const b = this.bytes;
+    const rowStart = b.length;
+    const prefsStart = this.prefs.length;
+    for (let k = 0; k < 12; k++) this.prefs.push("");
+    const fail = () => {
+      b.length = rowStart;
+      this.prefs.length = prefsStart;
+      return false;
+    };
+    b.push(K.memberOpen);
+    let seen = 0;
+    for (let i = 0; i < 4; i++) {
+      const e = preference_set[i] as Record<string, unknown> | null;
+      if (e === null || typeof e !== "object") return fail();
+      const { dimension, subdimension, preference, description } = e;
+      if (!(dimension instanceof Uint8Array) || !(subdimension instanceof Uint8Array) || !(preference instanceof Uint8Array) || !(description instanceof Uint8Array)) return fail();
+      let d = 0;
+      while (d < 4 && Buffer.compare(dimension, DIMENSION_BYTES[d]!) !== 0) d++;
+      if (d === 4 || seen & (1 << d)) return fail();
+      seen |= 1 << d;
+      if (i > 0) b.push(K.comma);
+      b.push(K.dimension);
+      b.push(DIMENSION_BYTES[d]!);
+      b.push(K.subdimension);
+      if (!b.jsonString(subdimension)) return fail();
+      b.push(K.preference);
+      if (!b.jsonString(preference)) return fail();
+      b.push(K.description);
+      if (!b.jsonString(description)) return fail();
+      b.push(K.entryClose);
+      const at = prefsStart + 3 * d;
+      this.prefs[at] = decoder.decode(subdimension);
+      this.prefs[at + 1] = decoder.decode(preference);
+      this.prefs[at + 2] = decoder.decode(description);
+    }
+    b.push(K.response);
+    if (!b.jsonString(output)) return fail();
+    b.push(K.memberClose);
+    const memberEnd = b.length;
+    if (!b.jsonString(prompt)) return fail();
+    this.ends.push(memberEnd, b.length);
+    this.tids.push(this.tidOfBytes(prompt));
+    return true;
+  }
+
+  /** Adds a validated row (JSON inputs, and Parquet rows the byte path did not take). */
+  addRow(row: TrainRow): void {
+    const b = this.bytes;
+    b.push(Buffer.from(JSON.stringify({ preference_set: row.preference_set, response: row.output })));
+    const memberEnd = b.length;
+    b.push(Buffer.from(JSON.stringify(row.prompt)));
+    this.ends.push(memberEnd, b.length);
+    for (const d of DIMENSIONS) {
+      const e = row.preference_set.find((p) => p.dimension === d)!;
+      this.prefs.push(e.subdimension, e.preference, e.description);
+    }
+    this.lastPrompt = undefined;
+    this.tids.push(`tr-${createHash("sha256").update(row.prompt).digest("hex").slice(0, 16)}`);
+  }
+
+  finish(unit: number, last: boolean, error?: SerializedError): RowBatch {
+    const batch: RowBatch = { unit, last, n: this.n, tids: this.tids, prefs: this.prefs, bytes: this.bytes.bytes.subarray(0, this.bytes.length), ends: Int32Array.from(this.ends) };
+    if (error) batch.error = error;
+    return batch;
+  }
+}
+
+/** A raw Parquet row with its byte strings decoded, as hyparquet's own decoding gives it. */
+function decodeStrings(v: unknown): unknown {
+  if (v instanceof Uint8Array) return decoder.decode(v);
+  if (Array.isArray(v)) return v.map(decodeStrings);
+  if (v !== null && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, decodeStrings(x)]));
+  return v;
+}
+
+/** Rows of a JSON(L) file per batch. */
+const ROWS_PER_BATCH = 2000;
+
+/**
+ * Decodes unit `index` of the plan into batches, in order. A bad row or an unreadable row group
+ * ends the unit with an error batch (the rows before it are in it).
+ */
+export async function* decodeUnit(index: number, unit: TrainUnit): AsyncGenerator<RowBatch> {
+  if (unit.kind === "error") {
+    yield new BatchBuilder(0).finish(index, true, unit.error);
+    return;
+  }
+  if (unit.kind === "parquet") {
+    let builder = new BatchBuilder(0);
+    try {
+      const { buf, metadata } = await openParquet(unit.file);
+      const { parquetReadObjects } = await import("hyparquet");
+      const { compressors } = await import("hyparquet-compressors");
+      const { file, start, end } = unit;
+      const rows = await parquetReadObjects({ file: buf, metadata, rowStart: start, rowEnd: end, compressors, parsers: { stringFromBytes: (b: Uint8Array) => b } }).catch((e: unknown) => {
+        throw new DataError({ file, row: start }, `cannot read row group at rows ${start}..${end - 1} (${(e as Error).message}); is the file truncated?`);
+      });
+      let bytes = 0;
+      for (const r of rows) for (const k of ["output", "prompt"]) bytes += (r[k] as Uint8Array | null)?.length ?? 0;
+      builder = new BatchBuilder(Math.ceil(bytes * 1.1) + rows.length * 800);
+      for (let i = 0; i < rows.length; i++) {
+        const raw = rows[i]!;
+        if (raw === null || typeof raw !== "object" || !builder.addBytesRow(raw)) builder.addRow(validateRow("train", decodeStrings(raw), { file, row: start + i }));
+      }
+    } catch (e) {
+      yield builder.finish(index, true, serializeError(e));
+      return;
+    }
+    yield builder.finish(index, true);
+    return;
+  }
+  let builder = new BatchBuilder(1 << 20);
+  try {
+    for await (const { raw, loc } of readRawRows(unit.file)) {
+      builder.addRow(validateRow("train", raw, loc));
+      if (builder.n === ROWS_PER_BATCH) {
+        yield builder.finish(index, false);
+        builder = new BatchBuilder(1 << 20);
+      }
+    }
+  } catch (e) {
+    yield builder.finish(index, true, serializeError(e));
+    return;
+  }
+  yield builder.finish(index, true);
+}
