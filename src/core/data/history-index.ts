@@ -43,6 +43,10 @@ export class Grow<T extends Int32Array | Float64Array> {
   }
 }
 
+/** 1 + ln(c) for small term counts (the same doubles as computing them: sublinear tf). */
+const LOG_TF = Float64Array.from({ length: 64 }, (_, c) => 1 + Math.log(c));
+const logTf = (c: number) => (c < 64 ? LOG_TF[c]! : 1 + Math.log(c));
+
 function mix32(x: number): number {
   x = Math.imul(x ^ (x >>> 16), 0x7feb352d);
   x = Math.imul(x ^ (x >>> 15), 0x846ca68b);
@@ -59,6 +63,7 @@ class DimensionCorpus {
   private readonly termIds = new Grow(new Int32Array(4096));
   private readonly termCounts = new Grow(new Int32Array(4096));
   private df = new Int32Array(1024); // term id -> documents containing it
+  private frozen?: FrozenCorpus;
   docs = 0;
 
   constructor(private readonly terms: Interner) {
@@ -71,6 +76,7 @@ class DimensionCorpus {
 
   /** Adds a row's preference entry as the next document. */
   add(entry: PreferenceEntry): void {
+    this.frozen = undefined; // idf changes
     const tokens = tokenize(prefText(entry));
     if (tokens.length > DimensionCorpus.tids.length) {
       DimensionCorpus.tids = new Int32Array(tokens.length * 2);
@@ -104,25 +110,35 @@ class DimensionCorpus {
     this.docs++;
   }
 
-  idf(term: number): number {
+  private idfOf(term: number): number {
     return Math.log((1 + this.docs) / (1 + (this.df[term] ?? 0))) + 1;
   }
 
-  /** Calls fn(term, weight) for the L2-normalised TF-IDF weights (sublinear tf) of a document. */
-  forEachWeight(doc: number, fn: (term: number, weight: number) => void): void {
-    const a = this.start.get(doc);
-    const b = this.start.get(doc + 1);
-    let n = 0;
-    for (let i = a; i < b; i++) {
-      const w = (1 + Math.log(this.termCounts.get(i))) * this.idf(this.termIds.get(i));
-      n += w * w;
+  /**
+   * The documents as flat arrays with every term's idf and every document's norm computed once
+   * (until a document is added), so building a bucket's postings is a pass over its documents.
+   */
+  freeze(): FrozenCorpus {
+    if (this.frozen) return this.frozen;
+    const idf = Float64Array.from({ length: this.terms.values.length }, (_, t) => this.idfOf(t));
+    const start = this.start.data;
+    const termIds = this.termIds.data;
+    const termCounts = this.termCounts.data;
+    const norm = new Float64Array(this.docs);
+    for (let d = 0; d < this.docs; d++) {
+      let n = 0;
+      for (let i = start[d]!; i < start[d + 1]!; i++) {
+        const w = logTf(termCounts[i]!) * idf[termIds[i]!]!;
+        n += w * w;
+      }
+      norm[d] = Math.sqrt(n) || 1;
     }
-    n = Math.sqrt(n) || 1;
-    for (let i = a; i < b; i++) fn(this.termIds.get(i), ((1 + Math.log(this.termCounts.get(i))) * this.idf(this.termIds.get(i))) / n);
+    return (this.frozen = { start, termIds, termCounts, idf, norm });
   }
 
   /** Query vector for free text, in the same space. */
   query(text: string): Map<number, number> {
+    const { idf } = this.freeze();
     const counts = new Map<number, number>();
     for (const t of tokenize(text)) {
       const tid = this.terms.ids.get(t);
@@ -131,7 +147,7 @@ class DimensionCorpus {
     const q = new Map<number, number>();
     let n = 0;
     for (const [t, c] of counts) {
-      const w = (1 + Math.log(c)) * this.idf(t);
+      const w = (1 + Math.log(c)) * idf[t]!;
       q.set(t, w);
       n += w * w;
     }
@@ -141,25 +157,49 @@ class DimensionCorpus {
   }
 }
 
+/**
+ * A corpus's documents in CSR form (doc d's terms are slots start[d]..start[d+1]), with idf per
+ * term and the L2 norm per document: the weight of slot s of doc d is
+ * logTf(termCounts[s]) * idf[termIds[s]] / norm[d] (sublinear tf x idf, L2-normalised).
+ */
+interface FrozenCorpus {
+  start: Int32Array;
+  termIds: Int32Array;
+  termCounts: Int32Array;
+  idf: Float64Array;
+  norm: Float64Array;
+}
+
+const weightAt = (c: FrozenCorpus, slot: number, doc: number) => (logTf(c.termCounts[slot]!) * c.idf[c.termIds[slot]!]!) / c.norm[doc]!;
+
+/** A term's postings in a bucket: positions in the bucket (ascending) and weights. */
+interface Posting {
+  at: Int32Array;
+  w: Float64Array;
+}
+
 /** Candidate pairs of one (dimension, subdimension), with an inverted index over their chosen sides. */
 class Bucket {
   readonly pairs: number[] = [];
-  private index?: { postings: Map<number, { at: Int32Array; w: Float64Array }> };
+  private index?: { postings: Map<number, Posting> };
 
   /** `docOf(pair)` is the corpus document of the pair's chosen side. */
-  build(corpus: DimensionCorpus, docOf: (p: number) => number): NonNullable<Bucket["index"]> {
+  build(corpus: FrozenCorpus, docOf: (p: number) => number): NonNullable<Bucket["index"]> {
     if (this.index) return this.index;
-    const lists = new Map<number, { at: number[]; w: number[] }>();
-    this.pairs.forEach((p, i) => {
-      corpus.forEachWeight(docOf(p), (t, w) => {
-        let e = lists.get(t);
-        if (!e) lists.set(t, (e = { at: [], w: [] }));
-        e.at.push(i);
-        e.w.push(w);
-      });
+    // Two passes straight into typed arrays (no per-term JS arrays to collect).
+    const { start, termIds } = corpus;
+    const docs = Int32Array.from(this.pairs, docOf);
+    const counts = new Map<number, number>();
+    for (const d of docs) for (let s = start[d]!; s < start[d + 1]!; s++) counts.set(termIds[s]!, (counts.get(termIds[s]!) ?? 0) + 1);
+    const postings = new Map<number, Posting & { fill: number }>();
+    for (const [t, c] of counts) postings.set(t, { at: new Int32Array(c), w: new Float64Array(c), fill: 0 });
+    docs.forEach((d, i) => {
+      for (let s = start[d]!; s < start[d + 1]!; s++) {
+        const post = postings.get(termIds[s]!)!;
+        post.at[post.fill] = i;
+        post.w[post.fill++] = weightAt(corpus, s, d);
+      }
     });
-    const postings = new Map<number, { at: Int32Array; w: Float64Array }>();
-    for (const [t, e] of lists) postings.set(t, { at: Int32Array.from(e.at), w: Float64Array.from(e.w) });
     this.index = { postings };
     return this.index;
   }
@@ -223,6 +263,7 @@ export class HistoryIndex {
 
   /** Registers one train row (its preference entry on every dimension); returns its row index. */
   addRow(preferenceSet: PreferenceEntry[]): number {
+    this.buckets = undefined; // idf changes
     for (const d of DIMENSIONS) {
       const e = preferenceSet.find((p) => p.dimension === d)!;
       this.corpora[d].add(e); // document index == row index
@@ -275,6 +316,18 @@ export class HistoryIndex {
 
   /** The `historySize` best pairs for a query, most similar first. */
   retrieve(q: RetrievalQuery): { pair: number; score: number }[] {
+    return this.retrieveWith(q, false);
+  }
+
+  /**
+   * What `retrieve` returns, by the plain method: every candidate's score rounded and all of them
+   * sorted. The reference the tests hold `retrieve`'s bounded selection to; O(n log n) a query.
+   */
+  retrieveExhaustive(q: RetrievalQuery): { pair: number; score: number }[] {
+    return this.retrieveWith(q, true);
+  }
+
+  private retrieveWith(q: RetrievalQuery, exhaustive: boolean): { pair: number; score: number }[] {
     const { seed, historySize, pairs } = this;
     const trainTriplePrompts = this.triplePrompts;
     const buckets = this.bucketsFor();
@@ -282,7 +335,7 @@ export class HistoryIndex {
     const bucket = sub === undefined ? undefined : buckets[q.dimension].get(sub);
     if (!bucket) return [];
     const corpus = this.corpora[q.dimension];
-    const index = bucket.build(corpus, (p) => pairs[p]!.chosenRow);
+    const index = bucket.build(corpus.freeze(), (p) => pairs[p]!.chosenRow);
     const n = bucket.pairs.length;
     // One scratch buffer for every query (a bucket can hold a large share of the train pairs).
     if (this.scratch.length < n) this.scratch = new Float64Array(Math.max(n, this.scratch.length * 2));
@@ -317,6 +370,12 @@ export class HistoryIndex {
       }
       return chosen;
     };
+    if (exhaustive) {
+      for (let i = 0; i < n; i++) r6(i);
+      const all = pick(Array.from({ length: n }, (_, i) => i).sort((a, b) => better(b, a)));
+      score.fill(0, 0, n);
+      return all;
+    }
     // Bounded top-k selection (k leaves room for exclusions); a full sort only if they eat it.
     const limit = Math.min(n, historySize * 4 + 16);
     const top: number[] = [];
