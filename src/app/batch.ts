@@ -3,10 +3,22 @@
  * batch API (src/core/batch) instead of one request each. The runner is told to hand every item
  * to the provider at once and to wait as long as a batch may take (24 h + polling), and the
  * provider wrapper keeps the ordinary-path calls (retries of batch errors) within the run's own
- * concurrency. Rate limits do not apply to batch submissions.
+ * concurrency.
+ *
+ * Rate limits: the run's requests-/tokens-per-minute limits (rpm, tpm) govern the ordinary path
+ * only; the batch APIs have their own. OpenAI limits the prompt tokens of an organisation's
+ * unfinished batches per model (the "enqueued tokens" of its rate-limits page, by usage tier): a
+ * batch over it fails at validation with `token_limit_exceeded`. `batchMaxEnqueuedTokens` (CLI
+ * `--batch-max-enqueued-tokens`) keeps this run's unfinished batches under that many prompt
+ * tokens, counted with the model's tokenizer (shards cut to fit, later shards waiting for earlier
+ * batches to end); without it a batch refused for the limit is submitted again once another batch
+ * of the run has ended (at most LIMIT_RESUBMITS times). Anthropic limits requests to the Message
+ * Batches endpoints per minute and the requests waiting in its processing queue; a refused create
+ * (429) fails its items with a retryable error that the run's retry rules resubmit.
  */
 import type { ProviderConfig } from "../core/providers/registry.js";
-import type { Provider } from "../core/providers/types.js";
+import type { Provider, ProviderRequest } from "../core/providers/types.js";
+import { tokenizerFor } from "../core/templates/tokens.js";
 import { batchBackendFor } from "../core/batch/backend.js";
 import { BatchProvider, type BatchProgress } from "../core/batch/provider.js";
 
@@ -22,6 +34,8 @@ export interface BatchSettings {
   batch?: boolean;
   /** Time between polls of a batch (default 30 s). */
   batchPollMs?: number;
+  /** The most prompt tokens of this run in unfinished batches at once (see the file comment). */
+  batchMaxEnqueuedTokens?: number;
 }
 
 export interface BatchRunnerShape {
@@ -52,9 +66,15 @@ export async function withBatchMode<T, O extends BatchRunnerShape>(
   if (!settings.batch) return fn(provider, options);
   const backend = batchBackendFor(config);
   if (!backend) throw new Error(`batch mode: provider ${config.provider} has no batch API (openai and anthropic have one)`);
+  let limit = {};
+  if (settings.batchMaxEnqueuedTokens !== undefined) {
+    const tokenizer = await tokenizerFor(config);
+    limit = { maxEnqueuedTokens: settings.batchMaxEnqueuedTokens, countTokens: (r: ProviderRequest) => tokenizer.countMessages(r.messages) };
+  }
   const bp = await BatchProvider.create(provider, backend, {
     runDir,
     concurrency: options.concurrency,
+    ...limit,
     ...(settings.batchPollMs !== undefined ? { pollMs: settings.batchPollMs } : {}),
     ...(onProgress ? { onProgress } : {}),
   });

@@ -40,6 +40,8 @@ export interface RunnerSettings {
   batch?: boolean;
   /** Time between polls of a batch (default 30 s). */
   batchPollMs?: number;
+  /** The most prompt tokens of the run in unfinished batches (src/app/batch.ts). */
+  batchMaxEnqueuedTokens?: number;
 }
 
 /** RUNNER_DEFAULTS with the given overrides (cache off unless a folder is given). */
@@ -55,6 +57,7 @@ export function runnerSettings(over: Partial<RunnerSettings> = {}): RunnerSettin
   if (over.tpm !== undefined) r.tpm = over.tpm;
   if (over.batch) r.batch = true;
   if (over.batchPollMs !== undefined) r.batchPollMs = over.batchPollMs;
+  if (over.batchMaxEnqueuedTokens !== undefined) r.batchMaxEnqueuedTokens = over.batchMaxEnqueuedTokens;
   return r;
 }
 

@@ -46,6 +46,7 @@ const STRING_FLAGS = [
   "gpu",
   "context-size",
   "batch-poll-ms",
+  "batch-max-enqueued-tokens",
   "endpoint-path",
   "score-path",
   "reward-input",
@@ -92,6 +93,8 @@ export function providerOptionsHelp(prefix = ""): string {
     `  ${p}batch                send through the provider's batch API (openai, anthropic: half price, up to 24 h);`,
     `                        batch ids live in the run folder (batch.json), so rerunning polls instead of resubmitting`,
     `  ${p}batch-poll-ms N      time between batch status polls (default 30000)`,
+    `  ${p}batch-max-enqueued-tokens N  keep this run's unfinished batches under N prompt tokens (OpenAI's`,
+    `                        per-model enqueued-token limit of your usage tier, or less)`,
     `  ${p}price-input / ${p}price-output / ${p}price-cached-input / ${p}price-cache-write USD per 1M tokens`,
     `                        (default: the dated list prices of known models; otherwise "price unknown")`,
   ].join("\n");
@@ -211,6 +214,7 @@ export async function resolveProviderOptions(values: Values, opts: ResolveOpts &
     ...(optInt("tpm", 1) !== undefined ? { tpm: optInt("tpm", 1) } : {}),
     ...(values[flag("batch")] === true ? { batch: true } : {}),
     ...(optInt("batch-poll-ms", 1) !== undefined ? { batchPollMs: optInt("batch-poll-ms", 1) } : {}),
+    ...(optInt("batch-max-enqueued-tokens", 1) !== undefined ? { batchMaxEnqueuedTokens: optInt("batch-max-enqueued-tokens", 1) } : {}),
   });
 
   try {

@@ -28,12 +28,17 @@
  * - `itemFault(customId)`: per-request failure: an HTTP status (an errored result), "malformed"
  *   (a result line that is not JSON) or "drop" (no result line at all);
  * - `expireAfterPolls`: the batch expires after that many polls, unprocessed requests expired;
- * - cancel: the next GET ends the batch, unprocessed requests cancelled.
+ * - cancel: the next GET ends the batch, unprocessed requests cancelled;
+ * - `enqueuedTokenLimit` (OpenAI): the organisation's enqueued-token limit for the model: a batch
+ *   whose prompt tokens (characters / 4 of each request's messages) would take the unfinished
+ *   batches' total over it fails at validation with `token_limit_exceeded`, as the service does;
+ *   `maxEnqueuedTokens` records the most ever enqueued at once.
  */
 import type { ChatBody, FakeApiServer, MessagesBody, RecordedRequest, RouteContext } from "./fake-apis.js";
 import { chatCompletion, estimateTokens, sendError, sendJson } from "./fake-apis.js";
 
 export interface BatchApiOptions {
+  enqueuedTokenLimit?: number;
   itemsPerPoll?: number;
   itemFault?: (customId: string) => number | "malformed" | "drop" | undefined;
   expireAfterPolls?: number;
@@ -60,6 +65,8 @@ interface FakeBatch {
 }
 
 export class BatchApis implements BatchApiOptions {
+  enqueuedTokenLimit?: number;
+  maxEnqueuedTokens = 0;
   itemsPerPoll?: number;
   itemFault?: BatchApiOptions["itemFault"];
   expireAfterPolls?: number;
@@ -241,6 +248,15 @@ export class BatchApis implements BatchApiOptions {
       if (typeof v.body !== "object" || v.body === null || typeof (v.body as { model?: unknown }).model !== "string") errors.push({ code: "invalid_request", message: "body.model is required", line: i + 1 });
       else b.requests.push({ customId: String(v.custom_id), body: v.body as Record<string, unknown> });
     });
+    if (!errors.length && this.enqueuedTokenLimit !== undefined) {
+      const open = [...this.batches.values()].filter((x) => x.dialect === "openai" && ["validating", "in_progress", "finalizing", "cancelling"].includes(x.status));
+      const enqueued = open.reduce((n, x) => n + enqueuedTokens(x), 0);
+      const mine = enqueuedTokens(b);
+      if (enqueued + mine > this.enqueuedTokenLimit) {
+        const model = String(b.requests[0]?.body.model ?? "the model");
+        errors.push({ code: "token_limit_exceeded", message: `Enqueued token limit reached for ${model} in organization org-fake. Limit: ${this.enqueuedTokenLimit.toLocaleString("en-US")} enqueued tokens. Please try again once some in_progress batches have been completed.`, line: null });
+      } else this.maxEnqueuedTokens = Math.max(this.maxEnqueuedTokens, enqueued + mine);
+    }
     if (errors.length) {
       b.status = "failed";
       b.errors = errors.slice(0, 10);
@@ -319,6 +335,11 @@ export class BatchApis implements BatchApiOptions {
     this.log.push({ op: "create", id: b.id, requests: requests.length });
     sendJson(ctx.res, 200, this.anthropicObject(b));
   }
+}
+
+/** Prompt tokens of a batch as the enqueued-token limit counts them (characters / 4 per request). */
+function enqueuedTokens(b: FakeBatch): number {
+  return b.requests.reduce((n, r) => n + estimateTokens(((r.body as ChatBody).messages ?? []).reduce((c, m) => c + (typeof m.content === "string" ? m.content.length : JSON.stringify(m.content).length), 0)), 0);
 }
 
 /** Installs both batch APIs on `api`; the returned object holds the batches and the knobs. */

@@ -22,7 +22,7 @@ import { AnthropicProvider } from "../../src/core/providers/anthropic.js";
 import type { ProviderConfig } from "../../src/core/providers/registry.js";
 import type { Provider } from "../../src/core/providers/types.js";
 import { AmbiguousSubmissionError, AnthropicBatchBackend, OpenAIBatchBackend, type BatchBackend } from "../../src/core/batch/backend.js";
-import { BATCH_FILE, BatchProvider, type BatchProgress, type BatchState } from "../../src/core/batch/provider.js";
+import { BATCH_FILE, BatchProvider, LIMIT_RESUBMITS, type BatchProgress, type BatchState } from "../../src/core/batch/provider.js";
 import { CUSTOM_ID_PATTERN, customIdFor } from "../../src/core/batch/ids.js";
 import { withBatchMode } from "../../src/app/batch.js";
 import { FakeApiServer, type ChatBody, type MessagesBody } from "../servers/fake-apis.js";
@@ -341,6 +341,52 @@ test("a pending submission the API never created is submitted again; Anthropic r
   await bp.dispose();
   assert.equal(s.totals.done, 4);
   assert.equal(batches.log.filter((l) => l.op === "create").length, creates + 1);
+});
+
+test("openai enqueued-token limit: a run-side limit keeps unfinished batches under it; a batch the API refuses for it goes again after another ends; refused for good, its items fail saying so", async () => {
+  const items = (tag: string) => Array.from({ length: 12 }, (_, i) => ({ id: `${tag}-${i}`, request: { messages: [{ role: "user" as const, content: `${i}`.padEnd(400, "x") }] } }));
+  const config: ProviderConfig = { provider: "openai", model: "gpt-kill", apiKey: "sk-child-key", baseUrl: api.openaiBaseUrl, maxTokens: 16 };
+  const run = async (tag: string, over: { maxRequests?: number; maxEnqueuedTokens?: number }) => {
+    const runDir = path.join(dir, `enqueued-${tag}`);
+    const earlier = new Set(batches.batches.keys());
+    const bp = await BatchProvider.create(new OpenAIProvider(config, "openai"), new OpenAIBatchBackend(config, over.maxRequests ? { maxRequests: over.maxRequests } : {}), { runDir, pollMs: 5, collectMs: 5, ...(over.maxEnqueuedTokens ? { maxEnqueuedTokens: over.maxEnqueuedTokens } : {}) });
+    const s = await runBatch(items(tag), bp, { concurrency: 50_000, timeoutMs: 600_000, maxRetries: 2, cacheDir: false, runDir, meta: CHILD_META });
+    await bp.dispose();
+    const made = [...batches.batches.values()].filter((b) => !earlier.has(b.id));
+    return { s, made, lines: readFileSync(path.join(runDir, "results.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { itemId: string; error?: { message: string } }) };
+  };
+  try {
+    // 12 requests of 100 prompt tokens; the organisation may have 450 enqueued.
+    reset({ itemsPerPoll: 2 });
+    // The limit is the organisation's: batches earlier tests left unfinished would count.
+    for (const b of batches.batches.values()) if (b.dialect === "openai" && ["validating", "in_progress"].includes(b.status)) b.status = "cancelled";
+    batches.enqueuedTokenLimit = 450;
+    batches.maxEnqueuedTokens = 0;
+    const limited = await run("limited", { maxEnqueuedTokens: 450 });
+    assert.equal(limited.s.totals.done, 12);
+    assert.equal(limited.made.length, 3, "shards of 4 requests, one after another");
+    assert.ok(limited.made.every((b) => b.status === "completed"), "none refused");
+    assert.ok(batches.maxEnqueuedTokens <= 450 && batches.maxEnqueuedTokens > 0);
+    // Without the run-side limit: two shards of 600 under a 700 limit; the second is refused,
+    // then accepted once the first has ended.
+    batches.enqueuedTokenLimit = 700;
+    const retried = await run("retried", { maxRequests: 6 });
+    assert.equal(retried.s.totals.done, 12);
+    assert.equal(retried.s.totals.failed, 0);
+    assert.deepEqual(retried.made.map((b) => b.status), ["completed", "failed", "completed"]);
+    assert.match(retried.made[1]!.errors![0]!.code, /token_limit_exceeded/);
+    assert.equal(new Set(retried.lines.map((l) => l.itemId)).size, 12);
+    assert.equal(retried.lines.length, 12);
+    // A limit no batch of the run fits: refused LIMIT_RESUBMITS + 1 times, then the items fail.
+    batches.enqueuedTokenLimit = 300;
+    const refused = await run("refused", {});
+    assert.equal(refused.made.length, LIMIT_RESUBMITS + 1);
+    assert.equal(refused.s.totals.failed, 12);
+    assert.match(refused.lines[0]!.error!.message, /Enqueued token limit reached.*--batch-max-enqueued-tokens/);
+    assert.equal(api.requestsTo("/v1/chat/completions").length, 0);
+  } finally {
+    batches.enqueuedTokenLimit = undefined;
+  }
 });
 
 test("preflab rm --batch: the CLI runs through the batch API, prints the batch's counts and the batch discount", async () => {

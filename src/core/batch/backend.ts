@@ -39,6 +39,8 @@ export interface BatchStatus {
   counts: BatchCounts;
   /** Why a batch failed (validation errors). */
   error?: string;
+  /** It failed only because the organisation's enqueued-token limit for the model was reached. */
+  limitExceeded?: boolean;
 }
 
 export type BatchResult =
@@ -172,7 +174,11 @@ export class OpenAIBatchBackend implements BatchBackend {
     };
     const state: BatchStatus["state"] = b.status === "failed" ? "failed" : terminal ? "ended" : b.status === "cancelling" ? "cancelling" : "in_progress";
     const out: BatchStatus = { state, providerStatus: b.status, counts };
-    if (b.status === "failed") out.error = (b.errors?.data ?? []).map((e) => `${e.line !== undefined && e.line !== null ? `line ${e.line}: ` : ""}${e.message ?? e.code ?? "error"}`).join("; ") || "the batch failed";
+    if (b.status === "failed") {
+      const errors = b.errors?.data ?? [];
+      out.error = errors.map((e) => `${e.line !== undefined && e.line !== null ? `line ${e.line}: ` : ""}${e.message ?? e.code ?? "error"}`).join("; ") || "the batch failed";
+      if (errors.length > 0 && errors.every((e) => e.code === "token_limit_exceeded")) out.limitExceeded = true;
+    }
     if (b.output_file_id) this.files.set(batchId, [b.output_file_id, b.error_file_id ?? undefined]);
     else if (b.error_file_id) this.files.set(batchId, [undefined, b.error_file_id]);
     return out;

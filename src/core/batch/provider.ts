@@ -45,6 +45,8 @@ export interface BatchRecord {
   counts?: BatchCounts;
   cancelRequested?: boolean;
   endedAt?: string;
+  /** Its prompt tokens as counted for the enqueued-token limit (when one is set). */
+  inputTokens?: number;
 }
 
 export interface BatchState {
@@ -77,7 +79,18 @@ export interface BatchProviderOptions {
   /** Ordinary-path calls at once (the run's concurrency; default 8). */
   concurrency?: number;
   onProgress?: (p: BatchProgress) => void;
+  /**
+   * The most prompt tokens this run keeps in unfinished batches at once (the provider's
+   * enqueued-token limit for the model, or less): shards are cut to fit it and a shard waits for
+   * earlier batches to end. Unset: no limit is applied before submission.
+   */
+  maxEnqueuedTokens?: number;
+  /** Prompt tokens of a request for that limit (default: characters / 4). */
+  countTokens?: (request: ProviderRequest) => number;
 }
+
+/** Times one shard is resubmitted after the API refused it for the enqueued-token limit. */
+export const LIMIT_RESUBMITS = 5;
 
 type Result = Omit<ProviderResponse, "cached">;
 
@@ -88,6 +101,13 @@ interface Waiter {
   started: number;
   resolve: (r: Result) => void;
   reject: (e: unknown) => void;
+}
+
+/** A promise and its resolver. */
+function signal(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
 }
 
 function abortError(signal: AbortSignal | undefined): unknown {
@@ -112,6 +132,10 @@ export class BatchProvider implements Provider {
   private readonly ordinaryQueue: (() => void)[] = [];
   private disposed = false;
   private saveChain: Promise<void> = Promise.resolve();
+  /** Resolved (and replaced) whenever a batch stops being polled: room under the token limit. */
+  private batchDone = signal();
+  /** Custom id -> times its batch was refused for the enqueued-token limit. */
+  private readonly limitRefusals = new Map<string, number>();
 
   private constructor(
     private readonly inner: Provider,
@@ -242,8 +266,12 @@ export class BatchProvider implements Provider {
 
   private async submit(ids: string[]): Promise<void> {
     // Shards within the API's request-count and byte limits.
-    const shards: { ids: string[]; entries: string[] }[] = [];
-    let cur = { ids: [] as string[], entries: [] as string[], bytes: 0 };
+    // Shards within the API's request-count and byte limits, and the run's enqueued-token limit.
+    const maxTokens = this.opts.maxEnqueuedTokens;
+    const countTokens = this.opts.countTokens ?? ((r: ProviderRequest) => r.messages.reduce((n, m) => n + Math.ceil(m.content.length / 4), 0));
+    type Shard = { ids: string[]; entries: string[]; bytes: number; tokens: number };
+    const shards: Shard[] = [];
+    let cur: Shard = { ids: [], entries: [], bytes: 0, tokens: 0 };
     for (const c of ids) {
       const w = this.waiters.get(c);
       if (!w) continue;
@@ -255,16 +283,23 @@ export class BatchProvider implements Provider {
         continue;
       }
       const bytes = Buffer.byteLength(entry) + 1;
-      if (cur.ids.length > 0 && (cur.ids.length >= this.backend.maxRequests || cur.bytes + bytes > this.backend.maxBytes)) {
+      const tokens = maxTokens !== undefined ? countTokens(w.request) : 0;
+      if (maxTokens !== undefined && tokens > maxTokens) {
+        this.settle(c, (x) => x.reject(new ProviderError("bad_request", `${this.backend.provider} batch: one request has ${tokens} prompt tokens, more than the enqueued-token limit of ${maxTokens}`)));
+        continue;
+      }
+      if (cur.ids.length > 0 && (cur.ids.length >= this.backend.maxRequests || cur.bytes + bytes > this.backend.maxBytes || (maxTokens !== undefined && cur.tokens + tokens > maxTokens))) {
         shards.push(cur);
-        cur = { ids: [], entries: [], bytes: 0 };
+        cur = { ids: [], entries: [], bytes: 0, tokens: 0 };
       }
       cur.ids.push(c);
       cur.entries.push(entry);
       cur.bytes += bytes;
+      cur.tokens += tokens;
     }
     if (cur.ids.length) shards.push(cur);
     for (const shard of shards) {
+      if (maxTokens !== undefined) await this.roomFor(shard.tokens, maxTokens);
       if (this.disposed) return;
       // Recorded before the batch exists, so a kill after its creation cannot lose it.
       const pending: PendingSubmission = { key: this.shardKey(shard.ids), customIds: shard.ids, startedAt: new Date().toISOString() };
@@ -290,9 +325,20 @@ export class BatchProvider implements Provider {
         }
       }
       const record = this.adopt(pending, id);
+      if (maxTokens !== undefined) record.inputTokens = shard.tokens;
       this.dropPending(pending);
       await this.save();
       this.poll(record);
+    }
+  }
+
+  /** Waits until `tokens` more fit under the limit beside this run's unfinished batches. */
+  private async roomFor(tokens: number, max: number): Promise<void> {
+    for (;;) {
+      const open = this.state.batches.filter((b) => this.pollers.has(b.id) && !b.endedAt);
+      const enqueued = open.reduce((n, b) => n + (b.inputTokens ?? 0), 0);
+      if (open.length === 0 || enqueued + tokens <= max || this.disposed) return;
+      await this.batchDone.promise;
     }
   }
 
@@ -300,7 +346,11 @@ export class BatchProvider implements Provider {
 
   private poll(record: BatchRecord): void {
     if (this.pollers.has(record.id)) return;
-    const p = this.pollLoop(record).finally(() => this.pollers.delete(record.id));
+    const p = this.pollLoop(record).finally(() => {
+      this.pollers.delete(record.id);
+      this.batchDone.resolve();
+      this.batchDone = signal();
+    });
     this.pollers.set(record.id, p);
   }
 
@@ -326,6 +376,31 @@ export class BatchProvider implements Provider {
       record.status = status.providerStatus;
       record.counts = status.counts;
       this.opts.onProgress?.({ batchId: record.id, status: status.providerStatus, counts: status.counts, open: this.pollers.size });
+      if (status.state === "failed" && status.limitExceeded) {
+        // Refused for the organisation's enqueued-token limit: submitted again once another
+        // batch has ended (or after a poll interval), a few times at most.
+        record.endedAt = new Date().toISOString();
+        await this.save();
+        const again: string[] = [];
+        for (const c of this.waitingOn(record)) {
+          const n = (this.limitRefusals.get(c) ?? 0) + 1;
+          this.limitRefusals.set(c, n);
+          if (n > LIMIT_RESUBMITS) {
+            const err = new ProviderError("bad_request", `${this.backend.provider} batch ${record.id}: ${status.error ?? "enqueued-token limit reached"} (refused ${n} times; set --batch-max-enqueued-tokens to the model's limit or less)`);
+            this.settle(c, (w) => w.reject(err));
+          } else {
+            this.resubmit.add(c);
+            again.push(c);
+          }
+        }
+        if (again.length) {
+          const others = [...this.pollers.keys()].some((id) => id !== record.id);
+          void (others ? this.batchDone.promise : new Promise((r) => setTimeout(r, this.opts.pollMs ?? 30_000))).then(() => {
+            for (const c of again) if (this.waiters.has(c) && !this.disposed) this.enqueue(c);
+          });
+        }
+        return;
+      }
       if (status.state === "failed") {
         record.endedAt = new Date().toISOString();
         await this.save();
