@@ -215,6 +215,7 @@ function workerSource(file: string): { source: BatchSource; close: () => Promise
           heard = true;
           if (m.type === "fatal") fail(deserializeError(m.error));
           else {
+            m.batch.producer = w;
             queued.get(m.batch.unit)!.push(m.batch);
             if (m.batch.last) idle.push(w);
             assign();
@@ -285,11 +286,44 @@ async function trainPass(dir: string, ctx: BuildContext, testPrompts: Set<string
   const { seed, historySize, pairsMode, progress } = ctx;
   const params: TrainPassParams = { dir, trainFiles: ctx.trainFiles, testPrompts, seed, pairsMode, groupSize };
   let index = new HistoryIndex(seed, historySize);
+  // Each decoding thread's vocabulary (train-rows.ts), its local ids mapped onto the index's when
+  // a row using them is registered (so the index interns in registration order, as addRow does).
+  interface Vocabulary {
+    terms: string[];
+    subdimensions: string[];
+    preferences: string[];
+    termIds: number[];
+    subdimensionIds: number[][];
+    preferenceIds: number[];
+  }
+  let vocabularies = new Map<number, Vocabulary>();
   const sink: TrainSink = {
+    batch: (b) => {
+      let v = vocabularies.get(b.producer);
+      if (!v) vocabularies.set(b.producer, (v = { terms: [], subdimensions: [], preferences: [], termIds: [], subdimensionIds: DIMENSIONS.map(() => []), preferenceIds: [] }));
+      for (const t of b.terms) v.terms.push(t);
+      for (const t of b.subdimensions) v.subdimensions.push(t);
+      for (const t of b.preferences) v.preferences.push(t);
+    },
     triples: (batch) => {
       for (const t of batch) {
         // Register the three rows contiguously: row 3t+j is member j of train triple t.
-        for (let j = 0; j < 3; j++) index.addRow(DIMENSIONS.map((dimension, k) => ({ dimension, subdimension: t.prefs[12 * j + 3 * k]!, preference: t.prefs[12 * j + 3 * k + 1]!, description: t.prefs[12 * j + 3 * k + 2]! })));
+        for (const { batch: b, row } of t.members) {
+          const v = vocabularies.get(b.producer)!;
+          const docs = b.docs;
+          const start = b.docAt[row]!;
+          let at = start;
+          DIMENSIONS.forEach((d, k) => {
+            const sub = docs[at]!;
+            docs[at] = v.subdimensionIds[k]![sub] ??= index.subdimensionId(d, v.subdimensions[sub]!);
+            const pref = docs[at + 1]!;
+            docs[at + 1] = v.preferenceIds[pref] ??= index.preferenceId(v.preferences[pref]!);
+            const n = docs[at + 2]!;
+            for (let i = at + 3; i < at + 3 + n; i++) docs[i] = v.termIds[docs[i]!] ??= index.termId(v.terms[docs[i]!]!);
+            at += 3 + 2 * n;
+          });
+          index.addRowIds(docs, start);
+        }
         const tIdx = index.addTriple(t.exclusion);
         for (let i = 0; i < t.pairs.length; i += 2) index.addPair({ triple: tIdx, chosenRow: 3 * tIdx + t.pairs[i]!, rejectedRow: 3 * tIdx + t.pairs[i + 1]! });
       }
@@ -304,6 +338,7 @@ async function trainPass(dir: string, ctx: BuildContext, testPrompts: Set<string
   let result = file ? await runTrainWorker(file, { ...params, hashInputs: false }, sink) : "no-worker";
   if (result === "no-worker") {
     index = new HistoryIndex(seed, historySize);
+    vocabularies = new Map();
     result = await writeTrainPass({ ...params, hashInputs: false }, sink);
   }
   if (!result) return undefined;

@@ -94,9 +94,14 @@ class DimensionCorpus {
         counts[k++] = 1;
       } else counts[j]!++;
     }
+    this.addCounts(k, tids, 0, counts, 0);
+  }
+
+  /** Adds the next document from its k distinct term ids and their counts (first-occurrence order). */
+  addCounts(k: number, ids: ArrayLike<number>, idsAt: number, counts: ArrayLike<number>, countsAt: number): void {
     for (let j = 0; j < k; j++) {
-      const tid = tids[j]!;
-      const c = counts[j]!;
+      const tid = ids[idsAt + j]!;
+      const c = counts[countsAt + j]!;
       this.termIds.push(tid);
       this.termCounts.push(c);
       if (tid >= this.df.length) {
@@ -260,6 +265,37 @@ export class HistoryIndex {
   /** Interned ids by the raw text, in front of normText (the same texts recur on many rows). */
   private readonly rawSub = Object.fromEntries(DIMENSIONS.map((d) => [d, new Map<string, number>()])) as Record<Dimension, Map<string, number>>;
   private readonly rawPref = new Map<string, number>();
+
+  /** The id of a term (a token of `tokenize`), interned. */
+  termId(term: string): number {
+    return this.terms.id(term);
+  }
+  /** The id of a subdimension on dimension `d` (its normText), interned. */
+  subdimensionId(d: Dimension, normalised: string): number {
+    return this.subdims[d].id(normalised);
+  }
+  /** The id of a preference phrase (its normText), interned. */
+  preferenceId(normalised: string): number {
+    return this.prefs.id(normalised);
+  }
+
+  /**
+   * Registers one train row from ids (texts tokenized and normalised elsewhere: the build's
+   * decoding threads), the same as `addRow` with its texts: per dimension in DIMENSIONS order,
+   * `row` holds at `at` the subdimension id, the preference id, the number k of distinct terms
+   * of `preference + " " + description`, then k term ids and k counts (first-occurrence order).
+   * Returns the row index.
+   */
+  addRowIds(row: Int32Array, at: number): number {
+    for (const d of DIMENSIONS) {
+      this.rowSub[d].push(row[at]!);
+      this.rowPref[d].push(row[at + 1]!);
+      const k = row[at + 2]!;
+      this.corpora[d].addCounts(k, row, at + 3, row, at + 3 + k);
+      at += 3 + 2 * k;
+    }
+    return this.rowCount++;
+  }
 
   /** Registers one train row (its preference entry on every dimension); returns its row index. */
   addRow(preferenceSet: PreferenceEntry[]): number {

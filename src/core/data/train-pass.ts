@@ -10,7 +10,7 @@ import * as path from "node:path";
 import { pairId, tripleId } from "./ids.js";
 import { ByteWriter } from "./jsonl.js";
 import { sha256File } from "./loaders.js";
-import { decodeUnit, deserializeError, planUnits, type RowBatch, type TrainUnit } from "./train-rows.js";
+import { decodeUnit, deserializeError, LocalVocabulary, planUnits, type RowBatch, type TrainUnit } from "./train-rows.js";
 import { DATASET_FILES, type Manifest, type PairsMode } from "./types.js";
 import { Rng } from "../util/rng.js";
 
@@ -29,11 +29,8 @@ export interface TrainPassParams {
 
 /** One completed train triple, in write order: what the history index registers. */
 export interface TrainTripleEvent {
-  /**
-   * The three rows' preference texts, member after member: per member, for each dimension in
-   * DIMENSIONS order, its subdimension, preference and description (36 strings).
-   */
-  prefs: string[];
+  /** The three rows, member order: their batch (RowBatch.docs: the index's view of each row) and index there. */
+  members: PendingRow[];
   /** The prompt when it is a test prompt (retrieval excludes it by text), else "". */
   exclusion: string;
   /** Pairs as flat [chosen, rejected, chosen, rejected, ...] member indices, in write order. */
@@ -41,6 +38,8 @@ export interface TrainTripleEvent {
 }
 
 export interface TrainSink {
+  /** Each batch as it is taken, in input order, before its rows are (the texts first seen in it). */
+  batch?(b: RowBatch): void;
   triples(batch: TrainTripleEvent[]): void;
   progress(done: number): void;
 }
@@ -60,7 +59,8 @@ export type BatchSource = (units: TrainUnit[]) => AsyncIterable<RowBatch>;
 /** Decodes the units in turn on this thread. */
 export const inProcessSource: BatchSource = (units) => ({
   async *[Symbol.asyncIterator]() {
-    for (let i = 0; i < units.length; i++) yield* decodeUnit(i, units[i]!);
+    const vocabulary = new LocalVocabulary();
+    for (let i = 0; i < units.length; i++) yield* decodeUnit(i, units[i]!, vocabulary);
   },
 });
 
@@ -70,7 +70,7 @@ const MAX_PENDING_ROWS = 50_000;
 const BATCH = 256;
 
 /** A row waiting for its group: where its member's and its prompt's JSON are in its batch. */
-interface PendingRow {
+export interface PendingRow {
   batch: RowBatch;
   row: number;
 }
@@ -112,12 +112,10 @@ export async function writeTrainPass(p: TrainPassParams, sink: TrainSink, source
     out.ascii(`{"id":"${tid}","prompt":`);
     out.push(first.batch.bytes.subarray(first.batch.ends[2 * first.row], first.batch.ends[2 * first.row + 1]));
     out.push(MEMBERS);
-    const prefs: string[] = [];
     for (let j = 0; j < 3; j++) {
       const { batch: b, row } = g[j]!;
       if (j > 0) out.push(COMMA);
       out.push(b.bytes.subarray(row === 0 ? 0 : b.ends[2 * row - 1]!, b.ends[2 * row]));
-      for (let k = 12 * row; k < 12 * row + 12; k++) prefs.push(b.prefs[k]!);
     }
     out.push(CLOSE);
     await trainWriter.flushIfFull();
@@ -135,7 +133,7 @@ export async function writeTrainPass(p: TrainPassParams, sink: TrainSink, source
       }
     }
     await pairsWriter.flushIfFull();
-    batch.push({ prefs, exclusion: testTids.get(tid) ?? "", pairs });
+    batch.push({ members: g, exclusion: testTids.get(tid) ?? "", pairs });
     if (batch.length >= BATCH) {
       sink.triples(batch);
       batch = [];
@@ -151,6 +149,7 @@ export async function writeTrainPass(p: TrainPassParams, sink: TrainSink, source
   try {
     let unitFile: string | undefined;
     for await (const b of source(units)) {
+      sink.batch?.(b);
       const file = units[b.unit]!.file;
       if (unitFile !== undefined && file !== unitFile) await finishFile(unitFile);
       unitFile = file;

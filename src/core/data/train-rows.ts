@@ -1,8 +1,8 @@
 /**
  * The decoding half of the build's train pass (train-pass.ts assembles): the train inputs are cut
  * into units (a Parquet row group, or a whole JSON / JSONL file), and each unit is decoded,
- * validated and serialised into batches of rows: per row its triple id, its preference texts (for
- * the history index) and the JSON of its member (`{"preference_set":…,"response":…}`) and of its
+ * validated and serialised into batches of rows: per row its triple id, its preference entries
+ * tokenized and normalised for the history index (ids of the thread's vocabulary) and the JSON of its member (`{"preference_set":…,"response":…}`) and of its
  * prompt as UTF-8 bytes, the pieces of a train.jsonl line. Units are independent, so worker
  * threads decode them in parallel (train-worker.ts) and the assembler takes the batches in input
  * order; one thread decoding them in turn gives the same batches.
@@ -14,9 +14,11 @@
  * bytes.
  */
 import { createHash } from "node:crypto";
+import { normText } from "./contrast.js";
 import { ByteBuffer } from "./json-bytes.js";
 import { detectFormat, readRawRows } from "./loaders.js";
 import { DataError, DIMENSIONS, validateRow, type Location, type TrainRow } from "./schema.js";
+import { tokenize } from "../util/text.js";
 
 /** A piece of the train inputs, decoded by one thread. */
 export type TrainUnit =
@@ -53,8 +55,20 @@ export interface RowBatch {
   n: number;
   /** Per row: tripleId("train", prompt). */
   tids: string[];
-  /** Per row, 12 texts: subdimension, preference, description for each dimension (DIMENSIONS order). */
-  prefs: string[];
+  /** The decoding thread (its vocabulary: `terms`, `subdimensions`, `preferences` carry on from its earlier batches). */
+  producer: number;
+  /**
+   * Per row, its preference entries for the history index as local ids of the producer's
+   * vocabulary: for each dimension in DIMENSIONS order the subdimension, the preference, the
+   * number k of distinct terms of `preference + " " + description`, k term ids, k counts
+   * (HistoryIndex.addRowIds's layout once the ids are the index's). Row r starts at docAt[r].
+   */
+  docs: Int32Array;
+  docAt: Int32Array;
+  /** Texts first seen in this batch, in local id order: terms (tokens), normalised subdimensions and preferences. */
+  terms: string[];
+  subdimensions: string[];
+  preferences: string[];
   /** Per row: its member's JSON, then its prompt's JSON (UTF-8). */
   bytes: Uint8Array;
   /** Per row, 2 offsets into `bytes`: where its member's JSON ends, where its prompt's ends. */
@@ -133,15 +147,87 @@ const K = {
   memberClose: A("}"),
 };
 
+/**
+ * One decoding thread's vocabulary: terms, normalised subdimensions and preferences interned to
+ * local ids. Each batch carries the texts first seen in it, so the assembler maps a thread's ids
+ * onto the index's as it takes that thread's batches, in order.
+ */
+export class LocalVocabulary {
+  private readonly termIds = new Map<string, number>();
+  private readonly subIds = new Map<string, number>();
+  private readonly prefIds = new Map<string, number>();
+  // By the raw text, in front of normText (the same texts recur on many rows).
+  private readonly rawSub = new Map<string, number>();
+  private readonly rawPref = new Map<string, number>();
+  terms: string[] = [];
+  subdimensions: string[] = [];
+  preferences: string[] = [];
+  private static tids = new Int32Array(64);
+  private static counts = new Int32Array(64);
+
+  private static intern(map: Map<string, number>, fresh: string[], s: string): number {
+    let id = map.get(s);
+    if (id === undefined) {
+      map.set(s, (id = map.size));
+      fresh.push(s);
+    }
+    return id;
+  }
+  private normalised(raw: Map<string, number>, map: Map<string, number>, fresh: string[], s: string): number {
+    let id = raw.get(s);
+    if (id === undefined) raw.set(s, (id = LocalVocabulary.intern(map, fresh, normText(s))));
+    return id;
+  }
+
+  /** Appends one dimension's entry in addRowIds's layout (local ids) to `out`. */
+  entry(out: number[], subdimension: string, preference: string, description: string): void {
+    out.push(this.normalised(this.rawSub, this.subIds, this.subdimensions, subdimension), this.normalised(this.rawPref, this.prefIds, this.preferences, preference));
+    const tokens = tokenize(`${preference} ${description}`);
+    if (tokens.length > LocalVocabulary.tids.length) {
+      LocalVocabulary.tids = new Int32Array(tokens.length * 2);
+      LocalVocabulary.counts = new Int32Array(tokens.length * 2);
+    }
+    const tids = LocalVocabulary.tids;
+    const counts = LocalVocabulary.counts;
+    let k = 0;
+    for (const t of tokens) {
+      const tid = LocalVocabulary.intern(this.termIds, this.terms, t);
+      let j = 0;
+      while (j < k && tids[j] !== tid) j++;
+      if (j === k) {
+        tids[k] = tid;
+        counts[k++] = 1;
+      } else counts[j]!++;
+    }
+    out.push(k);
+    for (let j = 0; j < k; j++) out.push(tids[j]!);
+    for (let j = 0; j < k; j++) out.push(counts[j]!);
+  }
+
+  /** The texts first seen since the last call. */
+  take(): { terms: string[]; subdimensions: string[]; preferences: string[] } {
+    const fresh = { terms: this.terms, subdimensions: this.subdimensions, preferences: this.preferences };
+    this.terms = [];
+    this.subdimensions = [];
+    this.preferences = [];
+    return fresh;
+  }
+}
+
 /** Builds one batch's rows. */
 class BatchBuilder {
   tids: string[] = [];
-  prefs: string[] = [];
+  docs: number[] = [];
+  docAt: number[] = [];
   ends: number[] = [];
   bytes: ByteBuffer;
   private lastPrompt?: Uint8Array;
   private lastTid = "";
-  constructor(capacity: number) {
+  private readonly texts: Uint8Array[] = [];
+  constructor(
+    private readonly vocabulary: LocalVocabulary,
+    capacity: number,
+  ) {
     this.bytes = new ByteBuffer(capacity);
   }
   get n(): number {
@@ -163,13 +249,12 @@ class BatchBuilder {
     if (!Array.isArray(preference_set) || preference_set.length !== 4) return false;
     const b = this.bytes;
     const rowStart = b.length;
-    const prefsStart = this.prefs.length;
-    for (let k = 0; k < 12; k++) this.prefs.push("");
     const fail = () => {
       b.length = rowStart;
-      this.prefs.length = prefsStart;
       return false;
     };
+    // Each dimension's subdimension, preference and description, by dimension (DIMENSIONS order).
+    const texts = this.texts;
     b.push(K.memberOpen);
     let seen = 0;
     for (let i = 0; i < 4; i++) {
@@ -191,10 +276,9 @@ class BatchBuilder {
       b.push(K.description);
       if (!b.jsonString(description)) return fail();
       b.push(K.entryClose);
-      const at = prefsStart + 3 * d;
-      this.prefs[at] = decoder.decode(subdimension);
-      this.prefs[at + 1] = decoder.decode(preference);
-      this.prefs[at + 2] = decoder.decode(description);
+      texts[3 * d] = subdimension;
+      texts[3 * d + 1] = preference;
+      texts[3 * d + 2] = description;
     }
     b.push(K.response);
     if (!b.jsonString(output)) return fail();
@@ -203,6 +287,8 @@ class BatchBuilder {
     if (!b.jsonString(prompt)) return fail();
     this.ends.push(memberEnd, b.length);
     this.tids.push(this.tidOfBytes(prompt));
+    this.docAt.push(this.docs.length);
+    for (let d = 0; d < 4; d++) this.vocabulary.entry(this.docs, decoder.decode(texts[3 * d]), decoder.decode(texts[3 * d + 1]), decoder.decode(texts[3 * d + 2]));
     return true;
   }
 
@@ -213,16 +299,28 @@ class BatchBuilder {
     const memberEnd = b.length;
     b.push(Buffer.from(JSON.stringify(row.prompt)));
     this.ends.push(memberEnd, b.length);
+    this.docAt.push(this.docs.length);
     for (const d of DIMENSIONS) {
       const e = row.preference_set.find((p) => p.dimension === d)!;
-      this.prefs.push(e.subdimension, e.preference, e.description);
+      this.vocabulary.entry(this.docs, e.subdimension, e.preference, e.description);
     }
     this.lastPrompt = undefined;
     this.tids.push(`tr-${createHash("sha256").update(row.prompt).digest("hex").slice(0, 16)}`);
   }
 
   finish(unit: number, last: boolean, error?: SerializedError): RowBatch {
-    const batch: RowBatch = { unit, last, n: this.n, tids: this.tids, prefs: this.prefs, bytes: this.bytes.bytes.subarray(0, this.bytes.length), ends: Int32Array.from(this.ends) };
+    const batch: RowBatch = {
+      unit,
+      last,
+      n: this.n,
+      tids: this.tids,
+      producer: 0,
+      docs: Int32Array.from(this.docs),
+      docAt: Int32Array.from(this.docAt),
+      ...this.vocabulary.take(),
+      bytes: this.bytes.bytes.subarray(0, this.bytes.length),
+      ends: Int32Array.from(this.ends),
+    };
     if (error) batch.error = error;
     return batch;
   }
@@ -243,13 +341,13 @@ const ROWS_PER_BATCH = 2000;
  * Decodes unit `index` of the plan into batches, in order. A bad row or an unreadable row group
  * ends the unit with an error batch (the rows before it are in it).
  */
-export async function* decodeUnit(index: number, unit: TrainUnit): AsyncGenerator<RowBatch> {
+export async function* decodeUnit(index: number, unit: TrainUnit, vocabulary: LocalVocabulary): AsyncGenerator<RowBatch> {
   if (unit.kind === "error") {
-    yield new BatchBuilder(0).finish(index, true, unit.error);
+    yield new BatchBuilder(vocabulary, 0).finish(index, true, unit.error);
     return;
   }
   if (unit.kind === "parquet") {
-    let builder = new BatchBuilder(0);
+    let builder = new BatchBuilder(vocabulary, 0);
     try {
       const { buf, metadata } = await openParquet(unit.file);
       const { parquetReadObjects } = await import("hyparquet");
@@ -260,7 +358,7 @@ export async function* decodeUnit(index: number, unit: TrainUnit): AsyncGenerato
       });
       let bytes = 0;
       for (const r of rows) for (const k of ["output", "prompt"]) bytes += (r[k] as Uint8Array | null)?.length ?? 0;
-      builder = new BatchBuilder(Math.ceil(bytes * 1.1) + rows.length * 800);
+      builder = new BatchBuilder(vocabulary, Math.ceil(bytes * 1.1) + rows.length * 800);
       for (let i = 0; i < rows.length; i++) {
         const raw = rows[i]!;
         if (raw === null || typeof raw !== "object" || !builder.addBytesRow(raw)) builder.addRow(validateRow("train", decodeStrings(raw), { file, row: start + i }));
@@ -272,13 +370,13 @@ export async function* decodeUnit(index: number, unit: TrainUnit): AsyncGenerato
     yield builder.finish(index, true);
     return;
   }
-  let builder = new BatchBuilder(1 << 20);
+  let builder = new BatchBuilder(vocabulary, 1 << 20);
   try {
     for await (const { raw, loc } of readRawRows(unit.file)) {
       builder.addRow(validateRow("train", raw, loc));
       if (builder.n === ROWS_PER_BATCH) {
         yield builder.finish(index, false);
-        builder = new BatchBuilder(1 << 20);
+        builder = new BatchBuilder(vocabulary, 1 << 20);
       }
     }
   } catch (e) {

@@ -5,7 +5,7 @@
  * large JSON(L) file is never held whole. Bundled as dist/data-train-worker.js (scripts/build.mjs).
  */
 import { parentPort } from "node:worker_threads";
-import { decodeUnit, serializeError, type RowBatch, type SerializedError, type TrainUnit } from "./train-rows.js";
+import { decodeUnit, LocalVocabulary, serializeError, type RowBatch, type SerializedError, type TrainUnit } from "./train-rows.js";
 
 export type ToWorker = { type: "unit"; index: number; unit: TrainUnit } | { type: "taken" };
 export type FromWorker = { type: "batch"; batch: RowBatch } | { type: "fatal"; error: SerializedError };
@@ -16,12 +16,13 @@ const queue: { index: number; unit: TrainUnit }[] = [];
 let ahead = 0;
 let wakeTaken: (() => void) | undefined;
 let running = false;
+const vocabulary = new LocalVocabulary();
 
 async function run(): Promise<void> {
   running = true;
   while (queue.length) {
     const { index, unit } = queue.shift()!;
-    for await (const batch of decodeUnit(index, unit)) {
+    for await (const batch of decodeUnit(index, unit, vocabulary)) {
       port.postMessage({ type: "batch", batch } satisfies FromWorker, [batch.bytes.buffer as ArrayBuffer]);
       ahead++;
       while (ahead >= MAX_AHEAD) await new Promise<void>((resolve) => (wakeTaken = resolve));
