@@ -5,8 +5,9 @@
  * provider wrapper keeps the ordinary-path calls (retries of batch errors) within the run's own
  * concurrency.
  *
- * Rate limits: the run's requests-/tokens-per-minute limits (rpm, tpm) govern the ordinary path
- * only; the batch APIs have their own. OpenAI limits the prompt tokens of an organisation's
+ * Rate limits: the run's requests-/tokens-per-minute limits (rpm, tpm) pace the ordinary-path
+ * calls (items sent again after a batch error), not the hand-over of items to the batch; the
+ * batch APIs have their own limits. OpenAI limits the prompt tokens of an organisation's
  * unfinished batches per model (the "enqueued tokens" of its rate-limits page, by usage tier): a
  * batch over it fails at validation with `token_limit_exceeded`. `batchMaxEnqueuedTokens` (CLI
  * `--batch-max-enqueued-tokens`) keeps this run's unfinished batches under that many prompt
@@ -75,6 +76,9 @@ export async function withBatchMode<T, O extends BatchRunnerShape>(
     runDir,
     concurrency: options.concurrency,
     ...limit,
+    // The run's rpm / tpm pace the ordinary-path calls (retries of batch errors); the runner
+    // itself hands every item over at once.
+    ...(options.rpm !== undefined || options.tpm !== undefined ? { rateLimits: { ...(options.rpm !== undefined ? { rpm: options.rpm } : {}), ...(options.tpm !== undefined ? { tpm: options.tpm } : {}) } } : {}),
     ...(settings.batchPollMs !== undefined ? { pollMs: settings.batchPollMs } : {}),
     ...(onProgress ? { onProgress } : {}),
   });

@@ -389,6 +389,20 @@ test("openai enqueued-token limit: a run-side limit keeps unfinished batches und
   }
 });
 
+test("the run's rpm paces the ordinary-path calls of a batch run (items sent again after a batch error), not the hand-over to the batch", async () => {
+  reset({ itemFault: () => 500 });
+  const runDir = path.join(dir, "batch-rpm");
+  const inner = new OpenAIProvider(openaiConfig(), "openai");
+  // 120 requests a minute: a bucket of 2, then one every 500 ms.
+  const options = fast(runDir, inner, { rpm: 120 });
+  const s = await withBatchMode(inner, openaiConfig(), options, runDir, { batch: true, batchPollMs: 10 }, undefined, (p, o) => runBatch(childItems(6), p, { ...o, meta: CHILD_META }));
+  assert.equal(s.totals.done, 6);
+  const sent = api.requestsTo("/v1/chat/completions").map((r) => r.receivedAt);
+  assert.equal(sent.length, 6, "every item went the ordinary way");
+  assert.ok(sent.at(-1)! - sent[0]! >= 1500, `6 calls at 120 rpm take >= 2 s, took ${sent.at(-1)! - sent[0]!} ms`);
+  assert.equal(batches.log.filter((l) => l.op === "create").length >= 1, true);
+});
+
 test("preflab rm --batch: the CLI runs through the batch API, prints the batch's counts and the batch discount", async () => {
   reset({ itemsPerPoll: 3 });
   const { main } = await import("../../src/cli/main.js");

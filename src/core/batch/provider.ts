@@ -12,7 +12,8 @@
  * (nothing is submitted twice, nothing already recorded is recorded again). What is left:
  * - an item the batch API answered with a retryable error (5xx, 429, overloaded), a malformed
  *   result line, or an item missing from the results, or expired: sent again through the ordinary
- *   path (the wrapped provider, at most `concurrency` at once), under the run's retry rules;
+ *   path (the wrapped provider, at most `concurrency` at once, within the run's rpm / tpm limits),
+ *   under the run's retry rules;
  * - a non-retryable item error (400): recorded as that failure;
  * - a batch the API refused outright (OpenAI status "failed"): its items fail with the reason;
  * - cancelling the run (every waiting call aborted) cancels its unfinished remote batches; a
@@ -29,6 +30,7 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { writeJsonAtomic } from "../eval/runlog.js";
+import { estimateTokens, RateLimiter, type RateLimits } from "../eval/limiter.js";
 import { ProviderError, type Provider, type ProviderCapabilities, type ProviderRequest, type ProviderResponse } from "../providers/types.js";
 import { createHash, randomUUID } from "node:crypto";
 import type { BatchBackend, BatchCounts, BatchResult, PendingSubmission } from "./backend.js";
@@ -87,6 +89,8 @@ export interface BatchProviderOptions {
   maxEnqueuedTokens?: number;
   /** Prompt tokens of a request for that limit (default: characters / 4). */
   countTokens?: (request: ProviderRequest) => number;
+  /** The run's requests-/tokens-per-minute limits, applied to the ordinary-path calls. */
+  rateLimits?: RateLimits;
 }
 
 /** Times one shard is resubmitted after the API refused it for the enqueued-token limit. */
@@ -136,6 +140,7 @@ export class BatchProvider implements Provider {
   private batchDone = signal();
   /** Custom id -> times its batch was refused for the enqueued-token limit. */
   private readonly limitRefusals = new Map<string, number>();
+  private readonly limiter: RateLimiter;
 
   private constructor(
     private readonly inner: Provider,
@@ -146,6 +151,7 @@ export class BatchProvider implements Provider {
     this.id = inner.id;
     this.model = inner.model;
     this.capabilities = inner.capabilities;
+    this.limiter = new RateLimiter(opts.rateLimits ?? {});
     for (const b of state.batches) for (const c of b.customIds) this.latest.set(c, b);
   }
 
@@ -486,6 +492,10 @@ export class BatchProvider implements Provider {
     this.ordinaryActive++;
     try {
       if (signal?.aborted) throw abortError(signal);
+      if (this.limiter.active) {
+        const chars = request.messages.reduce((n, m) => n + m.content.length, 0);
+        await this.limiter.acquire(estimateTokens(chars) + (request.params?.maxTokens ?? 0), signal);
+      }
       return await this.inner.call(request, signal ? { signal } : {});
     } finally {
       this.ordinaryActive--;
