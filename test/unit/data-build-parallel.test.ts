@@ -6,10 +6,13 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { isUtf8 } from "node:buffer";
 import { mkdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { buildDataset } from "../../src/core/data/builder.js";
+import { ByteBuffer } from "../../src/core/data/json-bytes.js";
 import { DataError } from "../../src/core/data/schema.js";
+import { Rng } from "../../src/core/util/rng.js";
 import { writeMultifacetParquet } from "../../scripts/lib/multifacet-parquet.js";
 import { synthTestRows, synthTrainRows } from "../../scripts/lib/synth-corpus.js";
 import { tempDir, writeJsonl } from "../helpers/tmp.js";
@@ -116,5 +119,31 @@ test("a bad row in a later shard is reported, not one found first by another thr
       },
     );
     assert.throws(() => readFileSync(path.join(out, "manifest.json")));
+  }
+});
+
+test("a Parquet text's JSON from its bytes is JSON.stringify's, and invalid UTF-8 is told apart (isUtf8)", () => {
+  const rng = new Rng(9, "json-bytes");
+  const out = new ByteBuffer(16);
+  const pieces = ["a", "Hello world. ", '"', "\\", "\n", "\u0001", "\u001f", "\u007f", "é", "€", "🎉", "\u2028", "abcdefghijklmnopqrstuvwxyz"];
+  for (let t = 0; t < 4000; t++) {
+    let bytes: Uint8Array;
+    if (t % 3) {
+      let s = "";
+      for (let k = rng.int(30); k > 0; k--) s += pieces[rng.int(pieces.length)];
+      // At every alignment inside a shared buffer (the word-at-a-time scan reads aligned words).
+      const shift = rng.int(4);
+      const buf = new Uint8Array(Buffer.byteLength(s) + shift + 8);
+      buf.set(Buffer.from(s), shift);
+      bytes = buf.subarray(shift, shift + Buffer.byteLength(s));
+    } else {
+      bytes = Uint8Array.from({ length: rng.int(24) }, () => (rng.next() < 0.5 ? 0x41 : rng.int(256)));
+    }
+    out.clear();
+    out.ascii("x");
+    const ok = out.jsonString(bytes);
+    assert.equal(ok, isUtf8(bytes), Buffer.from(bytes).toString("hex"));
+    if (!ok) assert.equal(out.length, 1, "nothing written for invalid UTF-8");
+    else assert.equal(Buffer.from(out.bytes.subarray(1, out.length)).toString("utf8"), JSON.stringify(new TextDecoder().decode(bytes)));
   }
 });

@@ -17,6 +17,17 @@ const ESCAPES: (Uint8Array | undefined)[] = Array.from({ length: 256 }, (_, b) =
   return undefined;
 });
 
+/** An Int32Array over a whole buffer, for the word-at-a-time scan (the last one, reused: a page's strings share one buffer). */
+let wordsBuffer: ArrayBuffer | undefined;
+let words = new Int32Array(0);
+function wordsOf(buffer: ArrayBuffer): Int32Array {
+  if (buffer !== wordsBuffer) {
+    wordsBuffer = buffer;
+    words = new Int32Array(buffer, 0, buffer.byteLength >> 2);
+  }
+  return words;
+}
+
 const cont = (b: number | undefined) => b !== undefined && b >= 0x80 && b <= 0xbf;
 
 /**
@@ -80,13 +91,32 @@ export class ByteBuffer {
     out[at++] = 0x22;
     let start = 0;
     const n = src.length;
-    for (let i = 0; i < n; i++) {
+    const base = src.byteOffset;
+    const words = wordsOf(src.buffer as ArrayBuffer);
+    let i = 0;
+    while (i < n) {
+      // Four bytes at a time where aligned: none of them >= 0x80, < 0x20, '"' or '\\' (SWAR tests;
+      // a false alarm only sends these bytes down the byte path).
+      if (((base + i) & 3) === 0 && i + 4 <= n) {
+        const w = words[(base + i) >> 2]!;
+        const q = w ^ 0x22222222;
+        const b = w ^ 0x5c5c5c5c;
+        if ((w | ((w - 0x20202020) & ~w) | ((q - 0x01010101) & ~q) | ((b - 0x01010101) & ~b)) & 0x80808080) {
+          // fall through to the byte path
+        } else {
+          i += 4;
+          continue;
+        }
+      }
       const c = src[i]!;
-      if (c >= 0x20 && c !== 0x22 && c !== 0x5c && c < 0x80) continue;
+      if (c >= 0x20 && c !== 0x22 && c !== 0x5c && c < 0x80) {
+        i++;
+        continue;
+      }
       if (c >= 0x80) {
         const len = utf8Sequence(src, i);
         if (len === 0) return false;
-        i += len - 1;
+        i += len;
         continue;
       }
       if (i - start > 32) out.set(src.subarray(start, i), at);
@@ -94,7 +124,8 @@ export class ByteBuffer {
       at += i - start;
       const e = ESCAPES[c]!;
       for (let k = 0; k < e.length; k++) out[at++] = e[k]!;
-      start = i + 1;
+      i++;
+      start = i;
     }
     if (n - start > 32) out.set(src.subarray(start, n), at);
     else for (let k = start; k < n; k++) out[at + k - start] = src[k]!;
