@@ -41,6 +41,7 @@ const STRING_FLAGS = [
   "price-output",
   "price-cached-input",
   "price-cache-write",
+  "price-batch-cached-input",
   "model-path",
   "threads",
   "gpu",
@@ -96,6 +97,8 @@ export function providerOptionsHelp(prefix = ""): string {
     `  ${p}batch-max-enqueued-tokens N  keep this run's unfinished batches under N prompt tokens (OpenAI's`,
     `                        per-model enqueued-token limit of your usage tier, or less)`,
     `  ${p}price-input / ${p}price-output / ${p}price-cached-input / ${p}price-cache-write USD per 1M tokens`,
+    `  ${p}price-batch-cached-input  a cached token's price inside the batch API when it is not half of`,
+    `                        price-cached-input (OpenAI before GPT-5: the batch input price)`,
     `                        (default: the dated list prices of known models; otherwise "price unknown")`,
   ].join("\n");
 }
@@ -200,6 +203,7 @@ export async function resolveProviderOptions(values: Values, opts: ResolveOpts &
   price("price-output", "output");
   price("price-cached-input", "cachedInput");
   price("price-cache-write", "cacheWrite");
+  price("price-batch-cached-input", "batchCachedInput");
   if (Object.keys(pricing).length > 0) req.pricing = pricing;
 
   const noCache = values[flag("no-cache")] === true;

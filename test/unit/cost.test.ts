@@ -162,6 +162,14 @@ test("preflab rm --estimate: counts the planned prompts with the model's tokeniz
     assert.match(text, new RegExp(`rm\\s+openai/gpt-4o\\s+${plan.items.length}\\s+${tokens.toLocaleString("en-US")}\\s`));
     assert.match(text, new RegExp(`${(plan.items.length * 300).toLocaleString("en-US")}`));
     assert.match(text, /\$\d/);
+    // Flag prices: a batch cached-input price as OpenAI lists none makes batch + caching half of naive.
+    const flagged: string[] = [];
+    const prices = ["--price-input", "2.5", "--price-cached-input", "1.25", "--price-output", "10"];
+    await main(["rm", ds, "--provider", "openai", "--model", "gpt-4o", "--limit", "3", "--max-tokens", "300", "--out", runDir, "--estimate", ...prices, "--price-batch-cached-input", "1.25"], { out: (s) => void flagged.push(s), err: () => undefined });
+    assert.match(flagged.join(""), /\(50\.0%\)/);
+    const stacked: string[] = [];
+    await main(["rm", ds, "--provider", "openai", "--model", "gpt-4o", "--limit", "3", "--max-tokens", "300", "--out", runDir, "--estimate", ...prices], { out: (s) => void stacked.push(s), err: () => undefined });
+    assert.doesNotMatch(stacked.join(""), /\(50\.0%\)/, "without it the discounts stack");
     const unknown: string[] = [];
     await main(["rm", ds, "--provider", "openai", "--model", "not-a-listed-model", "--limit", "1", "--out", runDir, "--estimate"], { out: (s) => void unknown.push(s), err: () => undefined });
     assert.match(unknown.join(""), /price unknown/);
