@@ -163,31 +163,74 @@ const resourceLimits = { maxYoungGenerationSizeMb: 64, maxOldGenerationSizeMb: 3
 /** Thrown by the pool when no worker thread could start (before any sent anything). */
 class NoWorker extends Error {}
 
+/** Decoding worker threads, started before they are needed, and the batches they decode. */
+export interface DecodePool {
+  /** Their batches in input order (once per pool: a worker's vocabulary carries on). */
+  source: BatchSource;
+  close(): Promise<void>;
+}
+
 /**
- * The planned units decoded by worker threads, handed out in input order: a worker is given the
+ * Starts the decoding workers (`file`: the worker script) now, so that their start overlaps with
+ * the build's other work. The planned units are handed out in input order: a worker is given the
  * next unit when it is idle and the unit is less than `workers` units ahead of the one being
  * taken, so memory stays at a few units' rows whatever the input size.
  */
-function workerSource(file: string): { source: BatchSource; close: () => Promise<void> } {
+export function startDecodeWorkers(file: string): DecodePool {
+  const count = decodeWorkerCount(Infinity);
   const workers: Worker[] = [];
   let closed = false;
+  let heard = false;
+  let failure: Error | undefined;
+  let wake: (() => void) | undefined;
+  const signal = () => {
+    wake?.();
+    wake = undefined;
+  };
+  const fail = (e: Error) => {
+    failure ??= heard ? e : new NoWorker(e.message);
+    signal();
+  };
+  const queued = new Map<number, RowBatch[]>();
+  const idle: number[] = [];
+  let assign = () => {};
+  for (let w = 0; w < count; w++) {
+    let worker: Worker;
+    try {
+      // A bundle's worker is plain JS and needs none of the host's flags. From source the worker is
+      // TypeScript: it registers tsx (which runs this source) itself, as a worker does not inherit it.
+      worker = file.endsWith(".ts")
+        ? new Worker(`require(require.resolve("tsx/cjs", { paths: [${JSON.stringify(path.dirname(file))}] })); require(${JSON.stringify(file)});`, { eval: true, resourceLimits })
+        : new Worker(file, { execArgv: [], resourceLimits });
+    } catch (e) {
+      fail(e as Error);
+      break;
+    }
+    workers.push(worker);
+    worker.on("message", (m: FromWorker) => {
+      heard = true;
+      if (m.type === "fatal") fail(deserializeError(m.error));
+      else {
+        m.batch.producer = w;
+        queued.get(m.batch.unit)!.push(m.batch);
+        if (m.batch.last) idle.push(w);
+        assign();
+        signal();
+      }
+    });
+    worker.on("error", (e) => fail(e));
+    worker.on("exit", (code) => {
+      if (!closed) fail(new Error(`the build's worker thread exited (code ${code}) before it finished`));
+    });
+    idle.push(w);
+  }
   const source: BatchSource = (units) => ({
     async *[Symbol.asyncIterator]() {
-      const queued = new Map<number, RowBatch[]>();
       const producer = new Map<number, number>();
-      const idle: number[] = [];
       let next = 0;
       let current = 0;
-      let heard = false;
-      let failure: Error | undefined;
-      let wake: (() => void) | undefined;
-      const signal = () => {
-        wake?.();
-        wake = undefined;
-      };
-      const count = decodeWorkerCount(units.length);
-      const assign = () => {
-        while (idle.length && next < units.length && next < current + count) {
+      assign = () => {
+        while (idle.length && next < units.length && next < current + workers.length) {
           const w = idle.shift()!;
           producer.set(next, w);
           queued.set(next, []);
@@ -195,39 +238,6 @@ function workerSource(file: string): { source: BatchSource; close: () => Promise
           next++;
         }
       };
-      const fail = (e: Error) => {
-        failure ??= heard ? e : new NoWorker(e.message);
-        signal();
-      };
-      for (let w = 0; w < count; w++) {
-        let worker: Worker;
-        try {
-          // A bundle's worker is plain JS and needs none of the host's flags. From source the worker is
-          // TypeScript: it registers tsx (which runs this source) itself, as a worker does not inherit it.
-          worker = file.endsWith(".ts")
-            ? new Worker(`require(require.resolve("tsx/cjs", { paths: [${JSON.stringify(path.dirname(file))}] })); require(${JSON.stringify(file)});`, { eval: true, resourceLimits })
-            : new Worker(file, { execArgv: [], resourceLimits });
-        } catch (e) {
-          throw new NoWorker((e as Error).message);
-        }
-        workers.push(worker);
-        worker.on("message", (m: FromWorker) => {
-          heard = true;
-          if (m.type === "fatal") fail(deserializeError(m.error));
-          else {
-            m.batch.producer = w;
-            queued.get(m.batch.unit)!.push(m.batch);
-            if (m.batch.last) idle.push(w);
-            assign();
-            signal();
-          }
-        });
-        worker.on("error", (e) => fail(e));
-        worker.on("exit", (code) => {
-          if (!closed) fail(new Error(`the build's worker thread exited (code ${code}) before it finished`));
-        });
-        idle.push(w);
-      }
       assign();
       while (current < units.length) {
         const q = queued.get(current);
@@ -258,21 +268,20 @@ function workerSource(file: string): { source: BatchSource; close: () => Promise
 }
 
 /**
- * Runs the train pass with its rows decoded by worker threads (`file`: the worker script),
- * handing its triples to `sink` as they come. Resolves to "no-worker" when no worker could start
- * (before any sent anything): the caller then runs the pass in-process, which rewrites the same
- * files.
+ * Runs the train pass with its rows decoded by worker threads (`file`: the worker script, or a
+ * pool of them already started), handing its triples to `sink` as they come. Resolves to
+ * "no-worker" when no worker could start (before any sent anything): the caller then runs the
+ * pass in-process, which rewrites the same files.
  */
-export async function runTrainWorker(file: string, params: TrainPassParams, sink: TrainSink): Promise<TrainWriteResult | undefined | "no-worker"> {
-  const { source, close } = workerSource(file);
+export async function runTrainWorker(file: string, params: TrainPassParams, sink: TrainSink, pool: DecodePool = startDecodeWorkers(file)): Promise<TrainWriteResult | undefined | "no-worker"> {
   try {
-    return await writeTrainPass(params, sink, source);
+    return await writeTrainPass(params, sink, pool.source);
   } catch (e) {
     if (e instanceof NoWorker) return "no-worker";
     throw e;
   } finally {
     // Settled once the workers are gone, so a failed build's temp dir is removed after their last read.
-    await close();
+    await pool.close();
   }
 }
 
@@ -282,7 +291,7 @@ export async function runTrainWorker(file: string, params: TrainPassParams, sink
  * run, so decoding runs in parallel with the index work and the writing here. Undefined when a
  * one-pass build must start over with counts (`groupSize`); both ways write the same bytes.
  */
-async function trainPass(dir: string, ctx: BuildContext, testPrompts: Set<string>, groupSize?: Map<string, number>): Promise<TrainPass | undefined> {
+async function trainPass(dir: string, ctx: BuildContext, testPrompts: Set<string>, groupSize?: Map<string, number>, pool?: DecodePool): Promise<TrainPass | undefined> {
   const { seed, historySize, pairsMode, progress } = ctx;
   const params: TrainPassParams = { dir, trainFiles: ctx.trainFiles, testPrompts, seed, pairsMode, groupSize };
   let index = new HistoryIndex(seed, historySize);
@@ -335,7 +344,7 @@ async function trainPass(dir: string, ctx: BuildContext, testPrompts: Set<string
   let hashed = Promise.resolve("");
   const hashes = new Map(ctx.trainFiles.map((f) => [f, (hashed = hashed.then(() => sha256File(f)))]));
   for (const h of hashes.values()) h.catch(() => undefined); // surfaced when awaited
-  let result = file ? await runTrainWorker(file, { ...params, hashInputs: false }, sink) : "no-worker";
+  let result = file ? await runTrainWorker(file, { ...params, hashInputs: false }, sink, pool) : "no-worker";
   if (result === "no-worker") {
     index = new HistoryIndex(seed, historySize);
     vocabularies = new Map();
@@ -356,6 +365,17 @@ async function trainPass(dir: string, ctx: BuildContext, testPrompts: Set<string
 }
 
 async function buildInto(dir: string, ctx: BuildContext): Promise<Manifest> {
+  // The decoding workers start first: their start (loading the code) overlaps with the test split.
+  const file = workerDisabled() ? undefined : trainWorkerFile();
+  const pool = file ? startDecodeWorkers(file) : undefined;
+  try {
+    return await buildWith(dir, ctx, pool);
+  } finally {
+    await pool?.close();
+  }
+}
+
+async function buildWith(dir: string, ctx: BuildContext, pool: DecodePool | undefined): Promise<Manifest> {
   const { historySize, historyMode, pairsMode, seed, progress } = ctx;
   const inputs: Manifest["inputs"] = [];
   const skippedSizes = { train: {} as Record<string, number>, test: {} as Record<string, number> };
@@ -395,7 +415,7 @@ async function buildInto(dir: string, ctx: BuildContext): Promise<Manifest> {
 
   // ---- Train: one pass, unless an instruction turns out to have more than 3 rows after its
   // triple was written (or too many rows wait for their group): then again, rows counted first.
-  let train = await trainPass(dir, ctx, testPrompts);
+  let train = await trainPass(dir, ctx, testPrompts, undefined, pool);
   if (!train) {
     const groupSize = new Map<string, number>();
     let seen = 0;
