@@ -85,3 +85,19 @@ test("tiktoken counts a text as the sum of its segments, exactly as whole-text e
   }
   assert.equal(splitSegments("a\nb\n c\n/d\ne").join("|"), "a\n|b\n c\n/d\n|e");
 });
+
+test("o200k_base pieces of ASCII text by character code are exactly the tiktoken regex's", async () => {
+  const { o200kAsciiPieces } = await import("../../src/core/templates/o200k-ascii.js");
+  const ranks = (await import("js-tiktoken/ranks/o200k_base")).default as { pat_str: string };
+  const re = new RegExp(ranks.pat_str, "gu");
+  // Letters of both cases, digits, contraction parts, every ASCII whitespace, punctuation, "/", controls.
+  const chars = ["a", "b", "Z", "Q", "e", "1", "2", "3", "'", "s", "t", "r", "l", "d", "m", "v", "S", "L", "E", " ", " ", " ", "\n", "\r", "\t", "\v", "\f", ".", ",", "/", "!", "#", "-", "_", "(", "\u0000", "\u007f"];
+  let seed = 11;
+  const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+  for (let i = 0; i < 30_000; i++) {
+    let s = "";
+    for (let k = 1 + rnd(16); k > 0; k--) s += chars[rnd(chars.length)];
+    assert.deepEqual(o200kAsciiPieces(s), [...s.matchAll(re)].map((m) => m[0]), JSON.stringify(s));
+  }
+  assert.equal(o200kAsciiPieces("naïve"), undefined, "non-ASCII text goes through the regex");
+});

@@ -18,6 +18,7 @@
  */
 import { createHash } from "node:crypto";
 import type { ChatMessage, Provider } from "../providers/types.js";
+import { o200kAsciiPieces } from "./o200k-ascii.js";
 import type { ProviderConfig, ProviderId } from "../providers/registry.js";
 
 export interface Tokenizer {
@@ -48,6 +49,34 @@ export function splitSegments(text: string): string[] {
   return text.split(SEGMENT_BOUNDARY);
 }
 const SEGMENT_BOUNDARY = /(?<=\n)(?=[^\s/])/;
+
+/**
+ * Counts o200k_base tokens of ASCII text by its pre-tokenizer pieces (o200k-ascii.ts, much faster
+ * than the Unicode regex), each distinct short piece encoded once; other text is encoded whole.
+ * Exact: tiktoken encodes each piece on its own.
+ */
+function o200kCounter(encode: (text: string) => number[]): (text: string) => number {
+  let pieces = new Map<string, number>();
+  return (text: string): number => {
+    const split = o200kAsciiPieces(text);
+    if (!split) return encode(text).length;
+    let n = 0;
+    for (const p of split) {
+      if (p.length > 12) {
+        n += encode(p).length;
+        continue;
+      }
+      let c = pieces.get(p);
+      if (c === undefined) {
+        c = encode(p).length;
+        if (pieces.size >= SEGMENT_MEMO_LIMIT) pieces = new Map();
+        pieces.set(p, c);
+      }
+      n += c;
+    }
+    return n;
+  };
+}
 
 /** Distinct segments remembered per tokenizer before the memo starts over (bounds memory). */
 const SEGMENT_MEMO_LIMIT = 200_000;
@@ -107,7 +136,7 @@ async function tiktokenTokenizer(encoding: OpenAIEncoding, exact: boolean): Prom
       const enc = new Tiktoken(ranks);
       // Special-token text in untrusted content is counted as plain text, as the API does.
       const encode = (text: string): number[] => enc.encode(text, [], []);
-      const count = memoizedSegmentCount((text) => encode(text).length);
+      const count = memoizedSegmentCount(encoding === "o200k_base" ? o200kCounter(encode) : (text) => encode(text).length);
       return {
         name: `tiktoken:${encoding}`,
         exact: true,
