@@ -403,6 +403,29 @@ test("the run's rpm paces the ordinary-path calls of a batch run (items sent aga
   assert.equal(batches.log.filter((l) => l.op === "create").length >= 1, true);
 });
 
+test("Ctrl-C while a batch is being created: once the API has made it, it is cancelled, not left to run and bill", async () => {
+  reset({ itemsPerPoll: 1 });
+  const runDir = path.join(dir, "cancel-during-create");
+  const ac = new AbortController();
+  const { inner, backend, meta } = childBatchSetup("openai", api.openaiBaseUrl);
+  const submit = backend.submit.bind(backend);
+  let created = "";
+  backend.submit = async (...args) => {
+    created = await submit(...args);
+    ac.abort(); // the user cancels while the create request is still on its way back
+    return created;
+  };
+  const bp = await BatchProvider.create(inner, backend, { runDir, pollMs: 5, collectMs: 5 });
+  const s = await runBatch(childItems(5), bp, { concurrency: 50_000, timeoutMs: 600_000, maxRetries: 2, cacheDir: false, runDir, meta, signal: ac.signal });
+  await bp.dispose();
+  assert.equal(s.status, "cancelled");
+  assert.ok(created);
+  assert.deepEqual(batches.log.filter((l) => l.op === "cancel").map((l) => l.id).filter((id) => id === created), [created], "the new batch was cancelled");
+  const state = JSON.parse(readFileSync(path.join(runDir, BATCH_FILE), "utf8")) as BatchState;
+  assert.equal(state.batches[0]?.id, created);
+  assert.equal(state.batches[0]?.cancelRequested, true);
+});
+
 test("preflab rm --batch: the CLI runs through the batch API, prints the batch's counts and the batch discount", async () => {
   reset({ itemsPerPoll: 3 });
   const { main } = await import("../../src/cli/main.js");

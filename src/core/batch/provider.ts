@@ -334,7 +334,9 @@ export class BatchProvider implements Provider {
       if (maxTokens !== undefined) record.inputTokens = shard.tokens;
       this.dropPending(pending);
       await this.save();
-      this.poll(record);
+      // Every call of the shard was aborted (Ctrl-C) while the batch was being created.
+      if (this.waitingOn(record).length === 0) this.cancelIfAbandoned(record);
+      else this.poll(record);
     }
   }
 
@@ -473,7 +475,11 @@ export class BatchProvider implements Provider {
   /** A waiting call was aborted: once no call waits on a batch any more, the remote batch is cancelled. */
   private abandoned(customId: string): void {
     const record = this.latest.get(customId);
-    if (!record || record.endedAt || record.cancelRequested) return;
+    if (record) this.cancelIfAbandoned(record);
+  }
+
+  private cancelIfAbandoned(record: BatchRecord): void {
+    if (record.endedAt || record.cancelRequested) return;
     if (this.waitingOn(record).length > 0) return;
     record.cancelRequested = true;
     this.cancels.push(
