@@ -94,3 +94,15 @@ test("a query with a candidate's own text scores it 1 and ranks it first; an unk
   assert.deepEqual(got.map((h) => h.score === 1), [true, true, false]);
   assert.deepEqual(idx.retrieve({ key: "x", dimension: "style", entry: { dimension: "style", subdimension: "unknown", preference: "formal", description: "" }, excludePrompts: new Set() }), []);
 });
+
+test("a sealed index (every bucket built, the per-row documents freed) retrieves the same; nothing can be added after", () => {
+  const open = corpus(5, 4, 80);
+  const sealed = corpus(5, 4, 80);
+  sealed.index.seal();
+  for (let k = 0; k < 200; k++) {
+    const q = query(open.rng, open.index, k);
+    assert.deepEqual(sealed.index.retrieve(q), open.index.retrieve(q), `query ${k}`);
+  }
+  assert.throws(() => sealed.index.addRow(DIMENSIONS.map((d) => entry(sealed.rng, d))), /after seal/);
+  assert.throws(() => sealed.index.addPair({ triple: 0, chosenRow: 0, rejectedRow: 1 }), /after seal/);
+});

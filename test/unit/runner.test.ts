@@ -332,6 +332,31 @@ describe("cancellation, cache and resume", () => {
     assert.equal(api.requests.length, 0);
   });
 
+  test("keepResults false: the same totals, failures, resume and mismatch checks, no result lines in memory", async () => {
+    const dir = newDir("compact");
+    api.faultFn = (r) => (promptOf(r) === "q prompt 1" ? { kind: "status", status: 400 } : undefined);
+    await runBatch(items(3), provider(), opts(dir, { keepResults: false }));
+    api.faultFn = (r) => (promptOf(r) === "q prompt 4" ? { kind: "status", status: 400 } : undefined);
+    api.requests.length = 0;
+    const session = await openRun(provider(), opts(dir, { keepResults: false }));
+    assert.equal(await session.run(items(5)), true);
+    assert.deepEqual(api.requests.map(promptOf).sort(), ["q prompt 1", "q prompt 3", "q prompt 4"], "q0 and q2 were done; q1 failed before");
+    assert.throws(() => session.result("q0"), /keeps no result lines/);
+    await assert.rejects(session.run(items(1)), /duplicate item id "q0"/);
+    const s = await session.finish();
+    assert.deepEqual([s.totals.items, s.totals.done, s.totals.failed, s.skipped, s.retriedFailed, s.finishedThisSession], [5, 4, 1, 2, 1, 3]);
+    assert.deepEqual(s.failures.map((f) => [f.itemId, f.kind, f.status]), [["q4", "bad_request", 400]]);
+    assert.equal((await runJson(dir)).totals.done, 4);
+    // The lines are all in results.jsonl: the same as a run that keeps them.
+    const res = await readResults(dir);
+    assert.equal(res.get("q3")!.text, "answer to q prompt 3");
+    assert.equal(res.get("q4")!.error?.kind, "bad_request");
+    // A changed request is still refused on resume.
+    const changed = items(5);
+    changed[2] = { id: "q2", request: { messages: [{ role: "user", content: "something else" }] } };
+    await assert.rejects(runBatch(changed, provider(), opts(dir, { keepResults: false })), (e) => e instanceof RunMismatchError && /item "q2"/.test(e.message));
+  });
+
   test("resume is refused when provider, model, params or a request differ", async () => {
     const dir = newDir("mismatch");
     await runBatch(items(2), provider(), opts(dir, { meta: { provider: "openai", model: "gpt-test", params: { temperature: 0.9 } } }));

@@ -64,6 +64,7 @@ class DimensionCorpus {
   private readonly termCounts = new Grow(new Int32Array(4096));
   private df = new Int32Array(1024); // term id -> documents containing it
   private frozen?: FrozenCorpus;
+  private released = false;
   docs = 0;
 
   constructor(private readonly terms: Interner) {
@@ -76,6 +77,7 @@ class DimensionCorpus {
 
   /** Adds a row's preference entry as the next document. */
   add(entry: PreferenceEntry): void {
+    if (this.released) throw new Error("history index: rows cannot be added after seal()");
     this.frozen = undefined; // idf changes
     const tokens = tokenize(prefText(entry));
     if (tokens.length > DimensionCorpus.tids.length) {
@@ -139,6 +141,19 @@ class DimensionCorpus {
       norm[d] = Math.sqrt(n) || 1;
     }
     return (this.frozen = { start, termIds, termCounts, idf, norm });
+  }
+
+  /**
+   * Frees the documents once every bucket's postings are built (queries need only idf); adding
+   * a document after that is an error.
+   */
+  release(): void {
+    const f = this.freeze();
+    this.released = true;
+    this.frozen = { ...f, start: new Int32Array(0), termIds: new Int32Array(0), termCounts: new Int32Array(0), norm: new Float64Array(0) };
+    this.start.data = new Int32Array(1);
+    this.termIds.data = new Int32Array(1);
+    this.termCounts.data = new Int32Array(1);
   }
 
   /** Query vector for free text, in the same space. */
@@ -248,6 +263,7 @@ export class HistoryIndex {
   private readonly triplePrompts: string[] = [];
   private rowCount = 0;
   private buckets?: Record<Dimension, Map<number, Bucket>>;
+  private sealed = false;
   private scratch = new Float64Array(1024);
 
   constructor(
@@ -299,6 +315,7 @@ export class HistoryIndex {
 
   /** Registers one train row (its preference entry on every dimension); returns its row index. */
   addRow(preferenceSet: PreferenceEntry[]): number {
+    if (this.sealed) throw new Error("history index: rows cannot be added after seal()");
     this.buckets = undefined; // idf changes
     for (const d of DIMENSIONS) {
       const e = preferenceSet.find((p) => p.dimension === d)!;
@@ -319,7 +336,24 @@ export class HistoryIndex {
     return this.triplePrompts.length - 1;
   }
 
+  /**
+   * Builds every candidate bucket's postings now and frees the per-row documents they were built
+   * from (about as large again); for a reader that has registered everything and only retrieves.
+   * Nothing can be added afterwards.
+   */
+  seal(): void {
+    if (this.sealed) return;
+    const buckets = this.bucketsFor();
+    for (const d of DIMENSIONS) {
+      const corpus = this.corpora[d].freeze();
+      for (const b of buckets[d].values()) b.build(corpus, (p) => this.pairs[p]!.chosenRow);
+      this.corpora[d].release();
+    }
+    this.sealed = true;
+  }
+
   addPair(meta: PairMeta): number {
+    if (this.sealed) throw new Error("history index: pairs cannot be added after seal()");
     this.buckets = undefined;
     this.pairs.push(meta);
     return this.pairs.length - 1;

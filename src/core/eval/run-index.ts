@@ -19,9 +19,18 @@ export class RunMismatchError extends Error {
   }
 }
 
+/** What a compact index keeps of an item whose last line succeeded: whether it was a cache hit. */
+type Done = Pick<ResultLine, "cached" | "error">;
+const DONE: Done = Object.freeze({ cached: false });
+const DONE_CACHED: Done = Object.freeze({ cached: true });
+const isLine = (l: ResultLine | Done): l is ResultLine => "itemId" in l;
+
 export class RunIndex {
-  /** The last recorded line per item id (items of the run, and lines of items it no longer has). */
-  private readonly final = new Map<string, ResultLine>();
+  /**
+   * The last recorded line per item id (items of the run, and lines of items it no longer has).
+   * A compact index keeps, for an item of the run whose last line succeeded, only `Done`.
+   */
+  private readonly final = new Map<string, ResultLine | Done>();
   /** 1-based line in results.jsonl of each item's last line as read at open (for error messages). */
   private readonly lineNo = new Map<string, number>();
   /** Ids of the run's items, in the order they were admitted. */
@@ -33,6 +42,11 @@ export class RunIndex {
     private readonly pricing: Pricing | undefined,
     /** The provider id, for its batch discount (lines with `batch: true`). */
     private readonly provider = "",
+    /**
+     * Keep only what resuming and the totals need (failed lines in full, for the failure list),
+     * not every successful line: `get` is then unavailable (results.jsonl has the lines).
+     */
+    readonly compact = false,
   ) {}
 
   /** Loads the lines read from results.jsonl (once, at open). Usage of every line counts. */
@@ -52,9 +66,10 @@ export class RunIndex {
     return this.items.size;
   }
 
-  /** The last line of an item, if any. */
+  /** The last line of an item, if any (not in a compact index: read results.jsonl). */
   get(itemId: string): ResultLine | undefined {
-    return this.final.get(itemId);
+    if (this.compact) throw new Error(`${this.runDir}: this run keeps no result lines in memory; read ${RESULTS_FILE}`);
+    return this.final.get(itemId) as ResultLine | undefined;
   }
 
   /**
@@ -64,6 +79,7 @@ export class RunIndex {
   admit(itemId: string, requestHash: string): ResultLine | undefined {
     if (this.items.has(itemId)) throw new Error(`item "${itemId}" is already part of this run`);
     const l = this.final.get(itemId);
+    if (l && !isLine(l)) throw new Error(`item "${itemId}" is already part of this run`); // only admitted items are compacted
     if (l && l.requestHash !== requestHash) {
       throw new RunMismatchError(
         `item "${itemId}" differs from the request recorded in ${path.join(this.runDir, RESULTS_FILE)} (line ${this.lineNo.get(itemId) ?? "?"}); ` +
@@ -73,6 +89,7 @@ export class RunIndex {
     this.items.add(itemId);
     this.totals.items++;
     if (l) this.count(l, 1);
+    if (l && this.compact && !l.error) this.final.set(itemId, l.cached ? DONE_CACHED : DONE);
     return l;
   }
 
@@ -81,7 +98,7 @@ export class RunIndex {
     const prev = this.final.get(line.itemId);
     const inRun = this.items.has(line.itemId);
     if (prev && inRun) this.count(prev, -1);
-    this.final.set(line.itemId, line);
+    this.final.set(line.itemId, this.compact && inRun && !line.error ? (line.cached ? DONE_CACHED : DONE) : line);
     if (inRun) this.count(line, 1);
     if (!line.cached) addUsage(this.totals, line, this.pricing, this.provider);
   }
@@ -90,11 +107,11 @@ export class RunIndex {
   *failures(): Generator<ResultLine> {
     for (const id of this.items) {
       const l = this.final.get(id);
-      if (l?.error) yield l;
+      if (l?.error && isLine(l)) yield l;
     }
   }
 
-  private count(l: ResultLine, sign: 1 | -1): void {
+  private count(l: ResultLine | Done, sign: 1 | -1): void {
     if (l.error) this.totals.failed += sign;
     else {
       this.totals.done += sign;

@@ -117,6 +117,12 @@ export interface RunnerOptions {
   runJsonIntervalMs?: number;
   /** Longest honoured Retry-After (default 10 minutes). */
   maxRetryAfterMs?: number;
+  /**
+   * Keep every item's last line in memory for `RunSession.result` (default true). false keeps
+   * only what resuming and the totals need, so a run of any size holds a few dozen bytes an item;
+   * its results are read back from results.jsonl.
+   */
+  keepResults?: boolean;
 }
 
 export const RUNNER_DEFAULTS = {
@@ -207,7 +213,7 @@ export class RunSession {
     cacheScope: string | undefined,
     private readonly redact: (text: string) => string,
   ) {
-    this.index = new RunIndex(runDir, options.pricing, meta.provider);
+    this.index = new RunIndex(runDir, options.pricing, meta.provider, options.keepResults === false);
     this.index.load(lines);
     this.startedAt = existing?.startedAt ?? this.sessionStartedAt;
     this.status = new StatusWriter(path.join(runDir, RUN_FILE));
@@ -262,7 +268,7 @@ export class RunSession {
     }
   }
 
-  /** The last recorded line of an item (from memory; results.jsonl is not re-read). */
+  /** The last recorded line of an item (from memory; results.jsonl is not re-read). Not with `keepResults: false`. */
   result(itemId: string): ResultLine | undefined {
     return this.index.get(itemId);
   }

@@ -19,8 +19,9 @@
  *   are shuffled with the seeded RNG (stream `finetune-split`) and the first round(split x N) form
  *   part "a" (the paper's 1/3 for SFT and the reward model), the rest part "b" (DPO).
  *
- * Memory: the train triples are read once to build the index (texts are dropped), and example
- * and history texts are read back through the dataset reader's index, so a full-scale dataset streams.
+ * Memory: the train triples are read once to build the index (texts are dropped; the index is
+ * sealed: its postings built, the per-row documents freed), and example and history texts are
+ * read back through the dataset reader's index, so a full-scale dataset streams.
  */
 import * as path from "node:path";
 import { HistoryIndex } from "../data/history-index.js";
@@ -145,6 +146,7 @@ export class TrainPairs {
     } finally {
       await train.return(undefined);
     }
+    index.seal(); // every candidate bucket built now; the per-row documents are freed
     return new TrainPairs(dataset, index, ids, tripleIds);
   }
 

@@ -19,8 +19,9 @@
  *   over the token budget even without history) are not kept and are counted apart.
  *
  * Scoring goes through one run session (src/core/eval/runner.ts, openRun + runStream) in `OUT/run`,
- * fed on demand (results.jsonl is read once; memory stays bounded), so a killed run resumes where
- * it stopped: rerun the same command. OUT also holds plan.json (what is scored;
+ * fed on demand and keeping no result lines in memory (results.jsonl is read when the session
+ * opens and once more at the end, for the scores), so memory stays bounded whatever the size; a
+ * killed run resumes where it stopped: rerun the same command. OUT also holds plan.json (what is scored;
  * a resume must match it), scores.jsonl (one line per example: rewards, margin, kept) and rs.json
  * (the report: counts, kept / dropped per part, the margin distribution), both written atomically.
  */
@@ -30,6 +31,8 @@ import { Dataset } from "../data/dataset.js";
 import { templateVerdictFormat } from "../eval/rm.js";
 import { DEFAULT_MIN_VERDICT_MASS, verdictFromProbabilities } from "../eval/parse.js";
 import { templatesHash } from "../eval/plan.js";
+import { RESULTS_FILE } from "../eval/runlog.js";
+import { jsonlLines } from "../data/dataset.js";
 import { openRun, type ResultLine, type RunItem, type RunnerOptions, type RunStatus, type RunSummary } from "../eval/runner.js";
 import type { Provider, ProviderRequest } from "../providers/types.js";
 import { DEFAULT_MAX_INPUT_TOKENS, renderWithBudget } from "../templates/budget.js";
@@ -275,7 +278,9 @@ export async function runRejectionSampling(
   // One run session, fed on demand: an example's prompts are rendered (and its history retrieved)
   // only when a worker is free, so memory holds about `concurrency` requests whatever the size;
   // results.jsonl is read once when the session opens and the run is finished once, at the end.
-  const session = await openRun(provider, { ...runner, runDir, meta }).catch(async (e: unknown) => {
+  // The session keeps no result lines (a few dozen bytes an item); the scores are read back from
+  // results.jsonl once, at the end.
+  const session = await openRun(provider, { ...runner, runDir, meta, keepResults: false }).catch(async (e: unknown) => {
     await train.close();
     throw e;
   });
@@ -298,7 +303,8 @@ export async function runRejectionSampling(
   const summary = await session.finish();
   cancelled ||= summary.status === "cancelled";
 
-  const scores: RsScore[] = planned.map((p) => scoreOf(p, mode, (id) => session.result(id)));
+  const values = await readRewards(runDir, mode);
+  const scores: RsScore[] = planned.map((p) => scoreOf(p, mode, values));
   const report = buildReport(scores, { mode, keep, rule, provider, ds, options, maxInputTokens, runDir, noDimension: stats.noDimension, status: cancelled ? "cancelled" : "finished" });
   if (!cancelled) {
     await writeFileAtomic(path.join(out, RS_FILES.scores), scores.map((s) => JSON.stringify(s)).join("\n") + (scores.length ? "\n" : ""));
@@ -339,21 +345,40 @@ function itemsFor(
   return items;
 }
 
-function scoreOf(p: Planned, mode: RsMode, result: (id: string) => ResultLine | undefined): RsScore {
+/**
+ * What each item's last line in the run's results.jsonl says, read in one pass: the scalar reward
+ * (scalar mode) or P(A) (probability mode), null where the line is unusable.
+ */
+async function readRewards(runDir: string, mode: RsMode): Promise<Map<string, number | null>> {
+  const values = new Map<string, number | null>();
+  const file = path.join(runDir, RESULTS_FILE);
+  for await (const { text, line } of jsonlLines(file)) {
+    let l: ResultLine;
+    try {
+      l = JSON.parse(text) as ResultLine;
+    } catch (e) {
+      throw new Error(`${file}:${line}: invalid JSON (${(e as Error).message})`);
+    }
+    values.set(l.itemId, mode === "scalar" ? scalarOf(l) : probabilityA(l));
+  }
+  return values;
+}
+
+function scoreOf(p: Planned, mode: RsMode, values: Map<string, number | null>): RsScore {
   const base = { id: p.id, pairId: p.pairId, dimension: p.dimension, part: p.part, kept: false };
   if (p.overBudget) return { ...base, status: "over_budget", rewardChosen: null, rewardRejected: null, margin: null };
   const keys = mode === "scalar" ? [`${p.id}.chosen`, `${p.id}.rejected`] : [`${p.id}.ab`, `${p.id}.ba`];
-  const lines = keys.map((k) => result(k));
-  if (lines.some((l) => l === undefined)) return { ...base, status: "missing", rewardChosen: null, rewardRejected: null, margin: null };
+  if (keys.some((k) => !values.has(k))) return { ...base, status: "missing", rewardChosen: null, rewardRejected: null, margin: null };
+  const [v0, v1] = keys.map((k) => values.get(k) ?? null) as [number | null, number | null];
   if (mode === "scalar") {
-    const c = scalarOf(lines[0]);
-    const r = scalarOf(lines[1]);
+    const c = v0;
+    const r = v1;
     if (c === null || r === null) return { ...base, status: "failed", rewardChosen: c, rewardRejected: r, margin: null };
     return { ...base, status: "ok", rewardChosen: c, rewardRejected: r, margin: c - r };
   }
   const pChosen: number[] = [];
-  const ab = probabilityA(lines[0]);
-  const ba = probabilityA(lines[1]);
+  const ab = v0;
+  const ba = v1;
   if (ab !== null) pChosen.push(ab);
   if (ba !== null) pChosen.push(1 - ba);
   if (pChosen.length === 0) return { ...base, status: "failed", rewardChosen: null, rewardRejected: null, margin: null };
