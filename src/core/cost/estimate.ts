@@ -23,6 +23,8 @@
  *   item's prefix shared with any other item under its key.
  * - A prefix shorter than MIN_CACHE_TOKENS (1,024: OpenAI and Anthropic's minimum) is not cached.
  * - A price without `cachedInput` (a model without prompt caching) gains nothing from caching.
+ * - Batch + caching assumes the same hits inside a batch (a best case: batch APIs promise no
+ *   processing order or routing), at the batch price list's cached-input price (prices.ts).
  * Repeated texts are tokenized once (the tokenizer memoizes by segment: a user's history recurs in
  * each of its prompts).
  * Output tokens are each request's max_tokens unless a finished run of the same cell gives an
