@@ -14,7 +14,7 @@ import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { buildDataset } from "../../src/core/data/builder.js";
-import { runRm } from "../../src/core/eval/rm.js";
+import { planRm, runRm } from "../../src/core/eval/rm.js";
 import { buildReport } from "../../src/core/metrics/report.js";
 import { readResults, readRunJson, runBatch, type RunnerOptions } from "../../src/core/eval/runner.js";
 import { OpenAIProvider } from "../../src/core/providers/openai.js";
@@ -424,6 +424,41 @@ test("Ctrl-C while a batch is being created: once the API has made it, it is can
   const state = JSON.parse(readFileSync(path.join(runDir, BATCH_FILE), "utf8")) as BatchState;
   assert.equal(state.batches[0]?.id, created);
   assert.equal(state.batches[0]?.cancelRequested, true);
+});
+
+test("preflab rm --batch --batch-max-enqueued-tokens: the CLI cuts and paces batches to the limit, counted with the model's tokenizer", async () => {
+  reset({ itemsPerPoll: 2 });
+  for (const b of batches.batches.values()) if (b.dialect === "openai" && ["validating", "in_progress"].includes(b.status)) b.status = "cancelled";
+  const { main } = await import("../../src/cli/main.js");
+  const { tokenizerFor } = await import("../../src/core/templates/tokens.js");
+  const tokenizer = await tokenizerFor({ provider: "openai", model: "gpt-4o" });
+  const plan = await planRm(ds, { limit: 3, tokenizer });
+  const sizes = plan.items.map((i) => tokenizer.countMessages(i.request.messages));
+  const limit = Math.max(...sizes) + 10;
+  assert.ok(sizes.reduce((a, b) => a + b, 0) > 2 * limit, "the run needs several batches");
+  // The test server counts characters / 4, more than o200k does for this text: its limit has room.
+  batches.enqueuedTokenLimit = Math.ceil(limit * 1.6);
+  batches.maxEnqueuedTokens = 0;
+  const earlier = new Set(batches.batches.keys());
+  const err: string[] = [];
+  const runDir = path.join(dir, "cli-batch-limit");
+  const old = process.env.OPENAI_API_KEY;
+  process.env.OPENAI_API_KEY = "sk-cli-test-123";
+  let code: number;
+  try {
+    code = await main(["rm", ds, "--provider", "openai", "--model", "gpt-4o", "--base-url", api.openaiBaseUrl, "--limit", "3", "--out", runDir, "--batch", "--batch-poll-ms", "5", "--batch-max-enqueued-tokens", String(limit), "--no-cache"], { out: () => undefined, err: (s) => void err.push(s) });
+  } finally {
+    if (old === undefined) delete process.env.OPENAI_API_KEY;
+    else process.env.OPENAI_API_KEY = old;
+    batches.enqueuedTokenLimit = undefined;
+  }
+  assert.equal(code, 0, err.join(""));
+  const made = [...batches.batches.values()].filter((b) => !earlier.has(b.id));
+  assert.ok(made.length >= 3, `${made.length} batches`);
+  assert.ok(made.every((b) => b.status === "completed"), "none refused for the limit");
+  const state = JSON.parse(readFileSync(path.join(runDir, BATCH_FILE), "utf8")) as BatchState;
+  assert.ok(state.batches.every((b) => b.inputTokens! <= limit), "each batch within the limit, in o200k tokens");
+  assert.equal(api.requestsTo("/v1/chat/completions").length, 0);
 });
 
 test("preflab rm --batch: the CLI runs through the batch API, prints the batch's counts and the batch discount", async () => {
