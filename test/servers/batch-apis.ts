@@ -6,7 +6,7 @@
  *   const batches = installBatchApis(api, { itemsPerPoll: 5 });
  *
  * OpenAI (Files + Batches): POST /v1/files (purpose "batch", already in fake-apis.ts), GET
- * /v1/files/:id/content, POST /v1/batches (with `metadata`, returned as given), GET /v1/batches
+ * /v1/files/:id/content, DELETE /v1/files/:id, POST /v1/batches (with `metadata`, returned as given), GET /v1/batches
  * (newest first, `limit` default 20 / max 100, cursor `after`, `has_more`), GET /v1/batches/:id,
  * POST /v1/batches/:id/cancel.
  * Input lines are checked as the service checks them (JSON, unique custom_id, method POST, url =
@@ -363,6 +363,11 @@ export function installBatchApis(api: FakeApiServer, opts: BatchApiOptions = {})
     ctx.res.writeHead(200, { "content-type": "application/octet-stream", "content-length": Buffer.byteLength(f.content) });
     ctx.res.end(f.content);
     s.log.push({ op: "results", id: ctx.params.id! });
+  }, nf);
+  api.route("DELETE", "/v1/files/:id", (ctx) => {
+    if (!auth(ctx)) return;
+    if (!api.fineTuning.files.delete(ctx.params.id!)) return sendError(ctx.res, "openai", 404, `No such File object: ${ctx.params.id}`);
+    sendJson(ctx.res, 200, { id: ctx.params.id, object: "file", deleted: true });
   }, nf);
   api.route("POST", "/v1/batches", (ctx) => {
     if (auth(ctx)) s.createOpenAI(ctx);

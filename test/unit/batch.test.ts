@@ -327,13 +327,17 @@ test("a pending submission the API never created is submitted again; Anthropic r
   }
   assert.equal(await an.findSubmitted(pending(ids), known), one);
   assert.equal(await an.findSubmitted(pending(ids, -10 * 60_000), known), undefined, "batches created before the submission started are not it");
-  // A run folder whose batch.json holds a pending shard that was never created submits it as usual.
+  // A run folder whose batch.json holds a pending shard that was never created (killed between
+  // the upload and the create) submits it as usual and deletes the orphaned input file.
   const runDir = path.join(dir, "pending-never-created");
   const items = childItems(4);
   const { inner, backend, meta } = childBatchSetup("openai", api.openaiBaseUrl);
   const { mkdir, writeFile } = await import("node:fs/promises");
   await mkdir(runDir, { recursive: true });
-  const state: BatchState = { version: 1, provider: "openai", model: "gpt-kill", ids: {}, batches: [], token: "t", pending: [pending(items.map((i) => customIdFor(i.id)))] };
+  const { default: OpenAI, toFile } = await import("openai");
+  const orphan = await new OpenAI({ apiKey: "sk-x", baseURL: api.openaiBaseUrl }).files.create({ file: await toFile(Buffer.from("{}\n"), "x.jsonl"), purpose: "batch" });
+  assert.ok(api.fineTuning.files.has(orphan.id));
+  const state: BatchState = { version: 1, provider: "openai", model: "gpt-kill", ids: {}, batches: [], token: "t", pending: [{ ...pending(items.map((i) => customIdFor(i.id))), inputFileId: orphan.id }] };
   await writeFile(path.join(runDir, BATCH_FILE), JSON.stringify(state));
   const creates = batches.log.filter((l) => l.op === "create").length;
   const bp = await BatchProvider.create(inner, backend, { runDir, pollMs: 5, collectMs: 5 });
@@ -341,6 +345,7 @@ test("a pending submission the API never created is submitted again; Anthropic r
   await bp.dispose();
   assert.equal(s.totals.done, 4);
   assert.equal(batches.log.filter((l) => l.op === "create").length, creates + 1);
+  assert.equal(api.fineTuning.files.has(orphan.id), false, "the orphaned input file was deleted");
 });
 
 test("openai enqueued-token limit: a run-side limit keeps unfinished batches under it; a batch the API refuses for it goes again after another ends; refused for good, its items fail saying so", async () => {

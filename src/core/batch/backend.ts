@@ -93,6 +93,8 @@ export interface BatchBackend {
    * AmbiguousSubmissionError when the list cannot tell.
    */
   findSubmitted(p: PendingSubmission, known: ReadonlySet<string>, signal?: AbortSignal): Promise<string | undefined>;
+  /** Cleans up after a pending submission that created no batch (OpenAI: deletes its uploaded input file). */
+  discardPending(p: PendingSubmission): Promise<void>;
   poll(batchId: string, signal?: AbortSignal): Promise<BatchStatus>;
   results(batchId: string, signal?: AbortSignal): Promise<BatchResult[]>;
   cancel(batchId: string): Promise<void>;
@@ -154,6 +156,15 @@ export class OpenAIBatchBackend implements BatchBackend {
       throw this.mapError(e, signal);
     }
     return undefined;
+  }
+
+  async discardPending(p: PendingSubmission): Promise<void> {
+    if (!p.inputFileId) return;
+    try {
+      await this.client.files.delete(p.inputFileId);
+    } catch {
+      // Already gone, or not reachable now: an orphan file costs nothing but storage.
+    }
   }
 
   async poll(batchId: string, signal?: AbortSignal): Promise<BatchStatus> {
@@ -305,6 +316,10 @@ export class AnthropicBatchBackend implements BatchBackend {
       `anthropic: a submission of ${p.customIds.length} requests started at ${p.startedAt} was interrupted before its batch id was recorded, and ${[...verified, ...open].join(", ")} could each be it ` +
         "(Message Batches keep no metadata to tell). Check them in the Anthropic console: cancel the ones that are not this run's, then run again.",
     );
+  }
+
+  async discardPending(): Promise<void> {
+    // Message Batches upload nothing before the create.
   }
 
   async poll(batchId: string, signal?: AbortSignal): Promise<BatchStatus> {

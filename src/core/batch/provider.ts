@@ -181,6 +181,7 @@ export class BatchProvider implements Provider {
     for (const p of [...pending]) {
       const id = await this.backend.findSubmitted(p, new Set(this.state.batches.map((b) => b.id)));
       if (id !== undefined) this.adopt(p, id);
+      else await this.backend.discardPending(p);
       this.dropPending(p);
     }
     await this.save();
@@ -322,8 +323,16 @@ export class BatchProvider implements Provider {
         });
       } catch (e) {
         // A timeout or a dropped connection may come after the API created the batch.
-        if (e instanceof ProviderError && e.retryable) id = await this.backend.findSubmitted(pending, new Set(this.state.batches.map((b) => b.id))).catch(() => undefined);
+        let unknown = false;
+        if (e instanceof ProviderError && e.retryable) {
+          try {
+            id = await this.backend.findSubmitted(pending, new Set(this.state.batches.map((b) => b.id)));
+          } catch {
+            unknown = true; // the batch may exist: keep its input file
+          }
+        }
         if (id === undefined) {
+          if (!unknown) await this.backend.discardPending(pending);
           this.dropPending(pending);
           await this.save().catch(() => undefined);
           for (const c of shard.ids) this.settle(c, (w) => w.reject(e));
