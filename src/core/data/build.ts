@@ -173,8 +173,9 @@ export interface DecodePool {
 /**
  * Starts the decoding workers (`file`: the worker script) now, so that their start overlaps with
  * the build's other work. The planned units are handed out in input order: a worker is given the
- * next unit when it is idle and the unit is less than `workers` units ahead of the one being
- * taken, so memory stays at a few units' rows whatever the input size.
+ * next unit when it is idle and the unit is at most `workers` units ahead of the one being taken
+ * (one unit of slack: a worker that finished early need not wait for the other's unit to be
+ * taken), so memory stays at a few units' rows whatever the input size.
  */
 export function startDecodeWorkers(file: string): DecodePool {
   const count = decodeWorkerCount(Infinity);
@@ -230,7 +231,7 @@ export function startDecodeWorkers(file: string): DecodePool {
       let next = 0;
       let current = 0;
       assign = () => {
-        while (idle.length && next < units.length && next < current + workers.length) {
+        while (idle.length && next < units.length && next < current + workers.length + 1) {
           const w = idle.shift()!;
           producer.set(next, w);
           queued.set(next, []);
