@@ -203,10 +203,16 @@ export interface ExperimentHost {
   onCell?: (cell: Cell, event: "skipped" | "start" | "done", detail?: string) => void;
 }
 
+/** Runner settings of a batch cell: the batch API, under the model's enqueued-token limit if it sets one. */
+function batchSettings(exp: LoadedExperiment, cell: Cell): Partial<RunnerSettings> {
+  const limit = exp.spec.models[cell.model]!.batchMaxEnqueuedTokens;
+  return { batch: true, ...(limit !== undefined ? { batchMaxEnqueuedTokens: limit } : {}) };
+}
+
 function cellModelRequest(exp: LoadedExperiment, model: string): ProviderRequest {
   const m = exp.spec.models[model]!;
   const req: ProviderRequest = {};
-  for (const [k, v] of Object.entries(m)) if (v !== undefined && k !== "batch") (req as Record<string, unknown>)[k] = v;
+  for (const [k, v] of Object.entries(m)) if (v !== undefined && k !== "batch" && k !== "batchMaxEnqueuedTokens") (req as Record<string, unknown>)[k] = v;
   if (m.modelPath) req.modelPath = path.resolve(exp.dir, m.modelPath);
   return req;
 }
@@ -569,7 +575,7 @@ export async function runExperiment(exp: LoadedExperiment, host: ExperimentHost,
       status = summary.status;
       out.cells.push({ cell, dir, finetune: { kind: "rs", report, summary } });
     } else {
-      const outcome = await runEvaluation(request, { runDir: dir, provider, runner: runnerSettings({ ...host.runner, ...(cell.batch ? { batch: true } : {}) }) }, hooks);
+      const outcome = await runEvaluation(request, { runDir: dir, provider, runner: runnerSettings({ ...host.runner, ...(cell.batch ? batchSettings(exp, cell) : {}) }) }, hooks);
       status = outcome.summary.status;
       out.cells.push({ cell, dir, outcome });
     }

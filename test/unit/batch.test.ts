@@ -490,3 +490,60 @@ test("preflab rm --batch: the CLI runs through the batch API, prints the batch's
   const rj = (await readRunJson(runDir))!;
   assert.ok(rj.totals.batchDiscountUsd > 0 && Math.abs(rj.totals.batchDiscountUsd - rj.totals.costUsd) < 1e-6, "half price: the discount equals what was paid");
 });
+
+test("experiment file: a model's batchMaxEnqueuedTokens cuts its batch cell's batches; prices may set batchCachedInput", async () => {
+  reset({ itemsPerPoll: 2 });
+  for (const b of batches.batches.values()) if (b.dialect === "openai" && ["validating", "in_progress"].includes(b.status)) b.status = "cancelled";
+  const { writeFileSync } = await import("node:fs");
+  const { loadExperiment, runExperiment, estimateExperiment } = await import("../../src/app/experiment.js");
+  const { cliOriginStore, cliAllowHint, KeyDestinationPolicy } = await import("../../src/app/origins.js");
+  const { ALLOW_ALL } = await import("../../src/app/gate.js");
+  const { tokenizerFor } = await import("../../src/core/templates/tokens.js");
+  const tokenizer = await tokenizerFor({ provider: "openai", model: "gpt-4o" });
+  const sizes = (await planRm(ds, { limit: 3, tokenizer })).items.map((i) => tokenizer.countMessages(i.request.messages));
+  const limit = Math.max(...sizes) + 10;
+  batches.enqueuedTokenLimit = Math.ceil(limit * 1.6);
+  batches.maxEnqueuedTokens = 0;
+  const spec = (price: string) =>
+    [
+      "name: batched",
+      `dataset: { dir: ${JSON.stringify(ds)} }`,
+      "out: out",
+      "prices:",
+      `  openai/gpt-4o: { input: 2.5, output: 10, cachedInput: 1.25${price} }`,
+      "models:",
+      `  g: { provider: openai, model: gpt-4o, baseUrl: ${JSON.stringify(api.openaiBaseUrl)}, batch: true, batchMaxEnqueuedTokens: ${limit} }`,
+      "evaluations:",
+      "  rm: { kind: rm, limit: 3 }",
+      "matrix:",
+      "  - { models: [g], evaluations: [rm] }",
+      "",
+    ].join("\n");
+  const expDir = path.join(dir, "exp-batch");
+  const { mkdirSync } = await import("node:fs");
+  mkdirSync(expDir, { recursive: true });
+  const file = path.join(expDir, "b.preflab.yaml");
+  const host = { getKey: () => "sk-exp-test-123" };
+  // The estimate prices cached tokens inside a batch at the file's batchCachedInput.
+  writeFileSync(file, spec(""));
+  const plain = (await estimateExperiment(await loadExperiment(file), host)).estimates[0]!;
+  writeFileSync(file, spec(", batchCachedInput: 0.3"));
+  const exp = await loadExperiment(file);
+  const cheap = (await estimateExperiment(exp, host)).estimates[0]!;
+  assert.ok(cheap.cacheReadTokens > 0, "the sample's rm prompts share a cached prefix");
+  assert.ok(cheap.dollars!.batchCached! < plain.dollars!.batchCached!, `${cheap.dollars!.batchCached} < ${plain.dollars!.batchCached}`);
+  const earlier = new Set(batches.batches.keys());
+  const policy = new KeyDestinationPolicy({ gate: ALLOW_ALL, store: cliOriginStore([new URL(api.openaiBaseUrl).origin]), allowHint: cliAllowHint });
+  try {
+    const result = await runExperiment(exp, { ...host, policy, runner: { concurrency: 4, batchPollMs: 5 }, hooksFor: () => ({ gate: ALLOW_ALL }) });
+    assert.equal(result.cancelled, false);
+  } finally {
+    batches.enqueuedTokenLimit = undefined;
+  }
+  const made = [...batches.batches.values()].filter((b) => !earlier.has(b.id));
+  assert.ok(made.length >= 3, `the model's limit cut the cell into ${made.length} batches`);
+  assert.ok(made.every((b) => b.status === "completed"), "none refused for the limit");
+  const state = JSON.parse(readFileSync(path.join(expDir, "out", "rm-g", BATCH_FILE), "utf8")) as BatchState;
+  assert.ok(state.batches.every((b) => b.inputTokens! <= limit), "each batch within the limit");
+  assert.equal(api.requestsTo("/v1/chat/completions").length, 0);
+});

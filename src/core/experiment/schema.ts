@@ -32,7 +32,7 @@ import { DIMENSIONS } from "../data/schema.js";
 import { PROVIDER_IDS } from "../providers/registry.js";
 
 const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, "a name of letters, digits, '_', '.', '-' (at most 64)");
-const pricing = z.strictObject({ input: z.number().min(0).optional(), output: z.number().min(0).optional(), cachedInput: z.number().min(0).optional(), cacheWrite: z.number().min(0).optional() });
+const pricing = z.strictObject({ input: z.number().min(0).optional(), output: z.number().min(0).optional(), cachedInput: z.number().min(0).optional(), cacheWrite: z.number().min(0).optional(), batchCachedInput: z.number().min(0).optional().describe("Price of a cached input token inside a batch (default: the batch input price for OpenAI models whose batch API has no cached-input discount).") });
 
 export const modelSchema = z
   .strictObject({
@@ -48,6 +48,7 @@ export const modelSchema = z
     contextSize: z.int().min(1).optional(),
     gpu: z.union([z.enum(["auto", "cuda", "vulkan", "metal"]), z.literal(false)]).optional(),
     batch: z.boolean().optional().describe("Run this model's cells through the provider's batch API (openai, anthropic)."),
+    batchMaxEnqueuedTokens: z.int().min(1).optional().describe("With `batch`: keep this model's unfinished batches under this many prompt tokens (OpenAI's per-model enqueued-token limit)."),
   })
   .refine((m) => m.provider !== undefined || m.model !== undefined, { message: "a model needs `provider` (or `model` naming a registered model)" });
 
