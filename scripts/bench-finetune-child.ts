@@ -1,4 +1,4 @@
-/** One measured process of bench-finetune.ts: `build DIR`, `export DATASET OUT` or `rs DATASET OUT URL PART`. Prints one JSON line. */
+/** One measured process of bench-finetune.ts: `build DIR`, `export DATASET OUT sft|dpo` or `rs DATASET OUT URL PART`. Prints one JSON line. */
 import * as path from "node:path";
 import { buildDataset } from "../src/core/data/builder.js";
 import { exportFinetuneData } from "../src/core/finetune/export.js";
@@ -17,9 +17,10 @@ async function main(): Promise<void> {
     items = manifest.counts.trainPairs;
     detail = `${manifest.counts.trainPairs} pairs`;
   } else if (mode === "export") {
-    const r = await exportFinetuneData(a, { format: "dpo", target: "trl", out: b });
+    const format = c === "sft" ? "sft" : "dpo"; // the defaults: SFT on part a, DPO on part b
+    const r = await exportFinetuneData(a, { format, target: "trl", out: b });
     items = r.counts.written;
-    detail = `dpo part b of ${r.counts.trainPairs} pairs, ${r.counts.shortHistories} short histories`;
+    detail = `${format} part ${r.options.part} of ${r.counts.trainPairs} pairs, ${r.counts.shortHistories} short histories`;
   } else if (mode === "rs") {
     const provider = new ScalarRewardProvider({ baseUrl: c, model: "rm-bench" });
     const { report, summary } = await runRejectionSampling(a, { out: b, part: d as PartChoice }, provider, {

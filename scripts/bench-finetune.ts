@@ -1,20 +1,23 @@
 /**
- * Fine-tuning data at scale (issue 11): `export` (DPO, TRL) and `preflab rs` (scalar rewards from an
- * instant vLLM-style /classify server in its own process, through the real ScalarRewardProvider and
- * one run session) on synthetic pair sets of growing size, up to the full-scale train set (196,998
- * rows = 65,666 instructions). Each measurement runs in a fresh process; prints wall and CPU time,
- * per item, and peak RSS per size. Budget: CPU time per item about constant across sizes (no
- * superlinear part: no re-reads of the run, history retrieval indexed) and peak RSS <= 700 MB.
+ * Fine-tuning data at scale (issues 11 and 14): `export` of SFT (part a) and DPO (part b) files for
+ * TRL, and `preflab rs` (scalar rewards from an instant vLLM-style /classify server in its own
+ * process, through the real ScalarRewardProvider and one run session), on synthetic pair sets of
+ * growing size, by default a small one and the full-scale train set (196,998 rows = 65,666
+ * instructions). Each measurement runs in a fresh process; prints wall and CPU time, CPU per item
+ * and peak RSS per size, then per job the CPU per item at each size, the ratio largest / smallest
+ * and the peak RSS. Budget: CPU time per item about constant across sizes (within 1.5x) and peak
+ * RSS <= 700 MB. The load average is printed at the start and the end (compare ratios from one run).
  *
- *   npx tsx scripts/bench-finetune.ts [--sizes 8000,32000,65666] [--rs-part a|b|all] [--keep]
+ *   npx tsx scripts/bench-finetune.ts [--sizes 4000,65666] [--only sft,dpo,rs] [--rs-part a|b|all] [--keep]
  *
  * Sizes are train instructions (3 rows each). rs scores part a (1/3 of the instructions, the
- * part the paper trains the reward model on) by default so the full run stays within minutes on
- * two cores; the history pool is always the whole train set. Responses are short (200-600
- * characters): retrieval and the run log, not text volume, are what is measured.
+ * part the paper trains the reward model on) by default; the history pool is always the whole
+ * train set. Responses are short (200-600 characters): retrieval and the run log, not text
+ * volume, are what is measured. On two shared cores the full size takes about 10 minutes.
  */
 import { execFileSync, spawn } from "node:child_process";
 import { createWriteStream, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
 import * as path from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
@@ -22,8 +25,11 @@ import { parseArgs } from "node:util";
 const ROOT = path.resolve(__dirname, "..");
 const BENCH = path.join(ROOT, ".bench", "finetune-v1");
 const BUDGET_MB = 700;
+const GROWTH_BUDGET = 1.5;
+/** The full-scale train set: 65,666 instructions, 196,998 rows and pairs. */
+const FULL = 65666;
 
-interface Figure {
+export interface Figure {
   wallMs: number;
   /** CPU time of the measured process (the reward server runs in its own process). */
   cpuMs: number;
@@ -71,14 +77,20 @@ async function startServer(): Promise<{ url: string; stop: () => void }> {
   return { url: (JSON.parse(first) as { url: string }).url, stop: () => c.kill("SIGTERM") };
 }
 
+type Job = "sft" | "dpo" | "rs";
+const JOBS: Job[] = ["sft", "dpo", "rs"];
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { sizes: { type: "string" }, "rs-part": { type: "string" }, keep: { type: "boolean" } } });
-  const sizes = (values.sizes ?? "4000,16000,65666").split(",").map(Number);
+  const { values } = parseArgs({ options: { sizes: { type: "string" }, "rs-part": { type: "string" }, keep: { type: "boolean" }, only: { type: "string" } } });
+  const sizes = (values.sizes ?? `4000,${FULL}`).split(",").map(Number);
   const rsPart = values["rs-part"] ?? "a";
+  const jobs = values.only ? (values.only.split(",") as Job[]) : JOBS;
+  for (const j of jobs) if (!JOBS.includes(j)) throw new Error(`--only takes ${JOBS.join(",")}, got ${j}`);
+  const load = () => loadavg().map((x) => x.toFixed(2)).join(" ");
+  console.log(`load average at start (1, 5, 15 min; ${cpus().length} CPUs): ${load()}`);
   const server = await startServer();
   const rows: string[] = [];
-  let peak = 0;
-  const perItem: { export: number[]; rs: number[] } = { export: [], rs: [] };
+  const figures = new Map<Job, Figure[]>(jobs.map((j) => [j, []]));
   try {
     for (const t of sizes) {
       console.log(`size ${t} instructions (${t * 3} train rows)`);
@@ -86,25 +98,34 @@ async function main(): Promise<void> {
       const work = path.join(BENCH, `t${t}`, "work");
       rmSync(work, { recursive: true, force: true });
       mkdirSync(work, { recursive: true });
-      const ex = child(["export", ds, path.join(work, "export")]);
-      const rs = child(["rs", ds, path.join(work, "rs"), server.url, rsPart]);
-      peak = Math.max(peak, ex.maxRssMb, rs.maxRssMb);
-      perItem.export.push(ex.cpuMs / ex.items);
-      perItem.rs.push(rs.cpuMs / rs.items);
-      const line = (name: string, f: Figure, unit: string) =>
-        `  ${name.padEnd(7)} ${String(f.items).padStart(7)} ${unit}  ${(f.wallMs / 1000).toFixed(1).padStart(6)} s wall ${((f.wallMs / f.items) * 1000).toFixed(0).padStart(5)} us/${unit.replace(/s$/, "")}, ${(f.cpuMs / 1000).toFixed(1).padStart(6)} s CPU ${((f.cpuMs / f.items) * 1000).toFixed(0).padStart(5)} us/${unit.replace(/s$/, "")}  peak RSS ${f.maxRssMb.toFixed(0)} MB  (${f.detail})`;
-      rows.push(`${String(t * 3).padStart(7)} rows`, line("export", ex, "examples"), line("rs", rs, "requests"));
-      console.log(rows.slice(-2).join("\n"));
+      rows.push(`${String(t * 3).padStart(7)} rows`);
+      for (const job of jobs) {
+        const f = job === "rs" ? child(["rs", ds, path.join(work, "rs"), server.url, rsPart]) : child(["export", ds, path.join(work, job), job]);
+        figures.get(job)!.push(f);
+        const unit = job === "rs" ? "request" : "example";
+        rows.push(
+          `  ${(job === "rs" ? "rs" : `export ${job}`).padEnd(10)} ${String(f.items).padStart(7)} ${unit}s ${(f.wallMs / 1000).toFixed(1).padStart(6)} s wall, ${(f.cpuMs / 1000).toFixed(1).padStart(6)} s CPU ${((f.cpuMs / f.items) * 1000).toFixed(0).padStart(5)} us/${unit}  peak RSS ${f.maxRssMb.toFixed(0).padStart(4)} MB  (${f.detail})`,
+        );
+        console.log(rows.at(-1));
+      }
       if (!values.keep) rmSync(work, { recursive: true, force: true });
     }
   } finally {
     server.stop();
   }
-  console.log("\nsummary");
+  console.log(`\nsummary (load average at the end: ${load()})`);
   for (const r of rows) console.log(r);
-  const growth = (xs: number[]) => xs[xs.length - 1]! / xs[0]!;
-  console.log(`CPU time per item (wall time depends on the machine's load), largest / smallest size: export ${growth(perItem.export).toFixed(2)}x, rs ${growth(perItem.rs).toFixed(2)}x (for ${(sizes.at(-1)! / sizes[0]!).toFixed(1)}x the data)`);
-  console.log(`peak RSS ${peak.toFixed(0)} MB; budget (<= ${BUDGET_MB} MB, per-item time within 1.5x): ${peak <= BUDGET_MB && growth(perItem.export) <= 1.5 && growth(perItem.rs) <= 1.5 ? "met" : "NOT MET"}`);
+  let met = true;
+  for (const [job, fs] of figures) {
+    const per = fs.map((f) => f.cpuMs / f.items);
+    const growth = per.at(-1)! / per[0]!;
+    const peak = Math.max(...fs.map((f) => f.maxRssMb));
+    met &&= peak <= BUDGET_MB && growth <= GROWTH_BUDGET;
+    console.log(
+      `${(job === "rs" ? "rs" : `export ${job}`).padEnd(10)} CPU per item ${per.map((x) => `${(x * 1000).toFixed(0)} us`).join(" -> ")}: ${growth.toFixed(2)}x for ${(sizes.at(-1)! / sizes[0]!).toFixed(1)}x the data; peak RSS ${peak.toFixed(0)} MB`,
+    );
+  }
+  console.log(`budget (per-item CPU time within ${GROWTH_BUDGET}x from the smallest to the largest size, peak RSS <= ${BUDGET_MB} MB): ${met ? "met" : "NOT MET"}`);
 }
 
 main().catch((e) => {
