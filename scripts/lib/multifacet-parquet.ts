@@ -42,9 +42,10 @@ export interface MultifacetParquetWriter {
   close(): Promise<void>;
 }
 
-export function openMultifacetParquet(file: string, split: "train" | "test", rowGroupSize = 5000): MultifacetParquetWriter {
+/** `statistics`: column chunk statistics (min, max, null count) as pyarrow writes them by default. */
+export function openMultifacetParquet(file: string, split: "train" | "test", rowGroupSize = 5000, statistics = false): MultifacetParquetWriter {
   const columns = split === "train" ? TRAIN_COLUMNS : TEST_COLUMNS;
-  const writer = new ParquetWriter({ writer: fileWriter(file), schema: schemaFor(split) as never, statistics: false });
+  const writer = new ParquetWriter({ writer: fileWriter(file), schema: schemaFor(split) as never, statistics });
   return {
     async write(rows) {
       if (rows.length === 0) return;
@@ -56,8 +57,8 @@ export function openMultifacetParquet(file: string, split: "train" | "test", row
   };
 }
 
-export async function writeMultifacetParquet(file: string, split: "train" | "test", rows: Record<string, unknown>[], rowGroupSize = 5000): Promise<void> {
-  const w = openMultifacetParquet(file, split, rowGroupSize);
+export async function writeMultifacetParquet(file: string, split: "train" | "test", rows: Record<string, unknown>[], rowGroupSize = 5000, statistics = false): Promise<void> {
+  const w = openMultifacetParquet(file, split, rowGroupSize, statistics);
   await w.write(rows);
   await w.close();
 }

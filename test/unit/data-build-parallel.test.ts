@@ -147,3 +147,31 @@ test("a Parquet text's JSON from its bytes is JSON.stringify's, and invalid UTF-
     else assert.equal(Buffer.from(out.bytes.subarray(1, out.length)).toString("utf8"), JSON.stringify(new TextDecoder().decode(bytes)));
   }
 });
+
+test("Parquet with column statistics (as pyarrow writes): `system` is left undecoded where no row group holds a null; same bytes, and bad rows still name their field", async () => {
+  const stats = path.join(dir, "stats");
+  mkdirSync(stats);
+  await writeMultifacetParquet(path.join(stats, "train-0.parquet"), "train", trainRows.slice(0, 100), 7, true);
+  await writeMultifacetParquet(path.join(stats, "train-1.parquet"), "train", trainRows.slice(100), 7, true);
+  await withEnv({ PREFLAB_BUILD_WORKERS: "2" }, () => buildDataset({ train: stats, test: testFile, out: path.join(dir, "from-stats") }));
+  same(path.join(dir, "from-stats"), path.join(dir, "from-jsonl"));
+  // A bad field in a row group whose `system` was skipped: the row group is read again whole and
+  // the error is the one the full row gives; a null `system` (counted in the statistics) is found.
+  for (const [field, row] of [
+    ["output", 12],
+    ["system", 23],
+  ] as const) {
+    const rows = trainRows.slice(0, 30).map((r) => ({ ...r }));
+    rows[row]![field] = null;
+    const file = path.join(dir, `stats-bad-${field}.parquet`);
+    await writeMultifacetParquet(file, "train", rows, 7, true);
+    await assert.rejects(
+      withEnv({ PREFLAB_BUILD_WORKERS: "2" }, () => buildDataset({ train: file, test: testFile, out: path.join(dir, `stats-bad-${field}`) })),
+      (e: unknown) => {
+        assert.ok(e instanceof DataError, String(e));
+        assert.match(e.message, new RegExp(`stats-bad-${field}\\.parquet row ${row}: field "${field}"`));
+        return true;
+      },
+    );
+  }
+});

@@ -23,7 +23,7 @@ import { tokenize } from "../util/text.js";
 /** A piece of the train inputs, decoded by one thread. */
 export type TrainUnit =
   | { file: string; kind: "rows" }
-  | { file: string; kind: "parquet"; start: number; end: number }
+  | { file: string; kind: "parquet"; group: number; start: number; end: number }
   | { file: string; kind: "error"; error: SerializedError };
 
 /** An error as it crosses threads (a DataError keeps its location and field). */
@@ -91,11 +91,11 @@ export async function planUnits(files: string[]): Promise<TrainUnit[]> {
     try {
       const { metadata } = await openParquet(file);
       let start = 0;
-      for (const g of metadata.row_groups) {
+      metadata.row_groups.forEach((g, group) => {
         const end = start + Number(g.num_rows);
-        units.push({ file, kind: "parquet", start, end });
+        units.push({ file, kind: "parquet", group, start, end });
         start = end;
-      }
+      });
     } catch (e) {
       units.push({ file, kind: "error", error: serializeError(e) });
     }
@@ -241,11 +241,15 @@ class BatchBuilder {
     return this.lastTid;
   }
 
-  /** Adds a Parquet row whose strings are bytes; false when it needs the string path. */
-  addBytesRow(raw: Record<string, unknown>): boolean {
+  /**
+   * Adds a Parquet row whose strings are bytes; false when it needs the string path. `skipped`:
+   * columns not decoded, whose values the metadata vouches for (skippableColumns).
+   */
+  addBytesRow(raw: Record<string, unknown>, skipped: Set<string>): boolean {
     const { main_source, original_source, preference_set, system, prompt, output } = raw;
-    const isSource = (v: unknown) => v === null || v instanceof Uint8Array;
-    if (!isSource(main_source) || !isSource(original_source) || !(system instanceof Uint8Array) || !(prompt instanceof Uint8Array) || prompt.length === 0 || !(output instanceof Uint8Array)) return false;
+    const isSource = (name: string, v: unknown) => skipped.has(name) || v === null || v instanceof Uint8Array;
+    if (!isSource("main_source", main_source) || !isSource("original_source", original_source) || !(skipped.has("system") || system instanceof Uint8Array)) return false;
+    if (!(prompt instanceof Uint8Array) || prompt.length === 0 || !(output instanceof Uint8Array)) return false;
     if (!Array.isArray(preference_set) || preference_set.length !== 4) return false;
     const b = this.bytes;
     const rowStart = b.length;
@@ -334,6 +338,36 @@ function decodeStrings(v: unknown): unknown {
   return v;
 }
 
+const NONE = new Set<string>();
+
+/** The file's top-level column names (nested columns by their top-level name). */
+function topLevelColumns(metadata: Parquet["metadata"]): string[] {
+  const schema = metadata.schema;
+  const names: string[] = [];
+  const skip = (i: number): number => {
+    let j = i + 1;
+    for (let k = 0; k < (schema[i]!.num_children ?? 0); k++) j = skip(j);
+    return j;
+  };
+  for (let i = 1; i < schema.length; i = skip(i)) names.push(schema[i]!.name);
+  return names;
+}
+
+/**
+ * Train columns a row group need not decode, as its metadata vouches for every value: the source
+ * columns when they are string columns (any value, string or null, is valid), and `system` (not
+ * written to the dataset, only required to be a string) when the row group's statistics count no
+ * null in it. Files written by pyarrow (Hugging Face's) carry these statistics.
+ */
+function skippableColumns(metadata: Parquet["metadata"], group: number): Set<string> {
+  const skipped = new Set<string>();
+  const chunk = (name: string) => metadata.row_groups[group]?.columns.find((c) => c.meta_data?.path_in_schema.length === 1 && c.meta_data.path_in_schema[0] === name && c.meta_data.type === "BYTE_ARRAY")?.meta_data;
+  for (const name of ["main_source", "original_source"]) if (chunk(name)) skipped.add(name);
+  const nulls = chunk("system")?.statistics?.null_count;
+  if (nulls !== undefined && Number(nulls) === 0) skipped.add("system");
+  return skipped;
+}
+
 /** Rows of a JSON(L) file per batch. */
 const ROWS_PER_BATCH = 2000;
 
@@ -353,15 +387,32 @@ export async function* decodeUnit(index: number, unit: TrainUnit, vocabulary: Lo
       const { parquetReadObjects } = await import("hyparquet");
       const { compressors } = await import("hyparquet-compressors");
       const { file, start, end } = unit;
-      const rows = await parquetReadObjects({ file: buf, metadata, rowStart: start, rowEnd: end, compressors, parsers: { stringFromBytes: (b: Uint8Array) => b } }).catch((e: unknown) => {
-        throw new DataError({ file, row: start }, `cannot read row group at rows ${start}..${end - 1} (${(e as Error).message}); is the file truncated?`);
-      });
-      let bytes = 0;
-      for (const r of rows) for (const k of ["output", "prompt"]) bytes += (r[k] as Uint8Array | null)?.length ?? 0;
-      builder = new BatchBuilder(vocabulary, Math.ceil(bytes * 1.1) + rows.length * 800);
+      const skipped = skippableColumns(metadata, unit.group);
+      const read = (columns?: string[]) =>
+        parquetReadObjects({ file: buf, metadata, rowStart: start, rowEnd: end, compressors, columns, parsers: { stringFromBytes: (b: Uint8Array) => b } }).catch((e: unknown) => {
+          throw new DataError({ file, row: start }, `cannot read row group at rows ${start}..${end - 1} (${(e as Error).message}); is the file truncated?`);
+        });
+      let projected = skipped.size > 0;
+      let rows = await read(projected ? topLevelColumns(metadata).filter((c) => !skipped.has(c)) : undefined);
+      const fresh = () => {
+        let bytes = 0;
+        for (const r of rows) for (const k of ["output", "prompt"]) bytes += (r[k] as Uint8Array | null)?.length ?? 0;
+        return new BatchBuilder(vocabulary, Math.ceil(bytes * 1.1) + rows.length * 800);
+      };
+      builder = fresh();
       for (let i = 0; i < rows.length; i++) {
         const raw = rows[i]!;
-        if (raw === null || typeof raw !== "object" || !builder.addBytesRow(raw)) builder.addRow(validateRow("train", decodeStrings(raw), { file, row: start + i }));
+        if (raw !== null && typeof raw === "object" && builder.addBytesRow(raw, projected ? skipped : NONE)) continue;
+        if (projected) {
+          // A row the byte path does not take: read the row group again with every column, so
+          // that validateRow sees the whole row and names its first bad field.
+          projected = false;
+          rows = await read();
+          builder = fresh();
+          i = -1;
+          continue;
+        }
+        builder.addRow(validateRow("train", decodeStrings(raw), { file, row: start + i }));
       }
     } catch (e) {
       yield builder.finish(index, true, serializeError(e));
