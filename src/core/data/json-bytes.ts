@@ -17,16 +17,23 @@ const ESCAPES: (Uint8Array | undefined)[] = Array.from({ length: 256 }, (_, b) =
   return undefined;
 });
 
-/** An Int32Array over a whole buffer, for the word-at-a-time scan (the last one, reused: a page's strings share one buffer). */
-let wordsBuffer: ArrayBuffer | undefined;
-let words = new Int32Array(0);
+/**
+ * An Int32Array over a whole buffer, for the word-at-a-time scan; the last few are reused (a
+ * page's strings share one buffer, and a row's columns come from a few pages).
+ */
+const wordsCache: { buffer?: ArrayBuffer; words: Int32Array }[] = Array.from({ length: 8 }, () => ({ words: new Int32Array(0) }));
+let wordsNext = 0;
 function wordsOf(buffer: ArrayBuffer): Int32Array {
-  if (buffer !== wordsBuffer) {
-    wordsBuffer = buffer;
-    words = new Int32Array(buffer, 0, buffer.byteLength >> 2);
-  }
-  return words;
+  for (const e of wordsCache) if (e.buffer === buffer) return e.words;
+  const e = wordsCache[wordsNext]!;
+  wordsNext = (wordsNext + 1) % wordsCache.length;
+  e.buffer = buffer;
+  e.words = new Int32Array(buffer, 0, buffer.byteLength >> 2);
+  return e.words;
 }
+
+/** Texts shorter than this are scanned byte by byte (setting up the word view costs more). */
+const WORDS_FROM = 64;
 
 const cont = (b: number | undefined) => b !== undefined && b >= 0x80 && b <= 0xbf;
 
@@ -92,12 +99,12 @@ export class ByteBuffer {
     let start = 0;
     const n = src.length;
     const base = src.byteOffset;
-    const words = wordsOf(src.buffer as ArrayBuffer);
+    const words = n >= WORDS_FROM ? wordsOf(src.buffer as ArrayBuffer) : undefined;
     let i = 0;
     while (i < n) {
       // Four bytes at a time where aligned: none of them >= 0x80, < 0x20, '"' or '\\' (SWAR tests;
       // a false alarm only sends these bytes down the byte path).
-      if (((base + i) & 3) === 0 && i + 4 <= n) {
+      if (words && ((base + i) & 3) === 0 && i + 4 <= n) {
         const w = words[(base + i) >> 2]!;
         const q = w ^ 0x22222222;
         const b = w ^ 0x5c5c5c5c;
