@@ -90,7 +90,8 @@ export async function buildDataset(opts: BuildOptions): Promise<BuildResult> {
   const tmp = `${out}.tmp-${process.pid}-${Date.now()}`;
   await mkdir(tmp);
   try {
-    const manifest = await buildInto(tmp, { trainFiles, testFiles, historySize, historyMode, pairsMode, seed, progress });
+    const workerFile = (await useWorkers(trainFiles)) ? trainWorkerFile() : undefined;
+    const manifest = await buildInto(tmp, { trainFiles, testFiles, historySize, historyMode, pairsMode, seed, progress, workerFile });
     // Swap in: an existing output is moved aside first and removed only after the new one is in place.
     let old: string | undefined;
     try {
@@ -117,6 +118,20 @@ interface BuildContext {
   pairsMode: PairsMode;
   seed: number;
   progress: NonNullable<BuildOptions["onProgress"]>;
+  /** The decoding workers' script; undefined: decode in-process. */
+  workerFile?: string;
+}
+
+/** Train inputs below this size are decoded in-process: starting the workers would cost more. */
+const SMALL_INPUT_BYTES = 16 << 20;
+
+/** Whether to decode with worker threads: not when disabled, nor for small inputs unless a worker count is set. */
+async function useWorkers(trainFiles: string[]): Promise<boolean> {
+  if (workerDisabled()) return false;
+  if (process.env.PREFLAB_BUILD_WORKERS) return true;
+  let bytes = 0;
+  for (const f of trainFiles) bytes += (await stat(f)).size;
+  return bytes >= SMALL_INPUT_BYTES;
 }
 
 interface TrainPass {
@@ -139,7 +154,7 @@ export function trainWorkerFile(): string | undefined {
   return undefined;
 }
 
-/** Set PREFLAB_BUILD_WORKER=0 to decode the train rows in-process (same output). */
+/** Set PREFLAB_BUILD_WORKER=0 to decode the train rows in-process (same output; also below SMALL_INPUT_BYTES of train input). */
 const workerDisabled = () => process.env.PREFLAB_BUILD_WORKER === "0";
 
 /**
@@ -340,7 +355,7 @@ async function trainPass(dir: string, ctx: BuildContext, testPrompts: Set<string
     },
     progress: (done) => progress({ phase: "building pairs", done }),
   };
-  const file = workerDisabled() ? undefined : trainWorkerFile();
+  const file = ctx.workerFile;
   // The main thread waits for the workers' rows much of the time: it hashes the inputs meanwhile.
   let hashed = Promise.resolve("");
   const hashes = new Map(ctx.trainFiles.map((f) => [f, (hashed = hashed.then(() => sha256File(f)))]));
@@ -367,8 +382,7 @@ async function trainPass(dir: string, ctx: BuildContext, testPrompts: Set<string
 
 async function buildInto(dir: string, ctx: BuildContext): Promise<Manifest> {
   // The decoding workers start first: their start (loading the code) overlaps with the test split.
-  const file = workerDisabled() ? undefined : trainWorkerFile();
-  const pool = file ? startDecodeWorkers(file) : undefined;
+  const pool = ctx.workerFile ? startDecodeWorkers(ctx.workerFile) : undefined;
   try {
     return await buildWith(dir, ctx, pool);
   } finally {
