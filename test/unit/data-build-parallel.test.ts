@@ -11,6 +11,7 @@ import { mkdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { buildDataset } from "../../src/core/data/builder.js";
 import { ByteBuffer } from "../../src/core/data/json-bytes.js";
+import { LocalVocabulary } from "../../src/core/data/train-rows.js";
 import { DataError } from "../../src/core/data/schema.js";
 import { Rng } from "../../src/core/util/rng.js";
 import { writeMultifacetParquet } from "../../scripts/lib/multifacet-parquet.js";
@@ -174,4 +175,22 @@ test("Parquet with column statistics (as pyarrow writes): `system` is left undec
       },
     );
   }
+});
+
+test("preference texts tokenized from their bytes give the ids and new terms the string tokenizer gives", () => {
+  const rng = new Rng(11, "entry-bytes");
+  const a = new LocalVocabulary();
+  const b = new LocalVocabulary();
+  const words = ["The", "user", "PREFERS", "a", "concise", "step-by-step", "x", "of", "it's", "42", "b2b", "Energy", "and", "the", "  ", ",", "longwordlongwordlongwordlongword", "Q&A"];
+  const text = (n: number) => Array.from({ length: n }, () => words[rng.int(words.length)]).join(rng.next() < 0.5 ? " " : "");
+  for (let t = 0; t < 2000; t++) {
+    const [sub, pref, desc] = [text(2), text(1 + rng.int(3)), text(rng.int(25))];
+    const viaStrings: number[] = [];
+    const viaBytes: number[] = [];
+    a.entry(viaStrings, sub, pref, desc);
+    assert.ok(b.entryBytes(viaBytes, sub, pref, Buffer.from(pref), Buffer.from(desc)));
+    assert.deepEqual(viaBytes, viaStrings, `${pref} | ${desc}`);
+    assert.deepEqual(b.take(), a.take());
+  }
+  assert.equal(b.entryBytes([], "s", "café", Buffer.from("café"), Buffer.from("x")), false, "not ASCII: the string path");
 });

@@ -204,6 +204,68 @@ export class LocalVocabulary {
     for (let j = 0; j < k; j++) out.push(counts[j]!);
   }
 
+  /**
+   * `entry` for ASCII texts given as bytes (the Parquet path), the same ids: tokens are scanned,
+   * lower-cased and looked up in a byte-keyed table, so only a token never seen before becomes a
+   * string. False (nothing appended) when preference or description is not ASCII.
+   */
+  entryBytes(out: number[], subdimension: string, preference: string, preferenceBytes: Uint8Array, description: Uint8Array): boolean {
+    for (let i = 0; i < preferenceBytes.length; i++) if (preferenceBytes[i]! >= 0x80) return false;
+    for (let i = 0; i < description.length; i++) if (description[i]! >= 0x80) return false;
+    out.push(this.normalised(this.rawSub, this.subIds, this.subdimensions, subdimension), this.normalised(this.rawPref, this.prefIds, this.preferences, preference));
+    // At most one token per two bytes (two characters or more each, separated).
+    const most = ((preferenceBytes.length + description.length) >> 1) + 2;
+    if (most > LocalVocabulary.tids.length) {
+      LocalVocabulary.tids = new Int32Array(most);
+      LocalVocabulary.counts = new Int32Array(most);
+    }
+    const tids = LocalVocabulary.tids;
+    const counts = LocalVocabulary.counts;
+    let k = 0;
+    const token = (tid: number) => {
+      if (tid < 0) return; // a stop word
+      let j = 0;
+      while (j < k && tids[j] !== tid) j++;
+      if (j === k) {
+        tids[k] = tid;
+        counts[k++] = 1;
+      } else counts[j]!++;
+    };
+    this.scan(preferenceBytes, token);
+    this.scan(description, token);
+    out.push(k);
+    for (let j = 0; j < k; j++) out.push(tids[j]!);
+    for (let j = 0; j < k; j++) out.push(counts[j]!);
+    return true;
+  }
+
+  private readonly table = new TokenTable();
+  private static word = new Uint8Array(256);
+
+  /** Calls `token` with the local id (or -1: a stop word) of each token of two or more characters in `src` (ASCII). */
+  private scan(src: Uint8Array, token: (tid: number) => void): void {
+    let word = LocalVocabulary.word;
+    let n = 0;
+    let h = 0x811c9dc5;
+    for (let i = 0; i <= src.length; i++) {
+      let c = i < src.length ? src[i]! : 0;
+      if (c >= 0x41 && c <= 0x5a) c += 0x20;
+      if ((c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39)) {
+        if (n === word.length) {
+          const w = new Uint8Array(n * 2);
+          w.set(word);
+          word = LocalVocabulary.word = w;
+        }
+        word[n++] = c;
+        h = Math.imul(h ^ c, 0x01000193);
+        continue;
+      }
+      if (n > 1) token(this.table.id(word, n, h >>> 0, (w) => (tokenize(w).length === 0 ? -1 : LocalVocabulary.intern(this.termIds, this.terms, w))));
+      n = 0;
+      h = 0x811c9dc5;
+    }
+  }
+
   /** The texts first seen since the last call. */
   take(): { terms: string[]; subdimensions: string[]; preferences: string[] } {
     const fresh = { terms: this.terms, subdimensions: this.subdimensions, preferences: this.preferences };
@@ -211,6 +273,56 @@ export class LocalVocabulary {
     this.subdimensions = [];
     this.preferences = [];
     return fresh;
+  }
+}
+
+/** Ids of lower-cased ASCII tokens by their bytes (open addressing over a byte arena). */
+class TokenTable {
+  private slots = new Int32Array(1 << 12).fill(-1);
+  private readonly hashes: number[] = [];
+  private readonly starts: number[] = [];
+  private readonly lengths: number[] = [];
+  private readonly ids: number[] = [];
+  private arena = new Uint8Array(1 << 16);
+  private used = 0;
+
+  /** The id of the token word[0..n) (hash h), made by `make` from its text the first time. */
+  id(word: Uint8Array, n: number, h: number, make: (text: string) => number): number {
+    const mask = this.slots.length - 1;
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      const e = this.slots[i]!;
+      if (e < 0) break;
+      if (this.hashes[e] !== h || this.lengths[e] !== n) continue;
+      const at = this.starts[e]!;
+      let k = 0;
+      while (k < n && this.arena[at + k] === word[k]) k++;
+      if (k === n) return this.ids[e]!;
+    }
+    const id = make(Buffer.from(word.buffer, word.byteOffset, n).toString("latin1"));
+    if (this.used + n > this.arena.length) {
+      const a = new Uint8Array(Math.max(this.arena.length * 2, this.used + n));
+      a.set(this.arena);
+      this.arena = a;
+    }
+    this.arena.set(word.subarray(0, n), this.used);
+    this.hashes.push(h);
+    this.starts.push(this.used);
+    this.lengths.push(n);
+    this.ids.push(id);
+    this.used += n;
+    if (this.ids.length * 2 > this.slots.length) this.rehash();
+    else this.place(this.ids.length - 1);
+    return id;
+  }
+  private place(e: number): void {
+    const mask = this.slots.length - 1;
+    let i = this.hashes[e]! & mask;
+    while (this.slots[i]! >= 0) i = (i + 1) & mask;
+    this.slots[i] = e;
+  }
+  private rehash(): void {
+    this.slots = new Int32Array(this.slots.length * 2).fill(-1);
+    for (let e = 0; e < this.ids.length; e++) this.place(e);
   }
 }
 
@@ -292,7 +404,11 @@ class BatchBuilder {
     this.ends.push(memberEnd, b.length);
     this.tids.push(this.tidOfBytes(prompt));
     this.docAt.push(this.docs.length);
-    for (let d = 0; d < 4; d++) this.vocabulary.entry(this.docs, decoder.decode(texts[3 * d]), decoder.decode(texts[3 * d + 1]), decoder.decode(texts[3 * d + 2]));
+    for (let d = 0; d < 4; d++) {
+      const sub = decoder.decode(texts[3 * d]);
+      const pref = decoder.decode(texts[3 * d + 1]);
+      if (!this.vocabulary.entryBytes(this.docs, sub, pref, texts[3 * d + 1]!, texts[3 * d + 2]!)) this.vocabulary.entry(this.docs, sub, pref, decoder.decode(texts[3 * d + 2]));
+    }
     return true;
   }
 
