@@ -31,7 +31,7 @@ import { planJudge, type JudgeOptions } from "../core/eval/judge.js";
 import { readRunJson, type RunStatus } from "../core/eval/runner.js";
 import { writeJsonAtomic } from "../core/eval/runlog.js";
 import { stableStringify } from "../core/eval/cache.js";
-import type { CostEstimate } from "../core/cost/estimate.js";
+import { scaleEstimate, type CostEstimate } from "../core/cost/estimate.js";
 import { resolvePrice } from "../core/cost/prices.js";
 import { tokenizerFor } from "../core/templates/tokens.js";
 import { buildReport, formatReport, type Report } from "../core/metrics/report.js";
@@ -42,7 +42,7 @@ import { runEvaluation, runnerSettings, type EvalOutcome, type EvalRequest, type
 import { keyNameFor, type KeyDestinationPolicy } from "./origins.js";
 import { estimateItems } from "./estimate.js";
 import { childPath, segmentProblem } from "../core/util/safe-path.js";
-import { runRejectionSampling, RS_FILES, type RsOptions, type RsReport } from "../core/finetune/rs.js";
+import { runRejectionSampling, rsModeOfProvider, RS_FILES, sampleRsRequests, type RsOptions, type RsReport } from "../core/finetune/rs.js";
 import { exportFinetuneData, EXPORT_FILES, type ExportOptions, type ExportReport } from "../core/finetune/export.js";
 import { checkFormatTarget } from "../core/finetune/formats.js";
 import type { ExampleOptions } from "../core/finetune/examples.js";
@@ -467,6 +467,9 @@ function selected(exp: LoadedExperiment, only: string[] | undefined): Cell[] {
 }
 
 /** Per-cell estimates (nothing is sent; a judge cell whose generation has not run has no estimate yet). */
+/** rs cells are estimated from the requests of this many train examples, scaled to the run. */
+export const RS_ESTIMATE_EXAMPLES = 500;
+
 export async function estimateExperiment(exp: LoadedExperiment, host: Pick<ExperimentHost, "getKey">, only?: string[]): Promise<{ estimates: CostEstimate[]; pending: { cell: string; why: string }[] }> {
   const ds = await datasetDir(exp, true);
   const estimates: CostEstimate[] = [];
@@ -476,12 +479,19 @@ export async function estimateExperiment(exp: LoadedExperiment, host: Pick<Exper
       pending.push({ cell: cell.name, why: "an export sends no requests" });
       continue;
     }
-    if (cell.kind === "rs") {
-      pending.push({ cell: cell.name, why: "rejection sampling plans its requests as it runs: about 2 per train example (preflab rs)" });
-      continue;
-    }
     const resolved = await resolveModel(exp, cell.judgeModel ?? cell.model, host, false);
     const tokenizer = await tokenizerFor(resolved.config);
+    if (cell.kind === "rs") {
+      // rs renders its prompts as it runs (a full-scale run's do not fit in memory at once):
+      // the first RS_ESTIMATE_EXAMPLES examples are rendered as the run would, then scaled.
+      const req = cellRequest(exp, cell, ds);
+      if (req.kind !== "rs") continue;
+      const { out: _out, ...opts } = req.options;
+      const sample = await sampleRsRequests(req.datasetDir, opts, rsModeOfProvider(resolved.config.provider), RS_ESTIMATE_EXAMPLES);
+      const est = await estimateItems(cell.name, resolved, sample.requests, path.join(cellDir(exp, cell.name), RS_FILES.run), tokenizer);
+      estimates.push(sample.sampledExamples === 0 ? est : scaleEstimate(est, sample.examples / sample.sampledExamples, `from ${sample.sampledExamples} of ${sample.examples} examples`));
+      continue;
+    }
     const req = evalRequest(exp, cell, ds);
     let items: { request: import("../core/providers/types.js").ProviderRequest }[];
     if (req.kind === "rm") items = (await planRm(req.datasetDir, { ...req.options, tokenizer })).items;

@@ -13,7 +13,8 @@ import * as path from "node:path";
 import { main } from "../../src/cli/main.js";
 import { loadExperiment, runExperiment, experimentStatus, experimentReport, estimateExperiment, ExperimentError, type ExperimentHost } from "../../src/app/experiment.js";
 import { ALLOW_ALL } from "../../src/app/gate.js";
-import type { RsReport } from "../../src/core/finetune/rs.js";
+import { sampleRsRequests, type RsReport } from "../../src/core/finetune/rs.js";
+import { scaleEstimate } from "../../src/core/cost/estimate.js";
 import type { ExportReport } from "../../src/core/finetune/export.js";
 import { tempDir } from "../helpers/tmp.js";
 
@@ -63,10 +64,17 @@ test("rs and export cells: the CLI's outputs in OUT/CELL, cancelled rs resumes, 
     ],
     "the export of rs's kept examples runs after it",
   );
-  // Nothing to estimate: export sends nothing; rs plans as it runs (said, not guessed).
+  // Export sends nothing (said, not guessed); rs is estimated from its first examples rendered as
+  // the run renders them (here all 135 fit in the sample, so the figure is exact).
   const est = await estimateExperiment(exp, { getKey: () => undefined });
-  assert.equal(est.estimates.length, 0);
-  assert.deepEqual(est.pending.map((p) => p.cell).sort(), ["dpo-baseline", "rs-baseline", "sft-baseline"]);
+  assert.deepEqual(est.pending.map((p) => p.cell).sort(), ["dpo-baseline", "sft-baseline"]);
+  assert.deepEqual(est.estimates.map((e) => [e.label, e.requests]), [["rs-baseline", 270]], "2 verdicts (both orders) per train example");
+  // From a sample of 20 examples, scaled to the 135: the same request count, marked as not exact.
+  const sample = await sampleRsRequests(path.join(out, "dataset"), { keep: 0.5, historySize: 3, maxInputTokens: 2500 }, "probability", 20);
+  assert.deepEqual([sample.sampledExamples, sample.examples, sample.requests.length], [20, 135, 40]);
+  const scaled = scaleEstimate(est.estimates[0]!, sample.examples / sample.sampledExamples, "from 20 of 135 examples");
+  assert.equal(scaled.label, "rs-baseline (from 20 of 135 examples)");
+  assert.equal(scaled.tokenizer.exact, false);
 
   // The export of rs's selection refuses to run before rs has finished.
   await assert.rejects(runExperiment(exp, host(), ["sft-baseline"]), (e: Error) => e instanceof ExperimentError && /sft-baseline exports what rs-baseline kept, which has not finished/.test(e.message));
@@ -95,6 +103,7 @@ test("rs and export cells: the CLI's outputs in OUT/CELL, cancelled rs resumes, 
   assert.ok(rsOut.kind === "rs");
   assert.ok(rsOut.summary.skipped >= 60, `resumed: ${rsOut.summary.skipped} items already scored were skipped`);
   assert.equal(rsOut.summary.skipped + rsOut.summary.finishedThisSession, rsOut.summary.totals.items);
+  assert.equal(rsOut.summary.totals.items, est.estimates[0]!.requests, "the estimate counted what the run sent");
   const rs = json<RsReport>(path.join(out, "rs-baseline", "rs.json"));
   assert.equal(rs.counts.examples, 135);
   assert.equal(rs.counts.scored, 135);

@@ -270,6 +270,27 @@ export function estimateCost(input: EstimateInput): CostEstimate {
   };
 }
 
+/**
+ * An estimate made from a sample of a run's requests, scaled to the whole run (`factor` = whole /
+ * sample): counts and dollars multiplied, the label says so and the figure is no longer exact.
+ */
+export function scaleEstimate(e: CostEstimate, factor: number, note: string): CostEstimate {
+  if (factor === 1) return e;
+  const x = (n: number) => Math.round(n * factor);
+  return {
+    ...e,
+    label: `${e.label} (${note})`,
+    requests: x(e.requests),
+    inputTokens: x(e.inputTokens),
+    cacheablePrefixTokens: x(e.cacheablePrefixTokens),
+    cacheReadTokens: x(e.cacheReadTokens),
+    cacheWriteTokens: x(e.cacheWriteTokens),
+    outputTokens: x(e.outputTokens),
+    tokenizer: { ...e.tokenizer, exact: false },
+    dollars: e.dollars && { naive: e.dollars.naive * factor, cached: e.dollars.cached * factor, batchCached: e.dollars.batchCached === null ? null : e.dollars.batchCached * factor },
+  };
+}
+
 /** Sums estimates (dollars only when every part is priced). */
 export function totalEstimate(parts: CostEstimate[], label = "total"): CostEstimate {
   const priced = parts.every((p) => p.dollars);

@@ -196,11 +196,19 @@ export interface ExampleStats {
   triples: { a: number; b: number };
 }
 
+/** A train pair chosen for examples: its index, id, part and the dimensions it gives examples on. */
+interface SelectedPair {
+  p: number;
+  pairId: string;
+  part: Part;
+  dims: Dimension[];
+}
+
 /**
- * The train examples of the selected part(s), in pairs.jsonl order (and dimension order within
- * a pair). `stats` is filled in as the generator runs.
+ * The pairs of the selected part(s) that give examples, in pairs.jsonl order, without reading
+ * their texts or retrieving histories. `stats` gets the pair counts (not the examples).
  */
-export async function* trainExamples(train: TrainPairs, opts: ResolvedExampleOptions, stats: ExampleStats): AsyncGenerator<TrainExample> {
+function* selectedPairs(train: TrainPairs, opts: ResolvedExampleOptions, stats: ExampleStats): Generator<SelectedPair> {
   const parts = train.splitParts(opts.split, opts.seed);
   stats.pairs = train.pairCount;
   stats.triples = { a: parts.filter((p) => p === "a").length, b: parts.filter((p) => p === "b").length };
@@ -216,6 +224,23 @@ export async function* trainExamples(train: TrainPairs, opts: ResolvedExampleOpt
       continue;
     }
     const dims = opts.perPair === "all" ? eligible : [eligible[new Rng(opts.seed, `dimension:${pairId}`).int(eligible.length)]!];
+    yield { p, pairId, part, dims };
+  }
+}
+
+/** How many examples `trainExamples` yields for these options (cheap: no texts, no retrieval). */
+export function countTrainExamples(train: TrainPairs, opts: ResolvedExampleOptions): number {
+  let n = 0;
+  for (const s of selectedPairs(train, opts, emptyExampleStats())) n += s.dims.length;
+  return n;
+}
+
+/**
+ * The train examples of the selected part(s), in pairs.jsonl order (and dimension order within
+ * a pair). `stats` is filled in as the generator runs.
+ */
+export async function* trainExamples(train: TrainPairs, opts: ResolvedExampleOptions, stats: ExampleStats): AsyncGenerator<TrainExample> {
+  for (const { p, pairId, part, dims } of selectedPairs(train, opts, stats)) {
     const pair = await train.readPair(p);
     for (const d of dims) {
       const entry = pair.chosenPreferenceSet.find((e) => e.dimension === d)!;

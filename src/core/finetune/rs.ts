@@ -39,6 +39,7 @@ import { DEFAULT_MAX_INPUT_TOKENS, renderWithBudget } from "../templates/budget.
 import { templateOfKind } from "../templates/template.js";
 import { stableStringify } from "../eval/cache.js";
 import {
+  countTrainExamples,
   emptyExampleStats,
   resolveExampleOptions,
   trainExamples,
@@ -228,21 +229,9 @@ export async function runRejectionSampling(
   if (!(keep > 0 && keep <= 1)) throw new Error(`keep must be a fraction in (0, 1], got ${keep}`);
   const rule = opts.rule ?? "signed";
   if (!RS_RULES.includes(rule)) throw new Error(`rule must be one of ${RS_RULES.join(", ")}, got ${String(rule)}`);
-  const maxInputTokens = opts.maxInputTokens ?? DEFAULT_MAX_INPUT_TOKENS;
   const mode = modeOf(provider);
   const ds = await Dataset.open(datasetDir);
-  const options = resolveExampleOptions(opts, ds.manifest);
-  const rmTpl = templateOfKind(opts.rmTemplate, "reward-model", "reward-model");
-  const genTpl = templateOfKind(opts.template, "generation", "generation");
-  const htpl = templateOfKind(opts.historyTemplate, "history", "history");
-  // Probability verdicts are read right after the template's verdict prefix ("[[" for B.1).
-  const verdictFormat = mode === "probability" ? templateVerdictFormat(rmTpl) : undefined;
-  if (mode === "probability" && !verdictFormat) throw new Error(`${rmTpl.file}: the template names no verdict format (e.g. "[[A]]" / "[[B]]"), so its verdicts cannot be read`);
-  const verdictPrefix = verdictFormat?.prefix ?? "";
-  const templates: Record<string, { name: string; hash: string; file: string }> =
-    mode === "probability"
-      ? { "reward-model": { name: rmTpl.name, hash: rmTpl.hash, file: rmTpl.file }, history: { name: htpl.name, hash: htpl.hash, file: htpl.file } }
-      : { generation: { name: genTpl.name, hash: genTpl.hash, file: genTpl.file }, history: { name: htpl.name, hash: htpl.hash, file: htpl.file } };
+  const { options, rmTpl, genTpl, htpl, maxInputTokens, verdictPrefix, templates } = rsContext(opts, mode, ds.manifest);
 
   // plan.json: what this directory scores; a resume must match it.
   const out = path.resolve(opts.out);
@@ -311,6 +300,68 @@ export async function runRejectionSampling(
     await writeJsonFileAtomic(path.join(out, RS_FILES.report), report);
   }
   return { report, summary };
+}
+
+type RsContext = {
+  options: ResolvedExampleOptions;
+  rmTpl: ReturnType<typeof templateOfKind>;
+  genTpl: ReturnType<typeof templateOfKind>;
+  htpl: ReturnType<typeof templateOfKind>;
+  maxInputTokens: number;
+  verdictPrefix: string;
+  templates: Record<string, { name: string; hash: string; file: string }>;
+};
+
+/** The options, templates and verdict prefix an rs run (and its estimate) renders with. */
+function rsContext(opts: RsOptions, mode: RsMode, manifest: Dataset["manifest"]): RsContext {
+  const maxInputTokens = opts.maxInputTokens ?? DEFAULT_MAX_INPUT_TOKENS;
+  const options = resolveExampleOptions(opts, manifest);
+  const rmTpl = templateOfKind(opts.rmTemplate, "reward-model", "reward-model");
+  const genTpl = templateOfKind(opts.template, "generation", "generation");
+  const htpl = templateOfKind(opts.historyTemplate, "history", "history");
+  // Probability verdicts are read right after the template's verdict prefix ("[[" for B.1).
+  const verdictFormat = mode === "probability" ? templateVerdictFormat(rmTpl) : undefined;
+  if (mode === "probability" && !verdictFormat) throw new Error(`${rmTpl.file}: the template names no verdict format (e.g. "[[A]]" / "[[B]]"), so its verdicts cannot be read`);
+  const verdictPrefix = verdictFormat?.prefix ?? "";
+  const templates: Record<string, { name: string; hash: string; file: string }> =
+    mode === "probability"
+      ? { "reward-model": { name: rmTpl.name, hash: rmTpl.hash, file: rmTpl.file }, history: { name: htpl.name, hash: htpl.hash, file: htpl.file } }
+      : { generation: { name: genTpl.name, hash: genTpl.hash, file: genTpl.file }, history: { name: htpl.name, hash: htpl.hash, file: htpl.file } };
+  return { options, rmTpl, genTpl, htpl, maxInputTokens, verdictPrefix, templates };
+}
+
+/** The rs mode of a provider id: scalar rewards from a scalar-reward server, else verdict probabilities. */
+export function rsModeOfProvider(providerId: string): RsMode {
+  return providerId === SCALAR_REWARD_ID ? "scalar" : "probability";
+}
+
+/**
+ * For a cost estimate before any request: the requests of the first `maxExamples` train examples
+ * exactly as a run renders them, and how many examples the whole run has (rs renders its prompts
+ * as it runs, and a full-scale run's prompts do not fit in memory at once).
+ */
+export async function sampleRsRequests(
+  datasetDir: string,
+  opts: Omit<RsOptions, "out">,
+  mode: RsMode,
+  maxExamples: number,
+): Promise<{ requests: RunItem[]; sampledExamples: number; examples: number }> {
+  const ds = await Dataset.open(datasetDir);
+  const ctx = rsContext({ ...opts, out: "" }, mode, ds.manifest);
+  const train = await TrainPairs.open(datasetDir, ctx.options);
+  try {
+    const examples = countTrainExamples(train, ctx.options);
+    const requests: RunItem[] = [];
+    let sampledExamples = 0;
+    for await (const ex of trainExamples(train, ctx.options, emptyExampleStats())) {
+      if (sampledExamples >= maxExamples) break;
+      sampledExamples++;
+      requests.push(...(itemsFor(ex, mode, ctx) ?? []));
+    }
+    return { requests, sampledExamples, examples };
+  } finally {
+    await train.close();
+  }
 }
 
 function itemsFor(
