@@ -80,7 +80,14 @@ async function openDataset(dir: string): Promise<void> {
   await s.palette("Preflab: Open Dataset");
   const input = s.page.locator(".quick-input-widget .quick-input-box input");
   await input.waitFor({ state: "visible", timeout: 30_000 });
-  await input.fill(dir);
+  // The simple dialog fills in its start folder just after it shows: a path typed before that is
+  // joined to it. Type again until the field holds exactly the path (checked after a pause).
+  for (let i = 0; ; i++) {
+    await input.fill(dir);
+    await new Promise((r) => setTimeout(r, 300));
+    if ((await input.inputValue()) === dir) break;
+    if (i >= 10) throw new Error(`the folder dialog holds ${await input.inputValue()}, not ${dir}`);
+  }
   await input.press("Enter");
   // The simple dialog may first navigate into the folder: then accept the folder it shows.
   for (let i = 0; i < 20 && (await input.isVisible()); i++) {
