@@ -7,7 +7,7 @@
 import { DIMENSIONS, type Dimension, type PreferenceEntry } from "./schema.js";
 import { normText } from "./contrast.js";
 import { Rng } from "../util/rng.js";
-import { tokenize } from "../util/text.js";
+import { TermCounts, tokenize } from "../util/text.js";
 
 const prefText = (e: PreferenceEntry) => `${e.preference} ${e.description}`;
 
@@ -71,32 +71,16 @@ class DimensionCorpus {
     this.start.push(0);
   }
 
-  /** Term ids and counts of the document being added, in first-occurrence order (no Map per document). */
-  private static tids = new Int32Array(64);
-  private static counts = new Int32Array(64);
+  private static readonly scratch = new TermCounts();
 
   /** Adds a row's preference entry as the next document. */
   add(entry: PreferenceEntry): void {
     if (this.released) throw new Error("history index: rows cannot be added after seal()");
     this.frozen = undefined; // idf changes
     const tokens = tokenize(prefText(entry));
-    if (tokens.length > DimensionCorpus.tids.length) {
-      DimensionCorpus.tids = new Int32Array(tokens.length * 2);
-      DimensionCorpus.counts = new Int32Array(tokens.length * 2);
-    }
-    const tids = DimensionCorpus.tids;
-    const counts = DimensionCorpus.counts;
-    let k = 0;
-    for (const t of tokens) {
-      const tid = this.terms.id(t);
-      let j = 0;
-      while (j < k && tids[j] !== tid) j++;
-      if (j === k) {
-        tids[k] = tid;
-        counts[k++] = 1;
-      } else counts[j]!++;
-    }
-    this.addCounts(k, tids, 0, counts, 0);
+    const tc = DimensionCorpus.scratch.reset(tokens.length);
+    for (const t of tokens) tc.add(this.terms.id(t));
+    this.addCounts(tc.k, tc.tids, 0, tc.counts, 0);
   }
 
   /** Adds the next document from its k distinct term ids and their counts (first-occurrence order). */

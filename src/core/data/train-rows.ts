@@ -18,7 +18,7 @@ import { normText } from "./contrast.js";
 import { ByteBuffer } from "./json-bytes.js";
 import { detectFormat, readRawRows } from "./loaders.js";
 import { DataError, DIMENSIONS, validateRow, type Location, type TrainRow } from "./schema.js";
-import { tokenize } from "../util/text.js";
+import { TermCounts, tokenize } from "../util/text.js";
 
 /** A piece of the train inputs, decoded by one thread. */
 export type TrainUnit =
@@ -162,8 +162,7 @@ export class LocalVocabulary {
   terms: string[] = [];
   subdimensions: string[] = [];
   preferences: string[] = [];
-  private static tids = new Int32Array(64);
-  private static counts = new Int32Array(64);
+  private static readonly scratch = new TermCounts();
 
   private static intern(map: Map<string, number>, fresh: string[], s: string): number {
     let id = map.get(s);
@@ -183,25 +182,9 @@ export class LocalVocabulary {
   entry(out: number[], subdimension: string, preference: string, description: string): void {
     out.push(this.normalised(this.rawSub, this.subIds, this.subdimensions, subdimension), this.normalised(this.rawPref, this.prefIds, this.preferences, preference));
     const tokens = tokenize(`${preference} ${description}`);
-    if (tokens.length > LocalVocabulary.tids.length) {
-      LocalVocabulary.tids = new Int32Array(tokens.length * 2);
-      LocalVocabulary.counts = new Int32Array(tokens.length * 2);
-    }
-    const tids = LocalVocabulary.tids;
-    const counts = LocalVocabulary.counts;
-    let k = 0;
-    for (const t of tokens) {
-      const tid = LocalVocabulary.intern(this.termIds, this.terms, t);
-      let j = 0;
-      while (j < k && tids[j] !== tid) j++;
-      if (j === k) {
-        tids[k] = tid;
-        counts[k++] = 1;
-      } else counts[j]!++;
-    }
-    out.push(k);
-    for (let j = 0; j < k; j++) out.push(tids[j]!);
-    for (let j = 0; j < k; j++) out.push(counts[j]!);
+    const tc = LocalVocabulary.scratch.reset(tokens.length);
+    for (const t of tokens) tc.add(LocalVocabulary.intern(this.termIds, this.terms, t));
+    tc.appendTo(out);
   }
 
   /**
@@ -214,28 +197,13 @@ export class LocalVocabulary {
     for (let i = 0; i < description.length; i++) if (description[i]! >= 0x80) return false;
     out.push(this.normalised(this.rawSub, this.subIds, this.subdimensions, subdimension), this.normalised(this.rawPref, this.prefIds, this.preferences, preference));
     // At most one token per two bytes (two characters or more each, separated).
-    const most = ((preferenceBytes.length + description.length) >> 1) + 2;
-    if (most > LocalVocabulary.tids.length) {
-      LocalVocabulary.tids = new Int32Array(most);
-      LocalVocabulary.counts = new Int32Array(most);
-    }
-    const tids = LocalVocabulary.tids;
-    const counts = LocalVocabulary.counts;
-    let k = 0;
+    const tc = LocalVocabulary.scratch.reset(((preferenceBytes.length + description.length) >> 1) + 2);
     const token = (tid: number) => {
-      if (tid < 0) return; // a stop word
-      let j = 0;
-      while (j < k && tids[j] !== tid) j++;
-      if (j === k) {
-        tids[k] = tid;
-        counts[k++] = 1;
-      } else counts[j]!++;
+      if (tid >= 0) tc.add(tid); // < 0: a stop word
     };
     this.scan(preferenceBytes, token);
     this.scan(description, token);
-    out.push(k);
-    for (let j = 0; j < k; j++) out.push(tids[j]!);
-    for (let j = 0; j < k; j++) out.push(counts[j]!);
+    tc.appendTo(out);
     return true;
   }
 

@@ -86,3 +86,42 @@ export function dot(a: SparseVector, b: SparseVector): number {
   }
   return s;
 }
+
+/**
+ * The distinct term ids of one document and their counts, in first-occurrence order, in reused
+ * scratch arrays (no Map per document: the build and the history index count every train row).
+ */
+export class TermCounts {
+  tids = new Int32Array(64);
+  counts = new Int32Array(64);
+  /** Distinct terms so far. */
+  k = 0;
+
+  /** Starts a document of at most `maxTerms` terms. */
+  reset(maxTerms: number): this {
+    if (maxTerms > this.tids.length) {
+      this.tids = new Int32Array(maxTerms * 2);
+      this.counts = new Int32Array(maxTerms * 2);
+    }
+    this.k = 0;
+    return this;
+  }
+
+  add(tid: number): void {
+    const { tids, counts, k } = this;
+    let j = 0;
+    while (j < k && tids[j] !== tid) j++;
+    if (j === k) {
+      tids[k] = tid;
+      counts[k] = 1;
+      this.k = k + 1;
+    } else counts[j]!++;
+  }
+
+  /** Appends k, the term ids and their counts to `out`. */
+  appendTo(out: number[]): void {
+    out.push(this.k);
+    for (let j = 0; j < this.k; j++) out.push(this.tids[j]!);
+    for (let j = 0; j < this.k; j++) out.push(this.counts[j]!);
+  }
+}
