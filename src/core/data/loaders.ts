@@ -144,9 +144,9 @@ async function* readJson(file: string): AsyncGenerator<RawRow> {
   for (let row = 0; row < records.length; row++) yield { raw: records[row], loc: { file, row } };
 }
 
-async function* readParquet(file: string, columns?: string[]): AsyncGenerator<RawRow> {
-  const { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } = await import("hyparquet");
-  const { compressors } = await import("hyparquet-compressors");
+/** A Parquet file's buffer and metadata; a truncated, unreadable or empty file is a DataError naming it. */
+export async function openParquetFile(file: string): Promise<{ buf: import("hyparquet").AsyncBuffer; metadata: import("hyparquet").FileMetaData }> {
+  const { asyncBufferFromFile, parquetMetadataAsync } = await import("hyparquet");
   const buf = await asyncBufferFromFile(file);
   let metadata;
   try {
@@ -155,6 +155,13 @@ async function* readParquet(file: string, columns?: string[]): AsyncGenerator<Ra
     throw new DataError({ file }, `not a readable Parquet file (${(e as Error).message}); is it truncated?`);
   }
   if (Number(metadata.num_rows) === 0) throw new DataError({ file }, "file is empty: no rows");
+  return { buf, metadata };
+}
+
+async function* readParquet(file: string, columns?: string[]): AsyncGenerator<RawRow> {
+  const { parquetReadObjects } = await import("hyparquet");
+  const { compressors } = await import("hyparquet-compressors");
+  const { buf, metadata } = await openParquetFile(file);
   const groups: { start: number; end: number }[] = [];
   let start = 0;
   for (const group of metadata.row_groups) {

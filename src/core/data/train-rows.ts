@@ -16,7 +16,7 @@
 import { createHash } from "node:crypto";
 import { normText } from "./contrast.js";
 import { ByteBuffer } from "./json-bytes.js";
-import { detectFormat, readRawRows } from "./loaders.js";
+import { detectFormat, openParquetFile, readRawRows } from "./loaders.js";
 import { DataError, DIMENSIONS, validateRow, type Location, type TrainRow } from "./schema.js";
 import { TermCounts, tokenize } from "../util/text.js";
 
@@ -106,24 +106,10 @@ export async function planUnits(files: string[]): Promise<TrainUnit[]> {
 type Parquet = { buf: import("hyparquet").AsyncBuffer; metadata: import("hyparquet").FileMetaData };
 const opened = new Map<string, Promise<Parquet>>();
 
-/** A Parquet file's buffer and metadata (once per thread and file), as loaders.ts reads them. */
+/** A Parquet file's buffer and metadata, opened once per thread and file. */
 function openParquet(file: string): Promise<Parquet> {
   let p = opened.get(file);
-  if (!p) {
-    p = (async () => {
-      const { asyncBufferFromFile, parquetMetadataAsync } = await import("hyparquet");
-      const buf = await asyncBufferFromFile(file);
-      let metadata;
-      try {
-        metadata = await parquetMetadataAsync(buf);
-      } catch (e) {
-        throw new DataError({ file }, `not a readable Parquet file (${(e as Error).message}); is it truncated?`);
-      }
-      if (Number(metadata.num_rows) === 0) throw new DataError({ file }, "file is empty: no rows");
-      return { buf, metadata };
-    })();
-    opened.set(file, p);
-  }
+  if (!p) opened.set(file, (p = openParquetFile(file)));
   return p;
 }
 
