@@ -16,7 +16,7 @@ import { ESTIMATE_TOKENIZER } from "../templates/tokens.js";
 import { templateOfKind } from "../templates/template.js";
 import type { EvalJson } from "./plan.js";
 import type { ResultLine, RunItem } from "./runner.js";
-import { rmUserPairs, type NonContrastiveCounts, type RmItem, type RmOptions, type RmPlan, type RmScoredItem } from "./rm.js";
+import { rmItem, rmUserPairs, type NonContrastiveCounts, type RmItem, type RmOptions, type RmPlan, type RmScoredItem } from "./rm.js";
 
 /** The run items a scalar pair compares. */
 export interface ScalarPair {
@@ -54,21 +54,7 @@ export async function planScalarRm(datasetDir: string, opts: RmOptions = {}): Pr
         overBudget.push(itemId);
         continue;
       }
-      meta.push({
-        itemId,
-        userId: u.id,
-        tripleId: u.tripleId,
-        member: u.member,
-        dimension: u.dimension,
-        rejectedMember: k,
-        order: "ab",
-        chosen: "A",
-        historyKept: p.historyKept,
-        historyDropped: p.historyDropped,
-        promptTokens: p.promptTokens,
-        ...(contrastive ? {} : { contrastive: false }),
-        scalar: { chosenItem: response(u.member), rejectedItem: response(k) },
-      });
+      meta.push({ ...rmItem(u, itemId, k, "ab", contrastive, p), scalar: { chosenItem: response(u.member), rejectedItem: response(k) } });
     }
   }
   const evalJson: EvalJson = {

@@ -127,6 +127,31 @@ export interface RmItem {
   promptTokens: number;
 }
 
+/** An rm item's metadata: which user, which rejected member in which order, and its history fit. */
+export function rmItem(
+  u: Pick<SyntheticUser, "id" | "tripleId" | "member" | "dimension">,
+  itemId: string,
+  rejectedMember: number,
+  order: Order,
+  contrastive: boolean,
+  fit: { historyKept: number; historyDropped: number; promptTokens: number },
+): RmItem {
+  return {
+    itemId,
+    userId: u.id,
+    tripleId: u.tripleId,
+    member: u.member,
+    dimension: u.dimension,
+    rejectedMember,
+    order,
+    chosen: order === "ab" ? "A" : "B",
+    historyKept: fit.historyKept,
+    historyDropped: fit.historyDropped,
+    promptTokens: fit.promptTokens,
+    ...(contrastive ? {} : { contrastive: false }),
+  };
+}
+
 /** The verdict format a reward-model template asks for (its literal text, placeholders left out). */
 export function templateVerdictFormat(t: Template): VerdictFormat | undefined {
   return verdictFormatOf(t.sections.map((s) => s.pieces.map((p) => ("text" in p ? p.text : "\n")).join("")).join("\n"));
@@ -192,20 +217,7 @@ export async function planRm(datasetDir: string, opts: RmOptions = {}): Promise<
       // the logprobs at the token after the prefix the model writes.
       if (verdict === "probability") request.probabilities = { candidates: ["A", "B"], answerPrefix: format.prefix };
       items.push({ id: itemId, request, userKey: u.id });
-      meta.push({
-        itemId,
-        userId: u.id,
-        tripleId: u.tripleId,
-        member: u.member,
-        dimension: u.dimension,
-        rejectedMember: k,
-        order,
-        chosen: order === "ab" ? "A" : "B",
-        historyKept: p.kept,
-        historyDropped: p.dropped,
-        promptTokens: p.tokens,
-        ...(contrastive ? {} : { contrastive: false }),
-      });
+      meta.push(rmItem(u, itemId, k, order, contrastive, { historyKept: p.kept, historyDropped: p.dropped, promptTokens: p.tokens }));
     }
   }
   const templates = {
