@@ -32,8 +32,22 @@ interface Child {
   [k: string]: number | string;
 }
 
+const BIN = path.join(ROOT, ".bench", "bin");
+
+/**
+ * The measured children run bundled as `preflab build` runs (dist/cli.cjs and its worker,
+ * scripts/build.mjs): the child and the build's worker thread bundled with the same esbuild
+ * options into .bench/bin, so neither the read nor the build pays for transpiling on the fly.
+ */
+async function bundleChild(): Promise<void> {
+  const { build } = await import("esbuild");
+  const common: import("esbuild").BuildOptions = { bundle: true, platform: "node", target: "node20", format: "cjs", external: ["vscode", "node-llama-cpp", "@node-llama-cpp/*"], logLevel: "warning" };
+  await build({ ...common, entryPoints: [path.join(__dirname, "bench-build-child.ts")], outfile: path.join(BIN, "bench-build-child.cjs") });
+  await build({ ...common, entryPoints: [path.join(ROOT, "src", "core", "data", "train-worker.ts")], outfile: path.join(BIN, "data-train-worker.js") });
+}
+
 function child(mode: string): Child {
-  const out = execFileSync(process.execPath, ["--import", "tsx", path.join(__dirname, "bench-build-child.ts"), mode, DIR, OUT], {
+  const out = execFileSync(process.execPath, [path.join(BIN, "bench-build-child.cjs"), mode, DIR, OUT], {
     cwd: ROOT,
     encoding: "utf8",
     maxBuffer: 1 << 26,
@@ -43,6 +57,7 @@ function child(mode: string): Child {
 
 async function main() {
   const corpus = await ensureCorpus(DIR, { trainTriples: FULL_TRAIN_TRIPLES, testTriples: FULL_TEST_TRIPLES, shards: 3 }, console.log);
+  await bundleChild();
   const onlyExport = process.argv.includes("--only-export");
   const exports = onlyExport || process.argv.includes("--export") ? ["export-sft", "export-dpo"] : [];
   if (onlyExport) {

@@ -9,11 +9,16 @@ import assert from "node:assert/strict";
 import { isUtf8 } from "node:buffer";
 import { mkdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
+import { availableParallelism } from "node:os";
 import { buildDataset } from "../../src/core/data/builder.js";
+import { startDecodeWorkers, trainWorkerFile } from "../../src/core/data/build.js";
+import { HistoryIndex, type IndexSnapshot, type RetrievalQuery } from "../../src/core/data/history-index.js";
+import { planShards, retrieveSharded } from "../../src/core/data/retrieval-shards.js";
 import { ByteBuffer } from "../../src/core/data/json-bytes.js";
-import { LocalVocabulary } from "../../src/core/data/train-rows.js";
-import { DataError } from "../../src/core/data/schema.js";
+import { leafShape, LocalVocabulary } from "../../src/core/data/train-rows.js";
+import { DataError, DIMENSIONS, validateRow, type Dimension, type PreferenceEntry } from "../../src/core/data/schema.js";
 import { Rng } from "../../src/core/util/rng.js";
+import { Grow } from "../../src/core/util/grow.js";
 import { writeMultifacetParquet } from "../../scripts/lib/multifacet-parquet.js";
 import { synthTestRows, synthTrainRows } from "../../scripts/lib/synth-corpus.js";
 import { tempDir, writeJsonl } from "../helpers/tmp.js";
@@ -184,13 +189,112 @@ test("preference texts tokenized from their bytes give the ids and new terms the
   const words = ["The", "user", "PREFERS", "a", "concise", "step-by-step", "x", "of", "it's", "42", "b2b", "Energy", "and", "the", "  ", ",", "longwordlongwordlongwordlongword", "Q&A"];
   const text = (n: number) => Array.from({ length: n }, () => words[rng.int(words.length)]).join(rng.next() < 0.5 ? " " : "");
   for (let t = 0; t < 2000; t++) {
-    const [sub, pref, desc] = [text(2), text(1 + rng.int(3)), text(rng.int(25))];
-    const viaStrings: number[] = [];
-    const viaBytes: number[] = [];
+    // Subdimensions (looked up by their bytes) may be any text, also not ASCII, and recur.
+    const sub = rng.next() < 0.3 ? ["Tóne ", "tone", "Überblick", "tone "][rng.int(4)]! : text(2);
+    const [pref, desc] = [text(1 + rng.int(3)), text(rng.int(25))];
+    const viaStrings = new Grow(new Int32Array(4));
+    const viaBytes = new Grow(new Int32Array(4));
     a.entry(viaStrings, sub, pref, desc);
-    assert.ok(b.entryBytes(viaBytes, sub, pref, Buffer.from(pref), Buffer.from(desc)));
-    assert.deepEqual(viaBytes, viaStrings, `${pref} | ${desc}`);
+    assert.ok(b.entryBytes(viaBytes, Buffer.from(sub), Buffer.from(pref), Buffer.from(desc)));
+    assert.deepEqual(viaBytes.data.subarray(0, viaBytes.length), viaStrings.data.subarray(0, viaStrings.length), `${sub} | ${pref} | ${desc}`);
     assert.deepEqual(b.take(), a.take());
   }
-  assert.equal(b.entryBytes([], "s", "café", Buffer.from("café"), Buffer.from("x")), false, "not ASCII: the string path");
+  const none = new Grow(new Int32Array(4));
+  assert.equal(b.entryBytes(none, Buffer.from("s"), Buffer.from("café"), Buffer.from("x")), false, "not ASCII: the string path");
+  assert.equal(b.entryBytes(none, Buffer.from("s"), Buffer.from("x"), Buffer.from("naïve")), false, "not ASCII: the string path");
+  assert.equal(none.length, 0, "nothing appended");
+});
+
+test("preference_set read from its leaf columns: rows with a null list, entry or field, or not four entries, give validateRow's error for that row; the leaf path is the one the writer's files take", async () => {
+  const { parquetSchema } = await import("hyparquet");
+  const { openParquetFile } = await import("../../src/core/data/loaders.js");
+  const plain = path.join(dir, "leaf-plain.parquet");
+  await writeMultifacetParquet(plain, "train", trainRows.slice(0, 30), 7);
+  assert.equal(leafShape(parquetSchema((await openParquetFile(plain)).metadata)), true, "the Hugging Face layout is read by its leaves");
+  type Entry = Record<string, unknown> | null;
+  const variants: [string, (set: Entry[]) => unknown][] = [
+    ["null list", () => null],
+    ["null entry", (set) => [set[0], null, set[2], set[3]]],
+    ["null field", (set) => set.map((e, k) => (k === 2 ? { ...e, description: null } : e))],
+    ["three entries", (set) => set.slice(0, 3)],
+    ["five entries", (set) => [...set, set[0]]],
+    ["a dimension twice", (set) => set.map((e, k) => (k === 3 ? { ...e, dimension: (set[0] as { dimension: string }).dimension } : e))],
+  ];
+  for (const [label, change] of variants) {
+    const rows = trainRows.slice(0, 30).map((r) => ({ ...r }));
+    const bad = 16; // row group 2 of 7 rows, after rows the leaf path took
+    rows[bad]!.preference_set = change(rows[bad]!.preference_set as Entry[]);
+    const file = path.join(dir, `leaf-${label.replace(/ /g, "-")}.parquet`);
+    await writeMultifacetParquet(file, "train", rows, 7);
+    let expected = "";
+    try {
+      validateRow("train", rows[bad], { file, row: bad });
+    } catch (e) {
+      expected = (e as Error).message;
+    }
+    assert.ok(expected, `${label}: validateRow rejects the row`);
+    for (const workers of ["0", "2"]) {
+      await assert.rejects(
+        withEnv(workers === "0" ? { PREFLAB_BUILD_WORKER: "0" } : { PREFLAB_BUILD_WORKERS: workers }, () => buildDataset({ train: file, test: testFile, out: path.join(dir, `leaf-out-${workers}`) })),
+        (e: unknown) => {
+          assert.ok(e instanceof DataError, String(e));
+          assert.equal(e.message, expected, `${label}, workers ${workers}`);
+          return true;
+        },
+      );
+    }
+  }
+  // A valid row whose entries come in another order, and an empty description, take either path to the same bytes.
+  const rows = trainRows.slice(0, 30).map((r) => ({ ...r }));
+  rows[3]!.preference_set = [...(rows[3]!.preference_set as Entry[])].reverse();
+  (rows[4]!.preference_set as { description: string }[])[0]!.description = "";
+  const file = path.join(dir, "leaf-valid.parquet");
+  await writeMultifacetParquet(file, "train", rows, 7);
+  await withEnv({ PREFLAB_BUILD_WORKERS: "2" }, () => buildDataset({ train: file, test: testFile, out: path.join(dir, "leaf-valid-pq") }));
+  await withEnv({ PREFLAB_BUILD_WORKER: "0" }, () => buildDataset({ train: writeJsonl(path.join(dir, "leaf-valid.jsonl"), rows), test: testFile, out: path.join(dir, "leaf-valid-jsonl") }));
+  same(path.join(dir, "leaf-valid-pq"), path.join(dir, "leaf-valid-jsonl"));
+});
+
+test("the histories are retrieved partly by the build's worker threads, from a snapshot of the index: the same as retrieving them all here, also when a worker is gone", async () => {
+  const rng = new Rng(5, "shards");
+  const index = new HistoryIndex(3, 5);
+  const dims = DIMENSIONS;
+  const entry = (d: Dimension): PreferenceEntry => ({ dimension: d, subdimension: `${d} sub ${rng.int(6)}`, preference: ["brief", "formal", "vivid"][rng.int(3)]!, description: Array.from({ length: 1 + rng.int(6) }, () => ["clear", "expert", "simple", "safe", "vivid", "short"][rng.int(6)]).join(" ") });
+  for (let t = 0; t < 300; t++) {
+    for (let j = 0; j < 3; j++) index.addRow(dims.map((d) => entry(d)));
+    const tIdx = index.addTriple(rng.next() < 0.5 ? `prompt ${rng.int(30)}` : "");
+    index.addPair({ triple: tIdx, chosenRow: 3 * tIdx, rejectedRow: 3 * tIdx + 1 + rng.int(2) });
+  }
+  const queries = Array.from({ length: 400 }, (_, k) => {
+    const d = dims[rng.int(4)]!;
+    return { key: `user-${k}`, dimension: d, entry: entry(d), excludePrompts: new Set([`prompt ${rng.int(30)}`]) };
+  });
+  const expected = queries.map((q) => index.retrieve(q));
+  // Every bucket's queries on one thread, every query once.
+  const plan = planShards(index, queries, 3);
+  assert.deepEqual(plan.flat().sort((a, b) => a - b), queries.map((_, i) => i));
+  const threadOf = new Map<string, number>();
+  plan.forEach((shard, s) => {
+    for (const i of shard) {
+      const key = `${queries[i]!.dimension} ${queries[i]!.entry.subdimension}`;
+      assert.equal(threadOf.get(key) ?? s, s, key);
+      threadOf.set(key, s);
+    }
+  });
+  const pool = startDecodeWorkers(trainWorkerFile()!);
+  try {
+    // The real workers: a share of the queries crosses to one of them (this machine's cores allowing).
+    const asked: number[] = [];
+    const counting = { get workers() { return pool.workers; }, retrieve: (w: number, snap: IndexSnapshot, qs: RetrievalQuery[]) => (asked.push(qs.length), pool.retrieve(w, snap, qs)) };
+    assert.deepEqual(await retrieveSharded(index, queries, counting), expected);
+    if (availableParallelism() > 1) assert.ok(asked.length >= 1 && asked[0]! > 0 && asked[0]! < queries.length, JSON.stringify(asked));
+    // The index keeps working on its arrays, now shared (a second snapshot, more retrievals).
+    assert.deepEqual(queries.map((q) => HistoryIndex.fromSnapshot(structuredClone(index.snapshot())).retrieve(q)), expected);
+  } finally {
+    await pool.close();
+  }
+  // A closed pool (a worker gone): its share is retrieved here, the same histories.
+  const gone = { workers: 1, retrieve: () => Promise.reject(new Error("the worker exited")) };
+  if (availableParallelism() > 1) assert.deepEqual(await retrieveSharded(index, queries, gone), expected);
+  assert.deepEqual(await retrieveSharded(index, queries, undefined), expected);
 });

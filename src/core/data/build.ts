@@ -12,7 +12,9 @@
  * instruction turns out to have more than three rows after its triple was written (or very many
  * rows wait for their groups) does the build start over, counting rows per instruction first
  * (reading only the `prompt` column of Parquet files); the output is the same either way.
- * Retrieval keeps compact typed arrays of the preference texts; no text is read back.
+ * Retrieval keeps compact typed arrays of the preference texts; no text is read back. The
+ * decoding threads, idle once the train rows are read, retrieve a share of the users' histories
+ * from a snapshot of the index (retrieval-shards.ts); the histories are the same either way.
  * Everything is written into a temp directory that is renamed into place at the end, so a
  * failed build leaves no partial output and never destroys an earlier one.
  */
@@ -22,7 +24,7 @@ import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import * as path from "node:path";
 import { contrasts, normText } from "./contrast.js";
-import { HistoryIndex, type RetrievalQuery } from "./history-index.js";
+import { HistoryIndex, type IndexSnapshot, type RetrievalQuery, type RetrievedBatch } from "./history-index.js";
 import { pairId, tripleId, userId } from "./ids.js";
 import { LineWriter } from "./jsonl.js";
 import { writeTrainPass, type BatchSource, type TrainPassParams, type TrainSink, type TrainWriteResult } from "./train-pass.js";
@@ -30,6 +32,7 @@ import { deserializeError, type RowBatch } from "./train-rows.js";
 import type { FromWorker, ToWorker } from "./train-worker.js";
 import { formatLineIndex } from "./line-index.js";
 import { readRawRows, resolveInputs, sha256File } from "./loaders.js";
+import { retrieveSharded } from "./retrieval-shards.js";
 import { DataError, DIMENSIONS, validateRow, type Dimension, type PreferenceEntry, type TestRow } from "./schema.js";
 import {
   DATASET_FILES,
@@ -169,19 +172,31 @@ export function decodeWorkerCount(units: number): number {
 }
 
 /**
- * A larger young generation: decoding allocates row objects at a high rate (less GC). A bounded
- * old generation: a worker's live objects are one row group's rows (tens of MB; the texts are
- * outside the heap), and without a bound V8 lets garbage grow to hundreds of MB per thread.
+ * A larger young generation: decoding allocates row values at a high rate, and a row group's
+ * values live until its rows are written, so a small one copies them again and again (at 64 MB
+ * about a fifth more CPU than at 128 MB on the full-scale benchmark). A bounded old generation:
+ * a worker's live objects are one row group's rows (tens of MB; the texts are outside the heap),
+ * and without a bound V8 lets garbage grow to hundreds of MB per thread.
  */
-const resourceLimits = { maxYoungGenerationSizeMb: 64, maxOldGenerationSizeMb: 320 };
+const resourceLimits = { maxYoungGenerationSizeMb: 128, maxOldGenerationSizeMb: 320 };
 
 /** Thrown by the pool when no worker thread could start (before any sent anything). */
 class NoWorker extends Error {}
 
-/** Decoding worker threads, started before they are needed, and the batches they decode. */
+/**
+ * The build's worker threads, started before they are needed: the batches they decode, then the
+ * histories they retrieve.
+ */
 export interface DecodePool {
   /** Their batches in input order (once per pool: a worker's vocabulary carries on). */
   source: BatchSource;
+  /** Worker threads that started (and have not failed). */
+  readonly workers: number;
+  /**
+   * Histories of `queries` retrieved by worker `w` (once the decoding is done) from an index
+   * rebuilt from `snapshot`; rejects when the worker fails or the pool is closed.
+   */
+  retrieve(w: number, snapshot: IndexSnapshot, queries: RetrievalQuery[]): Promise<RetrievedBatch>;
   close(): Promise<void>;
 }
 
@@ -210,6 +225,16 @@ export function startDecodeWorkers(file: string): DecodePool {
   const queued = new Map<number, RowBatch[]>();
   const idle: number[] = [];
   let assign = () => {};
+  // Retrieval requests by id, each on one worker.
+  const requests = new Map<number, { w: number; resolve: (b: RetrievedBatch) => void; reject: (e: Error) => void }>();
+  let nextRequest = 0;
+  const failRequests = (e: Error, w?: number) => {
+    for (const [id, r] of requests)
+      if (w === undefined || r.w === w) {
+        requests.delete(id);
+        r.reject(e);
+      }
+  };
   for (let w = 0; w < count; w++) {
     let worker: Worker;
     try {
@@ -225,7 +250,12 @@ export function startDecodeWorkers(file: string): DecodePool {
     workers.push(worker);
     worker.on("message", (m: FromWorker) => {
       heard = true;
-      if (m.type === "fatal") fail(deserializeError(m.error));
+      if (m.type === "retrieved") {
+        const r = requests.get(m.id);
+        requests.delete(m.id);
+        if ("error" in m) r?.reject(deserializeError(m.error));
+        else r?.resolve(m.batch);
+      } else if (m.type === "fatal") fail(deserializeError(m.error));
       else {
         m.batch.producer = w;
         queued.get(m.batch.unit)!.push(m.batch);
@@ -234,9 +264,14 @@ export function startDecodeWorkers(file: string): DecodePool {
         signal();
       }
     });
-    worker.on("error", (e) => fail(e));
+    worker.on("error", (e) => {
+      fail(e);
+      failRequests(e, w);
+    });
     worker.on("exit", (code) => {
-      if (!closed) fail(new Error(`the build's worker thread exited (code ${code}) before it finished`));
+      const e = new Error(`the build's worker thread exited (code ${code}) before it finished`);
+      if (!closed) fail(e);
+      failRequests(e, w);
     });
     idle.push(w);
   }
@@ -276,8 +311,19 @@ export function startDecodeWorkers(file: string): DecodePool {
   });
   return {
     source,
+    get workers() {
+      return failure ? 0 : workers.length;
+    },
+    retrieve: (w, snapshot, queries) =>
+      new Promise<RetrievedBatch>((resolve, reject) => {
+        if (closed || failure || !workers[w]) return reject(failure ?? new Error(`the build has no worker thread ${w}`));
+        const id = nextRequest++;
+        requests.set(id, { w, resolve, reject });
+        workers[w].postMessage({ type: "retrieve", id, snapshot, queries } satisfies ToWorker);
+      }),
     close: async () => {
       closed = true;
+      failRequests(new Error("the build's worker threads were stopped"));
       await Promise.all(workers.map((w) => w.terminate()));
     },
   };
@@ -289,15 +335,17 @@ export function startDecodeWorkers(file: string): DecodePool {
  * "no-worker" when no worker could start (before any sent anything): the caller then runs the
  * pass in-process, which rewrites the same files.
  */
-export async function runTrainWorker(file: string, params: TrainPassParams, sink: TrainSink, pool: DecodePool = startDecodeWorkers(file)): Promise<TrainWriteResult | undefined | "no-worker"> {
+export async function runTrainWorker(file: string, params: TrainPassParams, sink: TrainSink, pool?: DecodePool): Promise<TrainWriteResult | undefined | "no-worker"> {
+  const own = pool ?? startDecodeWorkers(file);
   try {
-    return await writeTrainPass(params, sink, pool.source);
+    return await writeTrainPass(params, sink, own.source);
   } catch (e) {
     if (e instanceof NoWorker) return "no-worker";
     throw e;
   } finally {
-    // Settled once the workers are gone, so a failed build's temp dir is removed after their last read.
-    await pool.close();
+    // Settled once the workers are gone, so a failed build's temp dir is removed after their last
+    // read (a pool passed in is closed by its owner).
+    if (!pool) await own.close();
   }
 }
 
@@ -432,6 +480,10 @@ async function buildWith(dir: string, ctx: BuildContext, pool: DecodePool | unde
   // triple was written (or too many rows wait for their group): then again, rows counted first.
   let train = await trainPass(dir, ctx, testPrompts, undefined, pool);
   if (!train) {
+    // The workers may still be decoding for the abandoned pass: stopped (the pass with counts
+    // starts its own; the histories are then retrieved on this thread).
+    await pool?.close();
+    pool = undefined;
     const groupSize = new Map<string, number>();
     let seen = 0;
     for (const file of ctx.trainFiles) {
@@ -456,7 +508,6 @@ async function buildWith(dir: string, ctx: BuildContext, pool: DecodePool | unde
     const m = index.pairs[p]!;
     return pairId(trainIds[m.triple]!, m.chosenRow - 3 * m.triple, m.rejectedRow - 3 * m.triple);
   };
-  const usersWriter = await LineWriter.open(path.join(dir, DATASET_FILES.users));
   const userIds: string[] = [];
   const userOffsets: number[] = [];
   const shortHistories: ShortHistory[] = [];
@@ -472,53 +523,51 @@ async function buildWith(dir: string, ctx: BuildContext, pool: DecodePool | unde
           s.add(t.prompt);
         }
   }
-  const fixedHistories = new Map<string, { json: string; found: number }>();
   const nonContrastive = Object.fromEntries(DIMENSIONS.map((d) => [d, 0])) as Record<Dimension, number>;
-  let users = 0;
-  const totalUsers = triples.length * 3 * DIMENSIONS.length;
-  try {
-    for (const t of triples) {
-      for (let j = 0; j < 3; j++) {
-        for (const d of DIMENSIONS) {
-          const entryOf = (m: number) => t.members[m]!.preference_set.find((e) => e.dimension === d)!;
-          const entry = entryOf(j);
-          for (let k = 0; k < 3; k++) if (k !== j && !contrasts(entry, entryOf(k))) nonContrastive[d]++;
-          const id = userId(t.id, j, d);
-          const historyFor = (q: RetrievalQuery) => {
-            // Chronological order: the most similar pair is the most recent, right before the new
-            // instruction; a token budget drops the oldest (least similar) first.
-            const history: HistoryRef[] = index
-              .retrieve(q)
-              .reverse()
-              .map(({ pair, score }) => ({ pairId: pairIdOf(pair), score }));
-            return { json: JSON.stringify(history), found: history.length };
-          };
-          let h: { json: string; found: number };
-          if (historyMode === "fixed") {
-            const k = fixedKey(d, entry);
-            let cached = fixedHistories.get(k);
-            if (!cached) {
-              cached = historyFor({ key: k, dimension: d, entry, excludePrompts: fixedExclusions.get(k)! });
-              fixedHistories.set(k, cached);
-            }
-            h = cached;
-          } else {
-            h = historyFor({ key: id, dimension: d, entry, excludePrompts: new Set([t.prompt]) });
-          }
-          if (h.found < historySize) shortHistories.push({ userId: id, found: h.found, wanted: historySize });
-          const head: Omit<StoredUser, "history"> = {
-            id,
-            tripleId: t.id,
-            member: j,
-            dimension: d,
-            preference: { subdimension: entry.subdimension, preference: entry.preference, description: entry.description },
-          };
-          userIds.push(id);
-          userOffsets.push((await usersWriter.write(`${JSON.stringify(head).slice(0, -1)},"history":${h.json}}`))[0]);
-          users++;
-          if (users % 200 === 0) progress({ phase: "retrieving histories", done: users, total: totalUsers });
+  // The users in order, each with its query: one per user, or one per (dimension, subdimension,
+  // preference) with --history fixed.
+  const queries: RetrievalQuery[] = [];
+  const queryOf = new Map<string, number>();
+  const pending: { head: Omit<StoredUser, "history">; query: number }[] = [];
+  for (const t of triples) {
+    for (let j = 0; j < 3; j++) {
+      for (const d of DIMENSIONS) {
+        const entryOf = (m: number) => t.members[m]!.preference_set.find((e) => e.dimension === d)!;
+        const entry = entryOf(j);
+        for (let k = 0; k < 3; k++) if (k !== j && !contrasts(entry, entryOf(k))) nonContrastive[d]++;
+        const id = userId(t.id, j, d);
+        const key = historyMode === "fixed" ? fixedKey(d, entry) : id;
+        let query = queryOf.get(key);
+        if (query === undefined) {
+          queryOf.set(key, (query = queries.length));
+          queries.push({ key, dimension: d, entry, excludePrompts: historyMode === "fixed" ? fixedExclusions.get(key)! : new Set([t.prompt]) });
         }
+        pending.push({
+          head: { id, tripleId: t.id, member: j, dimension: d, preference: { subdimension: entry.subdimension, preference: entry.preference, description: entry.description } },
+          query,
+        });
       }
+    }
+  }
+  const totalUsers = pending.length;
+  progress({ phase: "retrieving histories", done: 0, total: queries.length });
+  const retrieved = await retrieveSharded(index, queries, pool, (done) => progress({ phase: "retrieving histories", done, total: queries.length }));
+  // Chronological order: the most similar pair is the most recent, right before the new
+  // instruction; a token budget drops the oldest (least similar) first.
+  const histories = retrieved.map((found) => ({
+    json: JSON.stringify(found.reverse().map(({ pair, score }): HistoryRef => ({ pairId: pairIdOf(pair), score }))),
+    found: found.length,
+  }));
+  const usersWriter = await LineWriter.open(path.join(dir, DATASET_FILES.users));
+  let users = 0;
+  try {
+    for (const { head, query } of pending) {
+      const h = histories[query]!;
+      if (h.found < historySize) shortHistories.push({ userId: head.id, found: h.found, wanted: historySize });
+      userIds.push(head.id);
+      userOffsets.push((await usersWriter.write(`${JSON.stringify(head).slice(0, -1)},"history":${h.json}}`))[0]);
+      users++;
+      if (users % 2000 === 0) progress({ phase: "writing users", done: users, total: totalUsers });
     }
     userOffsets.push(usersWriter.offset);
   } finally {

@@ -7,6 +7,7 @@
 import { DIMENSIONS, type Dimension, type PreferenceEntry } from "./schema.js";
 import { normText } from "./contrast.js";
 import { Rng } from "../util/rng.js";
+import { Grow } from "../util/grow.js";
 import { TermCounts, tokenize } from "../util/text.js";
 
 const prefText = (e: PreferenceEntry) => `${e.preference} ${e.description}`;
@@ -26,23 +27,6 @@ class Interner {
   }
 }
 
-/** A growable Int32Array / Float64Array. */
-export class Grow<T extends Int32Array | Float64Array> {
-  length = 0;
-  constructor(public data: T) {}
-  push(v: number): void {
-    if (this.length === this.data.length) {
-      const next = new (this.data.constructor as new (n: number) => T)(this.data.length * 2);
-      next.set(this.data);
-      this.data = next;
-    }
-    this.data[this.length++] = v;
-  }
-  get(i: number): number {
-    return this.data[i]!;
-  }
-}
-
 /** 1 + ln(c) for small term counts (the same doubles as computing them: sublinear tf). */
 const LOG_TF = Float64Array.from({ length: 64 }, (_, c) => 1 + Math.log(c));
 const logTf = (c: number) => (c < 64 ? LOG_TF[c]! : 1 + Math.log(c));
@@ -59,10 +43,10 @@ function mix32(x: number): number {
  * corpus costs a few bytes per term instead of an object per document.
  */
 class DimensionCorpus {
-  private readonly start = new Grow(new Int32Array(1024)); // doc -> first term slot
-  private readonly termIds = new Grow(new Int32Array(4096));
-  private readonly termCounts = new Grow(new Int32Array(4096));
-  private df = new Int32Array(1024); // term id -> documents containing it
+  private readonly start = new Grow<Int32Array<ArrayBufferLike>>(new Int32Array(1024)); // doc -> first term slot
+  private readonly termIds = new Grow<Int32Array<ArrayBufferLike>>(new Int32Array(4096));
+  private readonly termCounts = new Grow<Int32Array<ArrayBufferLike>>(new Int32Array(4096));
+  private df: Int32Array<ArrayBufferLike> = new Int32Array(1024); // term id -> documents containing it
   private frozen?: FrozenCorpus;
   private released = false;
   docs = 0;
@@ -140,6 +124,28 @@ class DimensionCorpus {
     this.termCounts.data = new Int32Array(1);
   }
 
+  /** The documents and document frequencies on shared memory (the corpus keeps using them). */
+  snapshot(): CorpusSnapshot {
+    if (this.released) throw new Error("history index: a sealed index cannot be snapshotted (its documents are freed)");
+    const df = new Int32Array(new SharedArrayBuffer(this.df.byteLength));
+    df.set(this.df);
+    this.df = df;
+    const snap = { start: this.start.share(), termIds: this.termIds.share(), termCounts: this.termCounts.share(), df, docs: this.docs };
+    // The same values, now shared: a frozen view keeps its idf and norms.
+    if (this.frozen) this.frozen = { ...this.frozen, start: snap.start, termIds: snap.termIds, termCounts: snap.termCounts };
+    return snap;
+  }
+
+  /** Takes a snapshot's documents (shared, not copied) in place of its own. */
+  restore(snap: CorpusSnapshot): void {
+    this.start.adopt(snap.start);
+    this.termIds.adopt(snap.termIds);
+    this.termCounts.adopt(snap.termCounts);
+    this.df = snap.df;
+    this.docs = snap.docs;
+    this.frozen = undefined;
+  }
+
   /** Query vector for free text, in the same space. */
   query(text: string): Map<number, number> {
     const { idf } = this.freeze();
@@ -159,6 +165,35 @@ class DimensionCorpus {
     if (n > 0) for (const [t, w] of q) q.set(t, w / n);
     return q;
   }
+}
+
+/** A DimensionCorpus's documents (`start` has docs + 1 entries) and document frequencies. */
+interface CorpusSnapshot {
+  start: Int32Array;
+  termIds: Int32Array;
+  termCounts: Int32Array;
+  df: Int32Array;
+  docs: number;
+}
+
+/**
+ * What retrieval needs of a HistoryIndex, to rebuild it in another thread: plain values that
+ * postMessage clones, the large arrays on SharedArrayBuffers (shared, not copied). Per-dimension
+ * fields are in DIMENSIONS order.
+ */
+export interface IndexSnapshot {
+  seed: number;
+  historySize: number;
+  terms: string[];
+  subdimensions: string[][];
+  preferences: string[];
+  corpora: CorpusSnapshot[];
+  rowSub: Int32Array[];
+  rowPref: Int32Array[];
+  /** Per pair: triple, chosenRow, rejectedRow. */
+  pairs: Int32Array;
+  triplePrompts: string[];
+  rows: number;
 }
 
 /**
@@ -192,29 +227,43 @@ class Bucket {
   readonly pairs: number[] = [];
   private index?: { postings: Map<number, Posting> };
 
-  /** `docOf(pair)` is the corpus document of the pair's chosen side. */
-  build(corpus: FrozenCorpus, docOf: (p: number) => number): NonNullable<Bucket["index"]> {
+  /**
+   * `docOf(pair)` is the corpus document of the pair's chosen side; `scratch` is a zeroed
+   * Int32Array with a slot per term of the corpus, left zeroed.
+   */
+  build(corpus: FrozenCorpus, docOf: (p: number) => number, scratch: Int32Array): NonNullable<Bucket["index"]> {
     if (this.index) return this.index;
-    // Two passes straight into typed arrays (no per-term JS arrays to collect).
+    // Two passes straight into typed arrays (no per-term JS arrays to collect); a term's count,
+    // then its posting's slot, is kept in `scratch` by term id (no map lookup per term slot).
     const { start, termIds } = corpus;
     const docs = Int32Array.from(this.pairs, docOf);
-    const counts = new Map<number, number>();
-    for (const d of docs) for (let s = start[d]!; s < start[d + 1]!; s++) counts.set(termIds[s]!, (counts.get(termIds[s]!) ?? 0) + 1);
-    const postings = new Map<number, Posting & { fill: number }>();
+    const at = scratch;
+    const terms: number[] = [];
+    for (const d of docs)
+      for (let s = start[d]!; s < start[d + 1]!; s++) {
+        const t = termIds[s]!;
+        if (at[t]!++ === 0) terms.push(t);
+      }
     const n = docs.length;
-    for (const [t, c] of counts) {
-      const dense = c * 3 >= n * 2;
-      postings.set(t, dense ? { at: new Int32Array(0), w: new Float64Array(0), dense: new Float64Array(n), fill: 0 } : { at: new Int32Array(c), w: new Float64Array(c), fill: 0 });
-    }
+    const posts = terms.map((t, k) => {
+      const c = at[t]!;
+      at[t] = k;
+      return c * 3 >= n * 2 ? { at: new Int32Array(0), w: new Float64Array(0), dense: new Float64Array(n), fill: 0 } : { at: new Int32Array(c), w: new Float64Array(c), fill: 0 };
+    });
     docs.forEach((d, i) => {
       for (let s = start[d]!; s < start[d + 1]!; s++) {
-        const post = postings.get(termIds[s]!)!;
+        const post = posts[at[termIds[s]!]!]!;
         if (post.dense) post.dense[i] = weightAt(corpus, s, d);
         else {
           post.at[post.fill] = i;
           post.w[post.fill++] = weightAt(corpus, s, d);
         }
       }
+    });
+    const postings = new Map<number, Posting>();
+    terms.forEach((t, k) => {
+      postings.set(t, posts[k]!);
+      at[t] = 0;
     });
     this.index = { postings };
     return this.index;
@@ -252,8 +301,8 @@ export class HistoryIndex {
   private readonly corpora = Object.fromEntries(DIMENSIONS.map((d) => [d, new DimensionCorpus(this.terms)])) as Record<Dimension, DimensionCorpus>;
   private readonly subdims = Object.fromEntries(DIMENSIONS.map((d) => [d, new Interner()])) as Record<Dimension, Interner>;
   private readonly prefs = new Interner(); // normalised preference phrase, to tell a pair's sides apart
-  private readonly rowSub = Object.fromEntries(DIMENSIONS.map((d) => [d, new Grow(new Int32Array(1024))])) as Record<Dimension, Grow<Int32Array>>;
-  private readonly rowPref = Object.fromEntries(DIMENSIONS.map((d) => [d, new Grow(new Int32Array(1024))])) as Record<Dimension, Grow<Int32Array>>;
+  private readonly rowSub = Object.fromEntries(DIMENSIONS.map((d) => [d, new Grow<Int32Array<ArrayBufferLike>>(new Int32Array(1024))])) as Record<Dimension, Grow<Int32Array<ArrayBufferLike>>>;
+  private readonly rowPref = Object.fromEntries(DIMENSIONS.map((d) => [d, new Grow<Int32Array<ArrayBufferLike>>(new Int32Array(1024))])) as Record<Dimension, Grow<Int32Array<ArrayBufferLike>>>;
   readonly pairs: PairMeta[] = [];
   /** Per train triple: its prompt when retrieval must be able to exclude it by text, else "". */
   private readonly triplePrompts: string[] = [];
@@ -261,6 +310,13 @@ export class HistoryIndex {
   private buckets?: Record<Dimension, Map<number, Bucket>>;
   private sealed = false;
   private scratch = new Float64Array(1024);
+  private termSlots = new Int32Array(0);
+
+  /** A zeroed Int32Array with a slot per term of `corpus` (Bucket.build leaves it zeroed). */
+  private termScratch(corpus: FrozenCorpus): Int32Array {
+    if (this.termSlots.length < corpus.idf.length) this.termSlots = new Int32Array(corpus.idf.length);
+    return this.termSlots;
+  }
 
   constructor(
     readonly seed: number,
@@ -342,7 +398,7 @@ export class HistoryIndex {
     const buckets = this.bucketsFor();
     for (const d of DIMENSIONS) {
       const corpus = this.corpora[d].freeze();
-      for (const b of buckets[d].values()) b.build(corpus, (p) => this.pairs[p]!.chosenRow);
+      for (const b of buckets[d].values()) b.build(corpus, (p) => this.pairs[p]!.chosenRow, this.termScratch(corpus));
       this.corpora[d].release();
     }
     this.sealed = true;
@@ -380,6 +436,52 @@ export class HistoryIndex {
     return buckets;
   }
 
+  /**
+   * Everything retrieval needs, to rebuild this index in another thread (`fromSnapshot`): its
+   * typed arrays move onto shared memory, which this index keeps using. Not on a sealed index.
+   */
+  snapshot(): IndexSnapshot {
+    if (this.sealed) throw new Error("history index: a sealed index cannot be snapshotted (its documents are freed)");
+    const pairs = new Int32Array(new SharedArrayBuffer(this.pairs.length * 12));
+    this.pairs.forEach((p, i) => pairs.set([p.triple, p.chosenRow, p.rejectedRow], 3 * i));
+    return {
+      seed: this.seed,
+      historySize: this.historySize,
+      terms: this.terms.values,
+      subdimensions: DIMENSIONS.map((d) => this.subdims[d].values),
+      preferences: this.prefs.values,
+      corpora: DIMENSIONS.map((d) => this.corpora[d].snapshot()),
+      rowSub: DIMENSIONS.map((d) => this.rowSub[d].share()),
+      rowPref: DIMENSIONS.map((d) => this.rowPref[d].share()),
+      pairs,
+      triplePrompts: this.triplePrompts,
+      rows: this.rowCount,
+    };
+  }
+
+  /** The index a snapshot was taken of (its arrays shared, not copied): it retrieves the same. */
+  static fromSnapshot(snap: IndexSnapshot): HistoryIndex {
+    const index = new HistoryIndex(snap.seed, snap.historySize);
+    for (const t of snap.terms) index.terms.id(t);
+    for (const p of snap.preferences) index.prefs.id(p);
+    DIMENSIONS.forEach((d, k) => {
+      for (const v of snap.subdimensions[k]!) index.subdims[d].id(v);
+      index.corpora[d].restore(snap.corpora[k]!);
+      index.rowSub[d].adopt(snap.rowSub[k]!);
+      index.rowPref[d].adopt(snap.rowPref[k]!);
+    });
+    for (let i = 0; i < snap.pairs.length; i += 3) index.pairs.push({ triple: snap.pairs[i]!, chosenRow: snap.pairs[i + 1]!, rejectedRow: snap.pairs[i + 2]! });
+    for (const p of snap.triplePrompts) index.triplePrompts.push(p);
+    index.rowCount = snap.rows;
+    return index;
+  }
+
+  /** How many candidate pairs a query on (dimension, subdimension) scores: its bucket's size. */
+  candidates(dimension: Dimension, subdimension: string): number {
+    const sub = this.subdims[dimension].ids.get(normText(subdimension));
+    return sub === undefined ? 0 : (this.bucketsFor()[dimension].get(sub)?.pairs.length ?? 0);
+  }
+
   /** The `historySize` best pairs for a query, most similar first. */
   retrieve(q: RetrievalQuery): { pair: number; score: number }[] {
     return this.retrieveWith(q, false);
@@ -403,7 +505,8 @@ export class HistoryIndex {
     const bucket = sub === undefined ? undefined : buckets[q.dimension].get(sub);
     if (!bucket) return [];
     const corpus = this.corpora[q.dimension];
-    const index = bucket.build(corpus.freeze(), (p) => pairs[p]!.chosenRow);
+    const frozenCorpus = corpus.freeze();
+    const index = bucket.build(frozenCorpus, (p) => pairs[p]!.chosenRow, this.termScratch(frozenCorpus));
     const n = bucket.pairs.length;
     // One scratch buffer for every query (a bucket can hold a large share of the train pairs).
     if (this.scratch.length < n) this.scratch = new Float64Array(Math.max(n, this.scratch.length * 2));
@@ -502,6 +605,38 @@ export class HistoryIndex {
     }
     return chosen;
   }
+}
+
+/**
+ * Retrieved histories of a list of queries, flat (they cross threads as three buffers): query i's
+ * pairs and scores, most similar first, are at [at[i], at[i + 1]).
+ */
+export interface RetrievedBatch {
+  at: Int32Array;
+  pairs: Int32Array;
+  scores: Float64Array;
+}
+
+/** `retrieve` for each query, in order, as one RetrievedBatch. */
+export function retrieveBatch(index: HistoryIndex, queries: RetrievalQuery[]): RetrievedBatch {
+  const at = new Int32Array(queries.length + 1);
+  const pairs: number[] = [];
+  const scores: number[] = [];
+  queries.forEach((q, i) => {
+    for (const { pair, score } of index.retrieve(q)) {
+      pairs.push(pair);
+      scores.push(score);
+    }
+    at[i + 1] = pairs.length;
+  });
+  return { at, pairs: Int32Array.from(pairs), scores: Float64Array.from(scores) };
+}
+
+/** Query i's histories of a RetrievedBatch, as `retrieve` returns them. */
+export function retrievedAt(batch: RetrievedBatch, i: number): { pair: number; score: number }[] {
+  const out: { pair: number; score: number }[] = [];
+  for (let k = batch.at[i]!; k < batch.at[i + 1]!; k++) out.push({ pair: batch.pairs[k]!, score: batch.scores[k]! });
+  return out;
 }
 
 /** score[i] += w x d[i] for each dense posting of `run` in turn, in one pass (up to three at a time). */

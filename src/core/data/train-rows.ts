@@ -13,12 +13,15 @@
  * DataError names the file, the row and the field) and serialised with JSON.stringify, the same
  * bytes.
  */
+import { isAscii } from "node:buffer";
 import { createHash } from "node:crypto";
 import { normText } from "./contrast.js";
 import { ByteBuffer } from "./json-bytes.js";
 import { detectFormat, openParquetFile, readRawRows } from "./loaders.js";
 import { DataError, DIMENSIONS, validateRow, type Location, type TrainRow } from "./schema.js";
+import { Grow } from "../util/grow.js";
 import { TermCounts, tokenize } from "../util/text.js";
+import type { SchemaTree } from "hyparquet";
 
 /** A piece of the train inputs, decoded by one thread. */
 export type TrainUnit =
@@ -165,8 +168,9 @@ export class LocalVocabulary {
   }
 
   /** Appends one dimension's entry in addRowIds's layout (local ids) to `out`. */
-  entry(out: number[], subdimension: string, preference: string, description: string): void {
-    out.push(this.normalised(this.rawSub, this.subIds, this.subdimensions, subdimension), this.normalised(this.rawPref, this.prefIds, this.preferences, preference));
+  entry(out: Grow<Int32Array>, subdimension: string, preference: string, description: string): void {
+    out.push(this.normalised(this.rawSub, this.subIds, this.subdimensions, subdimension));
+    out.push(this.normalised(this.rawPref, this.prefIds, this.preferences, preference));
     const tokens = tokenize(`${preference} ${description}`);
     const tc = LocalVocabulary.scratch.reset(tokens.length);
     for (const t of tokens) tc.add(LocalVocabulary.intern(this.termIds, this.terms, t));
@@ -174,50 +178,65 @@ export class LocalVocabulary {
   }
 
   /**
-   * `entry` for ASCII texts given as bytes (the Parquet path), the same ids: tokens are scanned,
-   * lower-cased and looked up in a byte-keyed table, so only a token never seen before becomes a
-   * string. False (nothing appended) when preference or description is not ASCII.
+   * `entry` for texts given as UTF-8 bytes (the Parquet path), the same ids: the subdimension and
+   * preference are looked up by their bytes (decoded only the first time), and the tokens of
+   * `preference + " " + description` are scanned, lower-cased and looked up in a byte-keyed table,
+   * so only a token never seen before becomes a string. False (nothing appended) when
+   * preference or description is not ASCII: the caller decodes them and calls `entry`.
    */
-  entryBytes(out: number[], subdimension: string, preference: string, preferenceBytes: Uint8Array, description: Uint8Array): boolean {
-    for (let i = 0; i < preferenceBytes.length; i++) if (preferenceBytes[i]! >= 0x80) return false;
-    for (let i = 0; i < description.length; i++) if (description[i]! >= 0x80) return false;
-    out.push(this.normalised(this.rawSub, this.subIds, this.subdimensions, subdimension), this.normalised(this.rawPref, this.prefIds, this.preferences, preference));
+  entryBytes(out: Grow<Int32Array>, subdimension: Uint8Array, preference: Uint8Array, description: Uint8Array): boolean {
+    if (!isAscii(preference) || !isAscii(description)) return false;
+    out.push(this.rawIdOf(this.rawSubBytes, this.rawSub, this.subIds, this.subdimensions, subdimension));
+    out.push(this.rawIdOf(this.rawPrefBytes, this.rawPref, this.prefIds, this.preferences, preference));
     // At most one token per two bytes (two characters or more each, separated).
-    const tc = LocalVocabulary.scratch.reset(((preferenceBytes.length + description.length) >> 1) + 2);
-    const token = (tid: number) => {
-      if (tid >= 0) tc.add(tid); // < 0: a stop word
-    };
-    this.scan(preferenceBytes, token);
-    this.scan(description, token);
+    const tc = LocalVocabulary.scratch.reset(((preference.length + description.length) >> 1) + 2);
+    this.scan(preference, tc);
+    this.scan(description, tc);
     tc.appendTo(out);
     return true;
+  }
+
+  private readonly rawSubBytes = new TokenTable();
+  private readonly rawPrefBytes = new TokenTable();
+  /** The local id of a subdimension or preference by its raw bytes, through `normalised` the first time. */
+  private rawIdOf(table: TokenTable, raw: Map<string, number>, map: Map<string, number>, fresh: string[], bytes: Uint8Array): number {
+    const h = fnv(bytes, bytes.length);
+    const id = table.get(bytes, bytes.length, h);
+    return id !== MISSING ? id : table.set(bytes, bytes.length, h, this.normalised(raw, map, fresh, decoder.decode(bytes)));
   }
 
   private readonly table = new TokenTable();
   private static word = new Uint8Array(256);
 
-  /** Calls `token` with the local id (or -1: a stop word) of each token of two or more characters in `src` (ASCII). */
-  private scan(src: Uint8Array, token: (tid: number) => void): void {
-    let word = LocalVocabulary.word;
+  /** Adds to `tc` the local id of each token of two or more characters in `src` (ASCII) that is not a stop word. */
+  private scan(src: Uint8Array, tc: TermCounts): void {
+    const end = src.length;
+    if (LocalVocabulary.word.length < end) LocalVocabulary.word = new Uint8Array(end * 2);
+    const word = LocalVocabulary.word;
     let n = 0;
-    let h = 0x811c9dc5;
-    for (let i = 0; i <= src.length; i++) {
-      let c = i < src.length ? src[i]! : 0;
-      if (c >= 0x41 && c <= 0x5a) c += 0x20;
-      if ((c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39)) {
-        if (n === word.length) {
-          const w = new Uint8Array(n * 2);
-          w.set(word);
-          word = LocalVocabulary.word = w;
-        }
+    let h = FNV_OFFSET;
+    for (let i = 0; i < end; i++) {
+      const c = WORD_BYTE[src[i]!]!;
+      if (c !== 0) {
         word[n++] = c;
-        h = Math.imul(h ^ c, 0x01000193);
+        h = Math.imul(h ^ c, FNV_PRIME);
         continue;
       }
-      if (n > 1) token(this.table.id(word, n, h >>> 0, (w) => (tokenize(w).length === 0 ? -1 : LocalVocabulary.intern(this.termIds, this.terms, w))));
+      if (n > 1) this.token(word, n, h >>> 0, tc);
       n = 0;
-      h = 0x811c9dc5;
+      h = FNV_OFFSET;
     }
+    if (n > 1) this.token(word, n, h >>> 0, tc);
+  }
+
+  /** Adds to `tc` the local id of the token word[0..n) (hash h), unless it is a stop word. */
+  private token(word: Uint8Array, n: number, h: number, tc: TermCounts): void {
+    let tid = this.table.get(word, n, h);
+    if (tid === MISSING) {
+      const text = Buffer.from(word.buffer, word.byteOffset, n).toString("latin1");
+      tid = this.table.set(word, n, h, tokenize(text).length === 0 ? -1 : LocalVocabulary.intern(this.termIds, this.terms, text));
+    }
+    if (tid >= 0) tc.add(tid); // < 0: a stop word
   }
 
   /** The texts first seen since the last call. */
@@ -230,7 +249,22 @@ export class LocalVocabulary {
   }
 }
 
-/** Ids of lower-cased ASCII tokens by their bytes (open addressing over a byte arena). */
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+/** FNV-1a of bytes[0..n), unsigned (what `scan` computes as it goes). */
+function fnv(bytes: Uint8Array, n: number): number {
+  let h = FNV_OFFSET;
+  for (let i = 0; i < n; i++) h = Math.imul(h ^ bytes[i]!, FNV_PRIME);
+  return h >>> 0;
+}
+
+/** Per byte: the lower-cased byte of an ASCII letter or digit (a word byte to `tokenize`), else 0. */
+const WORD_BYTE = Uint8Array.from({ length: 256 }, (_, b) => (b >= 0x41 && b <= 0x5a ? b + 0x20 : (b >= 0x61 && b <= 0x7a) || (b >= 0x30 && b <= 0x39) ? b : 0));
+
+/** What TokenTable.get returns for a key it does not hold. */
+const MISSING = -2;
+
+/** Ids by byte strings (tokens, raw texts), open addressing over a byte arena. */
 class TokenTable {
   private slots = new Int32Array(1 << 12).fill(-1);
   private readonly hashes: number[] = [];
@@ -240,25 +274,29 @@ class TokenTable {
   private arena = new Uint8Array(1 << 16);
   private used = 0;
 
-  /** The id of the token word[0..n) (hash h), made by `make` from its text the first time. */
-  id(word: Uint8Array, n: number, h: number, make: (text: string) => number): number {
+  /** The id of key[0..n) (hash h), or MISSING. */
+  get(key: Uint8Array, n: number, h: number): number {
     const mask = this.slots.length - 1;
+    const arena = this.arena;
     for (let i = h & mask; ; i = (i + 1) & mask) {
       const e = this.slots[i]!;
-      if (e < 0) break;
+      if (e < 0) return MISSING;
       if (this.hashes[e] !== h || this.lengths[e] !== n) continue;
       const at = this.starts[e]!;
       let k = 0;
-      while (k < n && this.arena[at + k] === word[k]) k++;
+      while (k < n && arena[at + k] === key[k]) k++;
       if (k === n) return this.ids[e]!;
     }
-    const id = make(Buffer.from(word.buffer, word.byteOffset, n).toString("latin1"));
+  }
+
+  /** Adds key[0..n) (hash h, not held yet) with `id`; returns `id`. */
+  set(key: Uint8Array, n: number, h: number, id: number): number {
     if (this.used + n > this.arena.length) {
       const a = new Uint8Array(Math.max(this.arena.length * 2, this.used + n));
       a.set(this.arena);
       this.arena = a;
     }
-    this.arena.set(word.subarray(0, n), this.used);
+    this.arena.set(key.subarray(0, n), this.used);
     this.hashes.push(h);
     this.starts.push(this.used);
     this.lengths.push(n);
@@ -283,13 +321,13 @@ class TokenTable {
 /** Builds one batch's rows. */
 class BatchBuilder {
   tids: string[] = [];
-  docs: number[] = [];
+  docs = new Grow(new Int32Array(1 << 16));
   docAt: number[] = [];
   ends: number[] = [];
   bytes: ByteBuffer;
   private lastPrompt?: Uint8Array;
   private lastTid = "";
-  private readonly texts: Uint8Array[] = [];
+  private readonly texts: Uint8Array[] = new Array<Uint8Array>(12);
   constructor(
     private readonly vocabulary: LocalVocabulary,
     capacity: number,
@@ -308,62 +346,67 @@ class BatchBuilder {
   }
 
   /**
-   * Adds a Parquet row whose strings are bytes; false when it needs the string path. `skipped`:
-   * columns not decoded, whose values the metadata vouches for (skippableColumns).
+   * Adds a Parquet row whose strings are bytes (`f`, filled by a RowSource); false when it needs
+   * the string path. `skipped`: columns not decoded, whose values the metadata vouches for
+   * (skippableColumns).
    */
-  addBytesRow(raw: Record<string, unknown>, skipped: Set<string>): boolean {
-    const { main_source, original_source, preference_set, system, prompt, output } = raw;
-    const isSource = (name: string, v: unknown) => skipped.has(name) || v === null || v instanceof Uint8Array;
-    if (!isSource("main_source", main_source) || !isSource("original_source", original_source) || !(skipped.has("system") || system instanceof Uint8Array)) return false;
+  addBytesRow(f: RowFields, skipped: Set<string>): boolean {
+    const { prompt, output, entries } = f;
+    if (!skipped.has("main_source") && !(f.main_source === null || f.main_source instanceof Uint8Array)) return false;
+    if (!skipped.has("original_source") && !(f.original_source === null || f.original_source instanceof Uint8Array)) return false;
+    if (!skipped.has("system") && !(f.system instanceof Uint8Array)) return false;
     if (!(prompt instanceof Uint8Array) || prompt.length === 0 || !(output instanceof Uint8Array)) return false;
-    if (!Array.isArray(preference_set) || preference_set.length !== 4) return false;
     const b = this.bytes;
     const rowStart = b.length;
-    const fail = () => {
-      b.length = rowStart;
-      return false;
-    };
     // Each dimension's subdimension, preference and description, by dimension (DIMENSIONS order).
     const texts = this.texts;
     b.push(K.memberOpen);
     let seen = 0;
     for (let i = 0; i < 4; i++) {
-      const e = preference_set[i] as Record<string, unknown> | null;
-      if (e === null || typeof e !== "object") return fail();
-      const { dimension, subdimension, preference, description } = e;
-      if (!(dimension instanceof Uint8Array) || !(subdimension instanceof Uint8Array) || !(preference instanceof Uint8Array) || !(description instanceof Uint8Array)) return fail();
+      const dimension = entries[4 * i];
+      const subdimension = entries[4 * i + 1];
+      const preference = entries[4 * i + 2];
+      const description = entries[4 * i + 3];
+      if (!(dimension instanceof Uint8Array) || !(subdimension instanceof Uint8Array) || !(preference instanceof Uint8Array) || !(description instanceof Uint8Array)) return this.undo(rowStart);
       let d = 0;
       while (d < 4 && Buffer.compare(dimension, DIMENSION_BYTES[d]!) !== 0) d++;
-      if (d === 4 || seen & (1 << d)) return fail();
+      if (d === 4 || seen & (1 << d)) return this.undo(rowStart);
       seen |= 1 << d;
       if (i > 0) b.push(K.comma);
       b.push(K.dimension);
       b.push(DIMENSION_BYTES[d]!);
       b.push(K.subdimension);
-      if (!b.jsonString(subdimension)) return fail();
+      if (!b.jsonString(subdimension)) return this.undo(rowStart);
       b.push(K.preference);
-      if (!b.jsonString(preference)) return fail();
+      if (!b.jsonString(preference)) return this.undo(rowStart);
       b.push(K.description);
-      if (!b.jsonString(description)) return fail();
+      if (!b.jsonString(description)) return this.undo(rowStart);
       b.push(K.entryClose);
       texts[3 * d] = subdimension;
       texts[3 * d + 1] = preference;
       texts[3 * d + 2] = description;
     }
     b.push(K.response);
-    if (!b.jsonString(output)) return fail();
+    if (!b.jsonString(output)) return this.undo(rowStart);
     b.push(K.memberClose);
     const memberEnd = b.length;
-    if (!b.jsonString(prompt)) return fail();
+    if (!b.jsonString(prompt)) return this.undo(rowStart);
     this.ends.push(memberEnd, b.length);
     this.tids.push(this.tidOfBytes(prompt));
     this.docAt.push(this.docs.length);
     for (let d = 0; d < 4; d++) {
-      const sub = decoder.decode(texts[3 * d]);
-      const pref = decoder.decode(texts[3 * d + 1]);
-      if (!this.vocabulary.entryBytes(this.docs, sub, pref, texts[3 * d + 1]!, texts[3 * d + 2]!)) this.vocabulary.entry(this.docs, sub, pref, decoder.decode(texts[3 * d + 2]));
+      const sub = texts[3 * d]!;
+      const pref = texts[3 * d + 1]!;
+      const desc = texts[3 * d + 2]!;
+      if (!this.vocabulary.entryBytes(this.docs, sub, pref, desc)) this.vocabulary.entry(this.docs, decoder.decode(sub), decoder.decode(pref), decoder.decode(desc));
     }
     return true;
+  }
+
+  /** Drops what a row that turned out not to take the byte path wrote from `rowStart`; false. */
+  private undo(rowStart: number): false {
+    this.bytes.length = rowStart;
+    return false;
   }
 
   /** Adds a validated row (JSON inputs, and Parquet rows the byte path did not take). */
@@ -389,7 +432,7 @@ class BatchBuilder {
       n: this.n,
       tids: this.tids,
       producer: 0,
-      docs: Int32Array.from(this.docs),
+      docs: this.docs.data.slice(0, this.docs.length),
       docAt: Int32Array.from(this.docAt),
       ...this.vocabulary.take(),
       bytes: this.bytes.bytes.subarray(0, this.bytes.length),
@@ -438,6 +481,210 @@ function skippableColumns(metadata: Parquet["metadata"], group: number): Set<str
   return skipped;
 }
 
+/**
+ * One row's fields as the byte path reads them (a RowSource fills it): `entries` holds each of
+ * the four preference entries' dimension, subdimension, preference and description, in order.
+ */
+export interface RowFields {
+  main_source: unknown;
+  original_source: unknown;
+  system: unknown;
+  prompt: unknown;
+  output: unknown;
+  entries: unknown[];
+}
+
+/** A row group's decoded rows, for the byte path. */
+interface RowSource {
+  readonly n: number;
+  /** Fills `f` with row i's fields; false when the row is not four preference entries of four values (the string path's to judge). */
+  fill(i: number, f: RowFields): boolean;
+  /** The bytes of row i's prompt and response (sizing the batches' buffers). */
+  textBytes(i: number): number;
+}
+
+const byteLength = (v: unknown) => (v instanceof Uint8Array ? v.length : 0);
+
+/** Rows as hyparquet assembles them (objects, preference_set an array of entry objects). */
+class ObjectRows implements RowSource {
+  constructor(private readonly rows: Record<string, unknown>[]) {}
+  get n(): number {
+    return this.rows.length;
+  }
+  fill(i: number, f: RowFields): boolean {
+    const raw = this.rows[i];
+    if (raw === null || typeof raw !== "object") return false;
+    const set = raw.preference_set;
+    if (!Array.isArray(set) || set.length !== 4) return false;
+    for (let k = 0; k < 4; k++) {
+      const e = set[k] as Record<string, unknown> | null;
+      if (e === null || typeof e !== "object") return false;
+      f.entries[4 * k] = e.dimension;
+      f.entries[4 * k + 1] = e.subdimension;
+      f.entries[4 * k + 2] = e.preference;
+      f.entries[4 * k + 3] = e.description;
+    }
+    f.main_source = raw.main_source;
+    f.original_source = raw.original_source;
+    f.system = raw.system;
+    f.prompt = raw.prompt;
+    f.output = raw.output;
+    return true;
+  }
+  row(i: number): Record<string, unknown> {
+    return this.rows[i]!;
+  }
+  textBytes(i: number): number {
+    const r = this.rows[i];
+    return r ? byteLength(r.prompt) + byteLength(r.output) : 0;
+  }
+}
+
+/** preference_set's leaves, in RowFields.entries order. */
+const PREFERENCE_LEAVES = ["dimension", "subdimension", "preference", "description"] as const;
+
+/**
+ * Whether the file's preference_set is the shape pyarrow writes for MultiFacet: an optional list
+ * (`list`, `element`) of optional structs of exactly the four optional string fields. Then its leaf columns are read
+ * as hyparquet lists them before assembling structs (LeafRows), which skips building an object per
+ * entry; any other shape is read as objects.
+ */
+export function leafShape(tree: SchemaTree): boolean {
+  const set = tree.children.find((c) => c.element.name === "preference_set");
+  const list = set?.children.length === 1 ? set.children[0] : undefined;
+  const element = list?.children.length === 1 ? list.children[0] : undefined;
+  if (set?.element.repetition_type !== "OPTIONAL" || list?.element.name !== "list" || list.element.repetition_type !== "REPEATED") return false;
+  if (element?.element.name !== "element" || element.element.repetition_type !== "OPTIONAL") return false;
+  const leaves = element.children;
+  return leaves.length === 4 && PREFERENCE_LEAVES.every((name) => leaves.some((l) => l.element.name === name && l.element.repetition_type === "OPTIONAL" && l.element.type === "BYTE_ARRAY" && l.children.length === 0));
+}
+
+/**
+ * Rows from their leaf columns as hyparquet's onPage hands them over (before struct assembly).
+ * For a preference_set of leafShape, a row's value of each leaf is `[[[v], [v], [v], [v]]]`
+ * when the list holds four non-null structs with a non-null value: any other value (a null
+ * list, struct or field, another length) is not the byte path's, and the row is read as an
+ * object instead.
+ */
+class LeafRows implements RowSource {
+  private readonly leaves: unknown[][];
+  private readonly flat: Record<"main_source" | "original_source" | "system" | "prompt" | "output", unknown[]>;
+  /** `columns`: each leaf's values by row (of the row group), by its path joined with dots. */
+  constructor(
+    readonly n: number,
+    columns: Map<string, unknown[]>,
+  ) {
+    const column = (name: string) => columns.get(name) ?? [];
+    this.leaves = PREFERENCE_LEAVES.map((l) => column(`preference_set.list.element.${l}`));
+    this.flat = { main_source: column("main_source"), original_source: column("original_source"), system: column("system"), prompt: column("prompt"), output: column("output") };
+  }
+  fill(i: number, f: RowFields): boolean {
+    for (let l = 0; l < 4; l++) {
+      const row = this.leaves[l]![i];
+      if (!Array.isArray(row) || row.length !== 1) return false;
+      const list: unknown = row[0];
+      if (!Array.isArray(list) || list.length !== 4) return false;
+      for (let k = 0; k < 4; k++) {
+        const cell: unknown = list[k];
+        if (!Array.isArray(cell) || cell.length !== 1) return false;
+        f.entries[4 * k + l] = cell[0];
+      }
+    }
+    const { flat } = this;
+    f.main_source = flat.main_source[i];
+    f.original_source = flat.original_source[i];
+    f.system = flat.system[i];
+    f.prompt = flat.prompt[i];
+    f.output = flat.output[i];
+    return true;
+  }
+  textBytes(i: number): number {
+    return byteLength(this.flat.prompt[i]) + byteLength(this.flat.output[i]);
+  }
+}
+
+/** Rows of a Parquet row group per batch (the main thread frees a batch once its triples are written). */
+const PARQUET_ROWS_PER_BATCH = 2500;
+
+/**
+ * Decodes a Parquet row group into batches: by the byte path, its leaf columns read without
+ * struct assembly where the schema allows (LeafRows), else rows as objects; the columns the
+ * metadata vouches for are not read. From the first row the byte path does not take, the row
+ * group is read again with every column, as objects, so that validateRow sees the whole row and
+ * names its first bad field.
+ */
+async function* decodeRowGroup(index: number, unit: Extract<TrainUnit, { kind: "parquet" }>, vocabulary: LocalVocabulary): AsyncGenerator<RowBatch> {
+  let builder = new BatchBuilder(vocabulary, 0);
+  try {
+    const { buf, metadata } = await openParquet(unit.file);
+    const { parquetRead, parquetReadObjects, parquetSchema } = await import("hyparquet");
+    const { compressors } = await import("hyparquet-compressors");
+    const { file, start, end } = unit;
+    const parsers = { stringFromBytes: (b: Uint8Array) => b };
+    const unreadable = (e: unknown) => new DataError({ file, row: start }, `cannot read row group at rows ${start}..${end - 1} (${(e as Error).message}); is the file truncated?`);
+    const objects = (columns?: string[]) =>
+      parquetReadObjects({ file: buf, metadata, rowStart: start, rowEnd: end, compressors, columns, parsers }).then(
+        (rows) => new ObjectRows(rows),
+        (e: unknown) => {
+          throw unreadable(e);
+        },
+      );
+    const leaves = async (columns: string[] | undefined) => {
+      const read = new Map<string, unknown[]>();
+      await parquetRead({
+        file: buf,
+        metadata,
+        rowStart: start,
+        rowEnd: end,
+        compressors,
+        columns,
+        parsers,
+        onPage: ({ pathInSchema, columnData, rowStart }) => {
+          const key = pathInSchema.join(".");
+          let values = read.get(key);
+          if (!values) read.set(key, (values = new Array<unknown>(end - start)));
+          for (let k = Math.max(0, start - rowStart); k < columnData.length && rowStart + k < end; k++) values[rowStart + k - start] = columnData[k];
+        },
+      }).catch((e: unknown) => {
+        throw unreadable(e);
+      });
+      return new LeafRows(end - start, read);
+    };
+    const skipped = skippableColumns(metadata, unit.group);
+    const projection = skipped.size > 0 ? topLevelColumns(metadata).filter((c) => !skipped.has(c)) : undefined;
+    let rows: RowSource = leafShape(parquetSchema(metadata)) ? await leaves(projection) : await objects(projection);
+    let vouched = skipped;
+    const fields: RowFields = { main_source: null, original_source: null, system: null, prompt: null, output: null, entries: new Array<unknown>(16) };
+    const fresh = (from: number) => {
+      let bytes = 0;
+      const to = Math.min(rows.n, from + PARQUET_ROWS_PER_BATCH);
+      for (let i = from; i < to; i++) bytes += rows.textBytes(i);
+      return new BatchBuilder(vocabulary, Math.ceil(bytes * 1.1) + (to - from) * 800);
+    };
+    builder = fresh(0);
+    for (let i = 0; i < rows.n; i++) {
+      if (builder.n === PARQUET_ROWS_PER_BATCH) {
+        yield builder.finish(index, false);
+        builder = fresh(i);
+      }
+      if (rows.fill(i, fields) && builder.addBytesRow(fields, vouched)) continue;
+      if (rows instanceof LeafRows || vouched.size > 0) {
+        // A row the byte path does not take as read so far: the rest as objects of every column
+        // (this row again first).
+        rows = await objects(undefined);
+        vouched = NONE;
+        i--;
+        continue;
+      }
+      builder.addRow(validateRow("train", decodeStrings((rows as ObjectRows).row(i)), { file, row: start + i }));
+    }
+  } catch (e) {
+    yield builder.finish(index, true, serializeError(e));
+    return;
+  }
+  yield builder.finish(index, true);
+}
+
 /** Rows of a JSON(L) file per batch. */
 const ROWS_PER_BATCH = 2000;
 
@@ -451,44 +698,7 @@ export async function* decodeUnit(index: number, unit: TrainUnit, vocabulary: Lo
     return;
   }
   if (unit.kind === "parquet") {
-    let builder = new BatchBuilder(vocabulary, 0);
-    try {
-      const { buf, metadata } = await openParquet(unit.file);
-      const { parquetReadObjects } = await import("hyparquet");
-      const { compressors } = await import("hyparquet-compressors");
-      const { file, start, end } = unit;
-      const skipped = skippableColumns(metadata, unit.group);
-      const read = (columns?: string[]) =>
-        parquetReadObjects({ file: buf, metadata, rowStart: start, rowEnd: end, compressors, columns, parsers: { stringFromBytes: (b: Uint8Array) => b } }).catch((e: unknown) => {
-          throw new DataError({ file, row: start }, `cannot read row group at rows ${start}..${end - 1} (${(e as Error).message}); is the file truncated?`);
-        });
-      let projected = skipped.size > 0;
-      let rows = await read(projected ? topLevelColumns(metadata).filter((c) => !skipped.has(c)) : undefined);
-      const fresh = () => {
-        let bytes = 0;
-        for (const r of rows) for (const k of ["output", "prompt"]) bytes += (r[k] as Uint8Array | null)?.length ?? 0;
-        return new BatchBuilder(vocabulary, Math.ceil(bytes * 1.1) + rows.length * 800);
-      };
-      builder = fresh();
-      for (let i = 0; i < rows.length; i++) {
-        const raw = rows[i]!;
-        if (raw !== null && typeof raw === "object" && builder.addBytesRow(raw, projected ? skipped : NONE)) continue;
-        if (projected) {
-          // A row the byte path does not take: read the row group again with every column, so
-          // that validateRow sees the whole row and names its first bad field.
-          projected = false;
-          rows = await read();
-          builder = fresh();
-          i = -1;
-          continue;
-        }
-        builder.addRow(validateRow("train", decodeStrings(raw), { file, row: start + i }));
-      }
-    } catch (e) {
-      yield builder.finish(index, true, serializeError(e));
-      return;
-    }
-    yield builder.finish(index, true);
+    yield* decodeRowGroup(index, unit, vocabulary);
     return;
   }
   let builder = new BatchBuilder(vocabulary, 1 << 20);

@@ -1,16 +1,23 @@
 /**
- * A decoding worker thread of the build (see train-rows.ts): decodes the units the main thread
- * assigns, one after the other, and posts their batches (the bytes transferred, not copied). It
+ * A worker thread of the build. First it decodes (see train-rows.ts) the units the main thread
+ * assigns, one after the other, and posts their batches (the bytes transferred, not copied); it
  * waits for the main thread to take its batches when MAX_AHEAD of them are not yet taken, so a
- * large JSON(L) file is never held whole. Bundled as dist/data-train-worker.js (scripts/build.mjs).
+ * large JSON(L) file is never held whole. Then it retrieves a share of the users' histories from
+ * a snapshot of the main thread's history index (its arrays shared, not copied). Bundled as
+ * dist/data-train-worker.js (scripts/build.mjs).
  */
 import { parentPort } from "node:worker_threads";
+import { HistoryIndex, retrieveBatch, type IndexSnapshot, type RetrievalQuery, type RetrievedBatch } from "./history-index.js";
 import { decodeUnit, LocalVocabulary, serializeError, type RowBatch, type SerializedError, type TrainUnit } from "./train-rows.js";
 
-export type ToWorker = { type: "unit"; index: number; unit: TrainUnit } | { type: "taken" };
-export type FromWorker = { type: "batch"; batch: RowBatch } | { type: "fatal"; error: SerializedError };
+export type ToWorker = { type: "unit"; index: number; unit: TrainUnit } | { type: "taken" } | { type: "retrieve"; id: number; snapshot: IndexSnapshot; queries: RetrievalQuery[] };
+export type FromWorker =
+  | { type: "batch"; batch: RowBatch }
+  | { type: "fatal"; error: SerializedError }
+  | { type: "retrieved"; id: number; batch: RetrievedBatch }
+  | { type: "retrieved"; id: number; error: SerializedError };
 
-const MAX_AHEAD = 3;
+const MAX_AHEAD = 8;
 const port = parentPort!;
 const queue: { index: number; unit: TrainUnit }[] = [];
 let ahead = 0;
@@ -32,6 +39,17 @@ async function run(): Promise<void> {
 }
 
 port.on("message", (m: ToWorker) => {
+  if (m.type === "retrieve") {
+    let reply: FromWorker;
+    try {
+      const ix = HistoryIndex.fromSnapshot(m.snapshot);
+      reply = { type: "retrieved", id: m.id, batch: retrieveBatch(ix, m.queries) };
+    } catch (e) {
+      reply = { type: "retrieved", id: m.id, error: serializeError(e) };
+    }
+    port.postMessage(reply, "batch" in reply ? [reply.batch.at.buffer as ArrayBuffer, reply.batch.pairs.buffer as ArrayBuffer, reply.batch.scores.buffer as ArrayBuffer] : []);
+    return;
+  }
   if (m.type === "taken") {
     ahead--;
     wakeTaken?.();

@@ -1,4 +1,5 @@
 /** Small text utilities shared by retrieval (data) and the baseline provider. */
+import type { Grow } from "./grow.js";
 
 const STOP = new Set(
   "a an the and or of to in on for with by at as is are be was were it its this that these those from into than then so such can will would should could may might not no do does did have has had i you your we our they their he she his her them me my us".split(
@@ -119,7 +120,7 @@ export class TermCounts {
   }
 
   /** Appends k, the term ids and their counts to `out`. */
-  appendTo(out: number[]): void {
+  appendTo(out: Grow<Int32Array>): void {
     out.push(this.k);
     for (let j = 0; j < this.k; j++) out.push(this.tids[j]!);
     for (let j = 0; j < this.k; j++) out.push(this.counts[j]!);
