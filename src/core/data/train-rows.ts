@@ -187,18 +187,39 @@ export class LocalVocabulary {
   entryBytes(out: Grow<Int32Array>, subdimension: Uint8Array, preference: Uint8Array, description: Uint8Array): boolean {
     if (!isAscii(preference) || !isAscii(description)) return false;
     out.push(this.rawIdOf(this.rawSubBytes, this.rawSub, this.subIds, this.subdimensions, subdimension));
-    out.push(this.rawIdOf(this.rawPrefBytes, this.rawPref, this.prefIds, this.preferences, preference));
-    // At most one token per two bytes (two characters or more each, separated).
-    const tc = LocalVocabulary.scratch.reset(((preference.length + description.length) >> 1) + 2);
-    this.scan(preference, tc);
-    this.scan(description, tc);
-    tc.appendTo(out);
+    // A preference recurs on many rows: its id and its tokens are kept by its bytes.
+    const h = fnv(preference, preference.length);
+    let raw = this.rawPrefBytes.get(preference, preference.length, h);
+    if (raw === MISSING) {
+      raw = this.rawPrefBytes.set(preference, preference.length, h, this.prefNorm.length);
+      this.prefNorm.push(this.normalised(this.rawPref, this.prefIds, this.preferences, decoder.decode(preference)));
+      const tokens = this.tokens;
+      tokens.length = 0;
+      this.scan(preference, tokens);
+      this.prefTokens.push(tokens.data.slice(0, tokens.length));
+    }
+    out.push(this.prefNorm[raw]!);
+    const counter = this.counter.start();
+    const prefTokens = this.prefTokens[raw]!;
+    for (let i = 0; i < prefTokens.length; i++) counter.add(prefTokens[i]!);
+    const tokens = this.tokens;
+    tokens.length = 0;
+    this.scan(description, tokens);
+    const ids = tokens.data;
+    for (let i = 0; i < tokens.length; i++) counter.add(ids[i]!);
+    counter.appendTo(out);
     return true;
   }
 
   private readonly rawSubBytes = new TokenTable();
+  /** Raw preferences by their bytes: an index into prefNorm (its normalised id) and prefTokens (its term ids, in order). */
   private readonly rawPrefBytes = new TokenTable();
-  /** The local id of a subdimension or preference by its raw bytes, through `normalised` the first time. */
+  private readonly prefNorm: number[] = [];
+  private readonly prefTokens: Int32Array[] = [];
+  private readonly tokens = new Grow(new Int32Array(256));
+  private readonly counter = new DocCounter();
+
+  /** The local id of a subdimension by its raw bytes, through `normalised` the first time. */
   private rawIdOf(table: TokenTable, raw: Map<string, number>, map: Map<string, number>, fresh: string[], bytes: Uint8Array): number {
     const h = fnv(bytes, bytes.length);
     const id = table.get(bytes, bytes.length, h);
@@ -208,8 +229,8 @@ export class LocalVocabulary {
   private readonly table = new TokenTable();
   private static word = new Uint8Array(256);
 
-  /** Adds to `tc` the local id of each token of two or more characters in `src` (ASCII) that is not a stop word. */
-  private scan(src: Uint8Array, tc: TermCounts): void {
+  /** Appends to `tokens` the local id of each token of two or more characters in `src` (ASCII) that is not a stop word. */
+  private scan(src: Uint8Array, tokens: Grow<Int32Array>): void {
     const end = src.length;
     if (LocalVocabulary.word.length < end) LocalVocabulary.word = new Uint8Array(end * 2);
     const word = LocalVocabulary.word;
@@ -222,21 +243,21 @@ export class LocalVocabulary {
         h = Math.imul(h ^ c, FNV_PRIME);
         continue;
       }
-      if (n > 1) this.token(word, n, h >>> 0, tc);
+      if (n > 1) this.token(word, n, h >>> 0, tokens);
       n = 0;
       h = FNV_OFFSET;
     }
-    if (n > 1) this.token(word, n, h >>> 0, tc);
+    if (n > 1) this.token(word, n, h >>> 0, tokens);
   }
 
-  /** Adds to `tc` the local id of the token word[0..n) (hash h), unless it is a stop word. */
-  private token(word: Uint8Array, n: number, h: number, tc: TermCounts): void {
+  /** Appends to `tokens` the local id of the token word[0..n) (hash h), unless it is a stop word. */
+  private token(word: Uint8Array, n: number, h: number, tokens: Grow<Int32Array>): void {
     let tid = this.table.get(word, n, h);
     if (tid === MISSING) {
       const text = Buffer.from(word.buffer, word.byteOffset, n).toString("latin1");
       tid = this.table.set(word, n, h, tokenize(text).length === 0 ? -1 : LocalVocabulary.intern(this.termIds, this.terms, text));
     }
-    if (tid >= 0) tc.add(tid); // < 0: a stop word
+    if (tid >= 0) tokens.push(tid); // < 0: a stop word
   }
 
   /** The texts first seen since the last call. */
@@ -258,34 +279,91 @@ function fnv(bytes: Uint8Array, n: number): number {
   return h >>> 0;
 }
 
+/**
+ * Term counts of one document at a time by term id (TermCounts's result, first-occurrence order),
+ * found in O(1) per token: each term id's last document and its slot there.
+ */
+class DocCounter {
+  private stamp = new Int32Array(1 << 12);
+  private slot = new Int32Array(1 << 12);
+  private doc = 0;
+  private tids = new Int32Array(64);
+  private counts = new Int32Array(64);
+  private k = 0;
+
+  start(): this {
+    this.doc++;
+    this.k = 0;
+    return this;
+  }
+  add(tid: number): void {
+    if (tid >= this.stamp.length) {
+      const n = Math.max(tid + 1, this.stamp.length * 2);
+      const stamp = new Int32Array(n);
+      stamp.set(this.stamp);
+      this.stamp = stamp;
+      const slot = new Int32Array(n);
+      slot.set(this.slot);
+      this.slot = slot;
+    }
+    if (this.stamp[tid] === this.doc) {
+      this.counts[this.slot[tid]!]!++;
+      return;
+    }
+    const k = this.k;
+    if (k === this.tids.length) {
+      const tids = new Int32Array(k * 2);
+      tids.set(this.tids);
+      this.tids = tids;
+      const counts = new Int32Array(k * 2);
+      counts.set(this.counts);
+      this.counts = counts;
+    }
+    this.stamp[tid] = this.doc;
+    this.slot[tid] = k;
+    this.tids[k] = tid;
+    this.counts[k] = 1;
+    this.k = k + 1;
+  }
+  /** Appends k, the term ids and their counts to `out` (addRowIds's layout). */
+  appendTo(out: Grow<Int32Array>): void {
+    out.push(this.k);
+    for (let j = 0; j < this.k; j++) out.push(this.tids[j]!);
+    for (let j = 0; j < this.k; j++) out.push(this.counts[j]!);
+  }
+}
+
 /** Per byte: the lower-cased byte of an ASCII letter or digit (a word byte to `tokenize`), else 0. */
 const WORD_BYTE = Uint8Array.from({ length: 256 }, (_, b) => (b >= 0x41 && b <= 0x5a ? b + 0x20 : (b >= 0x61 && b <= 0x7a) || (b >= 0x30 && b <= 0x39) ? b : 0));
 
 /** What TokenTable.get returns for a key it does not hold. */
 const MISSING = -2;
 
-/** Ids by byte strings (tokens, raw texts), open addressing over a byte arena. */
+/**
+ * Ids by byte strings (tokens, raw texts): open addressing, each slot's hash, key (where in a byte
+ * arena, how long) and id in typed arrays, so a probe reads no JS object.
+ */
 class TokenTable {
-  private slots = new Int32Array(1 << 12).fill(-1);
-  private readonly hashes: number[] = [];
-  private readonly starts: number[] = [];
-  private readonly lengths: number[] = [];
-  private readonly ids: number[] = [];
+  private hashes = new Uint32Array(1 << 12);
+  private starts = new Int32Array(1 << 12);
+  private lengths = new Int32Array(1 << 12); // the key's length + 1; 0: an empty slot
+  private ids = new Int32Array(1 << 12);
+  private size = 0;
   private arena = new Uint8Array(1 << 16);
   private used = 0;
 
-  /** The id of key[0..n) (hash h), or MISSING. */
+  /** The id of key[0..n) (hash h, unsigned), or MISSING. */
   get(key: Uint8Array, n: number, h: number): number {
-    const mask = this.slots.length - 1;
-    const arena = this.arena;
+    const mask = this.hashes.length - 1;
+    const { hashes, lengths, arena } = this;
     for (let i = h & mask; ; i = (i + 1) & mask) {
-      const e = this.slots[i]!;
-      if (e < 0) return MISSING;
-      if (this.hashes[e] !== h || this.lengths[e] !== n) continue;
-      const at = this.starts[e]!;
+      const len = lengths[i]!;
+      if (len === 0) return MISSING;
+      if (hashes[i] !== h || len !== n + 1) continue;
+      const at = this.starts[i]!;
       let k = 0;
       while (k < n && arena[at + k] === key[k]) k++;
-      if (k === n) return this.ids[e]!;
+      if (k === n) return this.ids[i]!;
     }
   }
 
@@ -297,24 +375,28 @@ class TokenTable {
       this.arena = a;
     }
     this.arena.set(key.subarray(0, n), this.used);
-    this.hashes.push(h);
-    this.starts.push(this.used);
-    this.lengths.push(n);
-    this.ids.push(id);
+    if (++this.size * 2 > this.hashes.length) this.grow();
+    this.place(h, this.used, n + 1, id);
     this.used += n;
-    if (this.ids.length * 2 > this.slots.length) this.rehash();
-    else this.place(this.ids.length - 1);
     return id;
   }
-  private place(e: number): void {
-    const mask = this.slots.length - 1;
-    let i = this.hashes[e]! & mask;
-    while (this.slots[i]! >= 0) i = (i + 1) & mask;
-    this.slots[i] = e;
+  private place(h: number, start: number, len: number, id: number): void {
+    const mask = this.hashes.length - 1;
+    let i = h & mask;
+    while (this.lengths[i]! !== 0) i = (i + 1) & mask;
+    this.hashes[i] = h;
+    this.starts[i] = start;
+    this.lengths[i] = len;
+    this.ids[i] = id;
   }
-  private rehash(): void {
-    this.slots = new Int32Array(this.slots.length * 2).fill(-1);
-    for (let e = 0; e < this.ids.length; e++) this.place(e);
+  private grow(): void {
+    const { hashes, starts, lengths, ids } = this;
+    const n = hashes.length * 2;
+    this.hashes = new Uint32Array(n);
+    this.starts = new Int32Array(n);
+    this.lengths = new Int32Array(n);
+    this.ids = new Int32Array(n);
+    for (let i = 0; i < hashes.length; i++) if (lengths[i]! !== 0) this.place(hashes[i]!, starts[i]!, lengths[i]!, ids[i]!);
   }
 }
 
