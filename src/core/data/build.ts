@@ -28,7 +28,7 @@ import { HistoryIndex, type IndexSnapshot, type RetrievalQuery, type RetrievedBa
 import { pairId, tripleId, userId } from "./ids.js";
 import { LineWriter } from "./jsonl.js";
 import { writeTrainPass, type BatchSource, type TrainPassParams, type TrainSink, type TrainWriteResult } from "./train-pass.js";
-import { deserializeError, type RowBatch } from "./train-rows.js";
+import { deserializeError, planUnits, type RowBatch, type TrainUnit } from "./train-rows.js";
 import type { FromWorker, ToWorker } from "./train-worker.js";
 import { formatLineIndex } from "./line-index.js";
 import { readRawRows, resolveInputs, sha256File } from "./loaders.js";
@@ -123,6 +123,8 @@ interface BuildContext {
   progress: NonNullable<BuildOptions["onProgress"]>;
   /** The decoding workers' script; undefined: decode in-process. */
   workerFile?: string;
+  /** The train units, planned when the workers were started on them. */
+  units?: TrainUnit[];
 }
 
 /** Train inputs below this size are decoded in-process: starting the workers would cost more. */
@@ -202,12 +204,13 @@ export interface DecodePool {
 
 /**
  * Starts the decoding workers (`file`: the worker script) now, so that their start overlaps with
- * the build's other work. The planned units are handed out in input order: a worker is given the
+ * the build's other work; given the planned `units`, they start decoding them now too (the
+ * pool's `source` must then be asked for the same units). The planned units are handed out in input order: a worker is given the
  * next unit when it is idle and the unit is at most `workers` units ahead of the one being taken
  * (one unit of slack: a worker that finished early need not wait for the other's unit to be
  * taken), so memory stays at a few units' rows whatever the input size.
  */
-export function startDecodeWorkers(file: string): DecodePool {
+export function startDecodeWorkers(file: string, units?: TrainUnit[]): DecodePool {
   const count = decodeWorkerCount(Infinity);
   const workers: Worker[] = [];
   let closed = false;
@@ -275,30 +278,39 @@ export function startDecodeWorkers(file: string): DecodePool {
     });
     idle.push(w);
   }
+  // The units being handed out: set by the first `source` (or at the start, given `units`).
+  let plan: { units: TrainUnit[]; producer: Map<number, number>; next: number; current: number } | undefined;
+  const begin = (units: TrainUnit[]) => {
+    if (plan) {
+      if (plan.units.length !== units.length) throw new Error("the build's workers were started on other units");
+      return plan;
+    }
+    const p = (plan = { units, producer: new Map<number, number>(), next: 0, current: 0 });
+    assign = () => {
+      while (idle.length && p.next < p.units.length && p.next < p.current + workers.length + 1) {
+        const w = idle.shift()!;
+        p.producer.set(p.next, w);
+        queued.set(p.next, []);
+        workers[w]!.postMessage({ type: "unit", index: p.next, unit: p.units[p.next]! } satisfies ToWorker);
+        p.next++;
+      }
+    };
+    assign();
+    return p;
+  };
+  if (units) begin(units);
   const source: BatchSource = (units) => ({
     async *[Symbol.asyncIterator]() {
-      const producer = new Map<number, number>();
-      let next = 0;
-      let current = 0;
-      assign = () => {
-        while (idle.length && next < units.length && next < current + workers.length + 1) {
-          const w = idle.shift()!;
-          producer.set(next, w);
-          queued.set(next, []);
-          workers[w]!.postMessage({ type: "unit", index: next, unit: units[next]! } satisfies ToWorker);
-          next++;
-        }
-      };
-      assign();
-      while (current < units.length) {
-        const q = queued.get(current);
+      const p = begin(units);
+      while (p.current < p.units.length) {
+        const q = queued.get(p.current);
         if (q?.length) {
           const b = q.shift()!;
-          workers[producer.get(current)!]!.postMessage({ type: "taken" } satisfies ToWorker);
+          workers[p.producer.get(p.current)!]!.postMessage({ type: "taken" } satisfies ToWorker);
           if (b.last) {
-            queued.delete(current);
-            producer.delete(current);
-            current++;
+            queued.delete(p.current);
+            p.producer.delete(p.current);
+            p.current++;
             assign();
           }
           yield b;
@@ -357,7 +369,8 @@ export async function runTrainWorker(file: string, params: TrainPassParams, sink
  */
 async function trainPass(dir: string, ctx: BuildContext, testPrompts: Set<string>, groupSize?: Map<string, number>, pool?: DecodePool): Promise<TrainPass | undefined> {
   const { seed, historySize, pairsMode, progress } = ctx;
-  const params: TrainPassParams = { dir, trainFiles: ctx.trainFiles, testPrompts, seed, pairsMode, groupSize };
+  // The units the pool was started on (the first pass only: a pass with counts starts its own workers).
+  const params: TrainPassParams = { dir, trainFiles: ctx.trainFiles, testPrompts, seed, pairsMode, groupSize, units: pool ? ctx.units : undefined };
   let index = new HistoryIndex(seed, historySize);
   // Each decoding thread's vocabulary (train-rows.ts), its local ids mapped onto the index's when
   // a row using them is registered (so the index interns in registration order, as addRow does).
@@ -429,8 +442,11 @@ async function trainPass(dir: string, ctx: BuildContext, testPrompts: Set<string
 }
 
 async function buildInto(dir: string, ctx: BuildContext): Promise<Manifest> {
-  // The decoding workers start first: their start (loading the code) overlaps with the test split.
-  const pool = ctx.workerFile ? startDecodeWorkers(ctx.workerFile) : undefined;
+  // The decoding workers start first, on the first train units: their start (loading the code)
+  // and their first row groups overlap with the test split.
+  const units = ctx.workerFile ? await planUnits(ctx.trainFiles) : undefined;
+  const pool = ctx.workerFile ? startDecodeWorkers(ctx.workerFile, units) : undefined;
+  ctx = { ...ctx, units };
   try {
     return await buildWith(dir, ctx, pool);
   } finally {

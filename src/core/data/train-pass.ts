@@ -25,6 +25,8 @@ export interface TrainPassParams {
   groupSize?: Map<string, number>;
   /** False when the caller hashes the inputs itself (in parallel with the pass): sha256 left "". */
   hashInputs?: boolean;
+  /** The train files' units, already planned (planUnits); else planned here. */
+  units?: TrainUnit[];
 }
 
 /** One completed train triple, in write order: what the history index registers. */
@@ -97,7 +99,7 @@ export async function writeTrainPass(p: TrainPassParams, sink: TrainSink, source
   const pending = new Map<string, PendingRow[]>();
   let pendingRows = 0;
   const written = new Set<string>();
-  const units = await planUnits(p.trainFiles);
+  const units = p.units ?? (await planUnits(p.trainFiles));
   const trainWriter = await ByteWriter.open(path.join(p.dir, DATASET_FILES.train));
   const pairsWriter = await ByteWriter.open(path.join(p.dir, DATASET_FILES.pairs));
   let trainRows = 0;
