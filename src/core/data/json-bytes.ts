@@ -32,6 +32,14 @@ function wordsOf(buffer: ArrayBuffer): Int32Array {
   return e.words;
 }
 
+/**
+ * Runs of plain bytes up to this long are copied by a loop; longer ones through a subarray view.
+ * A view is an allocation, and a response has a few dozen escapes (newlines, quotes): with views
+ * for short runs the young generation filled, and was scavenged, while a row group's decoded
+ * values were alive and copied at every scavenge.
+ */
+const COPY_LOOP_MAX = 512;
+
 /** Texts shorter than this are scanned byte by byte (setting up the word view costs more). */
 const WORDS_FROM = 64;
 
@@ -126,7 +134,7 @@ export class ByteBuffer {
         i += len;
         continue;
       }
-      if (i - start > 32) out.set(src.subarray(start, i), at);
+      if (i - start > COPY_LOOP_MAX) out.set(src.subarray(start, i), at);
       else for (let k = start; k < i; k++) out[at + k - start] = src[k]!;
       at += i - start;
       const e = ESCAPES[c]!;
@@ -134,7 +142,7 @@ export class ByteBuffer {
       i++;
       start = i;
     }
-    if (n - start > 32) out.set(src.subarray(start, n), at);
+    if (n - start > COPY_LOOP_MAX) out.set(src.subarray(start, n), at);
     else for (let k = start; k < n; k++) out[at + k - start] = src[k]!;
     at += n - start;
     out[at++] = 0x22;
