@@ -131,7 +131,8 @@ test("a bad row in a later shard is reported, not one found first by another thr
 test("a Parquet text's JSON from its bytes is JSON.stringify's, and invalid UTF-8 is told apart (isUtf8)", () => {
   const rng = new Rng(9, "json-bytes");
   const out = new ByteBuffer(16);
-  const pieces = ["a", "Hello world. ", '"', "\\", "\n", "\u0001", "\u001f", "\u007f", "é", "€", "🎉", "\u2028", "abcdefghijklmnopqrstuvwxyz"];
+  // Plain runs short and long (copied by a loop up to 512 bytes, through a view beyond).
+  const pieces = ["a", "Hello world. ", '"', "\\", "\n", "\u0001", "\u001f", "\u007f", "é", "€", "🎉", "\u2028", "abcdefghijklmnopqrstuvwxyz", "plain text ".repeat(47)];
   for (let t = 0; t < 4000; t++) {
     let bytes: Uint8Array;
     if (t % 3) {
