@@ -24,6 +24,7 @@ import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import * as path from "node:path";
 import { contrasts, normText } from "./contrast.js";
+import { Grow } from "../util/grow.js";
 import { HistoryIndex, type IndexSnapshot, type RetrievalQuery, type RetrievedBatch } from "./history-index.js";
 import { pairId, tripleId, userId } from "./ids.js";
 import { LineWriter } from "./jsonl.js";
@@ -174,13 +175,15 @@ export function decodeWorkerCount(units: number): number {
 }
 
 /**
- * A larger young generation: decoding allocates row values at a high rate, and a row group's
- * values live until its rows are written, so a small one copies them again and again (at 64 MB
- * about a fifth more CPU than at 128 MB on the full-scale benchmark). A bounded old generation:
- * a worker's live objects are one row group's rows (tens of MB; the texts are outside the heap),
- * and without a bound V8 lets garbage grow to hundreds of MB per thread.
+ * A larger young generation than V8's default: decoding allocates row values at a high rate and
+ * a row group's values live until its rows are written, so a small one copies them again and
+ * again (at 64 MB about a fifth more CPU on the full-scale benchmark). 96 MB, not more: each
+ * thread commits its young generation, and at 128 MB the build's peak RSS came within a few
+ * percent of its 1 GB budget. A bounded old generation: a worker's live objects are one row
+ * group's rows (tens of MB; the texts are outside the heap), and without a bound V8 lets garbage
+ * grow to hundreds of MB per thread.
  */
-const resourceLimits = { maxYoungGenerationSizeMb: 128, maxOldGenerationSizeMb: 320 };
+const resourceLimits = { maxYoungGenerationSizeMb: 96, maxOldGenerationSizeMb: 320 };
 
 /** Thrown by the pool when no worker thread could start (before any sent anything). */
 class NoWorker extends Error {}
@@ -378,7 +381,8 @@ async function trainPass(dir: string, ctx: BuildContext, testPrompts: Set<string
     terms: string[];
     subdimensions: string[];
     preferences: string[];
-    termIds: number[];
+    /** Local id -> the index's id, -1 until a registered row uses it. */
+    termIds: Grow<Int32Array>;
     subdimensionIds: number[][];
     preferenceIds: number[];
   }
@@ -386,8 +390,11 @@ async function trainPass(dir: string, ctx: BuildContext, testPrompts: Set<string
   const sink: TrainSink = {
     batch: (b) => {
       let v = vocabularies.get(b.producer);
-      if (!v) vocabularies.set(b.producer, (v = { terms: [], subdimensions: [], preferences: [], termIds: [], subdimensionIds: DIMENSIONS.map(() => []), preferenceIds: [] }));
-      for (const t of b.terms) v.terms.push(t);
+      if (!v) vocabularies.set(b.producer, (v = { terms: [], subdimensions: [], preferences: [], termIds: new Grow(new Int32Array(1 << 12)), subdimensionIds: DIMENSIONS.map(() => []), preferenceIds: [] }));
+      for (const t of b.terms) {
+        v.terms.push(t);
+        v.termIds.push(-1);
+      }
       for (const t of b.subdimensions) v.subdimensions.push(t);
       for (const t of b.preferences) v.preferences.push(t);
     },
@@ -396,18 +403,24 @@ async function trainPass(dir: string, ctx: BuildContext, testPrompts: Set<string
         // Register the three rows contiguously: row 3t+j is member j of train triple t.
         for (const { batch: b, row } of t.members) {
           const v = vocabularies.get(b.producer)!;
+          const termIds = v.termIds.data;
           const docs = b.docs;
           const start = b.docAt[row]!;
           let at = start;
-          DIMENSIONS.forEach((d, k) => {
+          for (let k = 0; k < DIMENSIONS.length; k++) {
             const sub = docs[at]!;
-            docs[at] = v.subdimensionIds[k]![sub] ??= index.subdimensionId(d, v.subdimensions[sub]!);
+            docs[at] = v.subdimensionIds[k]![sub] ??= index.subdimensionId(DIMENSIONS[k]!, v.subdimensions[sub]!);
             const pref = docs[at + 1]!;
             docs[at + 1] = v.preferenceIds[pref] ??= index.preferenceId(v.preferences[pref]!);
             const n = docs[at + 2]!;
-            for (let i = at + 3; i < at + 3 + n; i++) docs[i] = v.termIds[docs[i]!] ??= index.termId(v.terms[docs[i]!]!);
+            for (let i = at + 3; i < at + 3 + n; i++) {
+              const local = docs[i]!;
+              let id = termIds[local]!;
+              if (id < 0) termIds[local] = id = index.termId(v.terms[local]!);
+              docs[i] = id;
+            }
             at += 3 + 2 * n;
-          });
+          }
           index.addRowIds(docs, start);
         }
         const tIdx = index.addTriple(t.exclusion);
