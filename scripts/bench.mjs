@@ -8,6 +8,7 @@ const benches = [
   ["batch runner overhead (issue 3)", "scripts/bench-runner.ts"],
   ["llama.cpp verdicts and prefix reuse (issue 3)", "scripts/bench-llama.ts"],
   ["webview render (issue 5)", "scripts/bench-webview.ts"],
+  ["extension activation in code-server (needs scripts/e2e-setup.sh)", "scripts/bench-activation.ts"],
   ["fine-tuning export and rs at full scale (issue 11)", "scripts/bench-finetune.ts"],
   ["experiments at scale: full-scale cost estimate and the batch path (issue 13)", "scripts/bench-scale.ts"],
 ].filter(([, file]) => existsSync(file));
