@@ -12,8 +12,9 @@
  * <= 1.2x the input rows' text; users data <= 1 s, history <= 200 ms, triple <= 300 ms,
  * search <= 300 ms. The exports write several GB (every example carries its history's texts) and
  * take many minutes on a 2-core machine, so they run only with `--export`; `--only-export` runs
- * them on an already built dataset. `--repeat N` alternates the read and the build N times and
- * compares the fastest of each (for a machine shared with other jobs).
+ * them on an already built dataset. `--repeat N` (default 3) alternates the read and the build N
+ * times and compares the fastest of each: on a machine shared with other jobs one run can be
+ * slowed by half. The read and the build run bundled (bundleChild), as `preflab build` runs.
  */
 import { execFileSync } from "node:child_process";
 import { cpus, loadavg } from "node:os";
@@ -67,10 +68,10 @@ async function main() {
     }
     return;
   }
-  // On a shared machine the load changes from one minute to the next: `--repeat N` alternates the
-  // read and the build N times and compares the fastest of each (every run is printed).
+  // On a shared machine the load changes from one minute to the next: the read and the build are
+  // alternated `--repeat N` times (default 3) and the fastest of each compared (every run is printed).
   const at = process.argv.indexOf("--repeat");
-  const repeat = at > 0 ? Math.max(1, Number(process.argv[at + 1]) || 1) : 1;
+  const repeat = at > 0 ? Math.max(1, Number(process.argv[at + 1]) || 1) : 3;
   const reads: Child[] = [];
   const builds: Child[] = [];
   for (let i = 0; i < repeat; i++) {
