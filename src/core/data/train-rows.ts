@@ -525,7 +525,7 @@ class BatchBuilder {
       n: this.n,
       tids: this.tids,
       producer: 0,
-      docs: this.docs.data.slice(0, this.docs.length),
+      docs: this.docs.data.subarray(0, this.docs.length),
       docAt: Int32Array.from(this.docAt),
       ...this.vocabulary.take(),
       bytes: this.bytes.bytes.subarray(0, this.bytes.length),

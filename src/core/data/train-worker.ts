@@ -30,7 +30,9 @@ async function run(): Promise<void> {
   while (queue.length) {
     const { index, unit } = queue.shift()!;
     for await (const batch of decodeUnit(index, unit, vocabulary)) {
-      port.postMessage({ type: "batch", batch } satisfies FromWorker, [batch.bytes.buffer as ArrayBuffer]);
+      // Transferred, not copied: the batch's arrays are views of buffers of its own (train-rows.ts:
+      // finish; its builder is not used again).
+      port.postMessage({ type: "batch", batch } satisfies FromWorker, [batch.bytes.buffer, batch.docs.buffer, batch.docAt.buffer, batch.ends.buffer] as ArrayBuffer[]);
       ahead++;
       while (ahead >= MAX_AHEAD) await new Promise<void>((resolve) => (wakeTaken = resolve));
     }
