@@ -17,6 +17,7 @@
  * slowed by half. The read and the build run bundled (bundleChild), as `preflab build` runs.
  */
 import { execFileSync } from "node:child_process";
+import { cpSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import * as path from "node:path";
 import { ensureCorpus, FULL_TEST_TRIPLES, FULL_TRAIN_TRIPLES } from "./lib/bench-corpus.js";
@@ -45,6 +46,8 @@ async function bundleChild(): Promise<void> {
   const common: import("esbuild").BuildOptions = { bundle: true, platform: "node", target: "node20", format: "cjs", external: ["vscode", "node-llama-cpp", "@node-llama-cpp/*"], logLevel: "warning" };
   await build({ ...common, entryPoints: [path.join(__dirname, "bench-build-child.ts")], outfile: path.join(BIN, "bench-build-child.cjs") });
   await build({ ...common, entryPoints: [path.join(ROOT, "src", "core", "data", "train-worker.ts")], outfile: path.join(BIN, "data-train-worker.js") });
+  // The built-in templates (the exports render with them) beside the bundle, as dist/templates.
+  cpSync(path.join(ROOT, "src", "core", "templates", "builtin"), path.join(BIN, "templates"), { recursive: true });
 }
 
 function child(mode: string): Child {
