@@ -42,14 +42,17 @@ export interface MultifacetParquetWriter {
   close(): Promise<void>;
 }
 
-/** `statistics`: column chunk statistics (min, max, null count) as pyarrow writes them by default. */
-export function openMultifacetParquet(file: string, split: "train" | "test", rowGroupSize = 5000, statistics = false): MultifacetParquetWriter {
+/**
+ * `statistics`: column chunk statistics (min, max, null count) as pyarrow writes them by default.
+ * `pageSize`: the target uncompressed size of a data page (the writer's default, 1 MB).
+ */
+export function openMultifacetParquet(file: string, split: "train" | "test", rowGroupSize = 5000, statistics = false, pageSize?: number): MultifacetParquetWriter {
   const columns = split === "train" ? TRAIN_COLUMNS : TEST_COLUMNS;
   const writer = new ParquetWriter({ writer: fileWriter(file), schema: schemaFor(split) as never, statistics });
   return {
     async write(rows) {
       if (rows.length === 0) return;
-      await writer.write({ columnData: columns.map((name) => ({ name, data: rows.map((r) => r[name] ?? null) })), rowGroupSize });
+      await writer.write({ columnData: columns.map((name) => ({ name, data: rows.map((r) => r[name] ?? null) })), rowGroupSize, ...(pageSize ? { pageSize } : {}) });
     },
     async close() {
       await writer.finish();
@@ -57,8 +60,8 @@ export function openMultifacetParquet(file: string, split: "train" | "test", row
   };
 }
 
-export async function writeMultifacetParquet(file: string, split: "train" | "test", rows: Record<string, unknown>[], rowGroupSize = 5000, statistics = false): Promise<void> {
-  const w = openMultifacetParquet(file, split, rowGroupSize, statistics);
+export async function writeMultifacetParquet(file: string, split: "train" | "test", rows: Record<string, unknown>[], rowGroupSize = 5000, statistics = false, pageSize?: number): Promise<void> {
+  const w = openMultifacetParquet(file, split, rowGroupSize, statistics, pageSize);
   await w.write(rows);
   await w.close();
 }

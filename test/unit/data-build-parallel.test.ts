@@ -245,6 +245,16 @@ test("preference_set read from its leaf columns: rows with a null list, entry or
       );
     }
   }
+  // Column chunks of many small pages (as real files have: pyarrow writes ~1 MB pages), a row's
+  // list split across pages: the leaves' values by row are the rows' own, the same bytes as JSONL.
+  const paged = path.join(dir, "leaf-paged.parquet");
+  await writeMultifacetParquet(paged, "train", trainRows, 100, false, 256);
+  const { metadata } = await openParquetFile(paged);
+  const chunks = metadata.row_groups.flatMap((g) => g.columns.map((c) => c.meta_data!));
+  assert.ok(chunks.some((c) => c.path_in_schema.join(".") === "preference_set.list.element.description" && Number(c.total_uncompressed_size) > 2048), "nested leaves over several pages");
+  await withEnv({ PREFLAB_BUILD_WORKERS: "2" }, () => buildDataset({ train: paged, test: testFile, out: path.join(dir, "leaf-paged-pq") }));
+  await withEnv({ PREFLAB_BUILD_WORKER: "0" }, () => buildDataset({ train: writeJsonl(path.join(dir, "leaf-paged.jsonl"), trainRows), test: testFile, out: path.join(dir, "leaf-paged-jsonl") }));
+  same(path.join(dir, "leaf-paged-pq"), path.join(dir, "leaf-paged-jsonl"));
   // A valid row whose entries come in another order, and an empty description, take either path to the same bytes.
   const rows = trainRows.slice(0, 30).map((r) => ({ ...r }));
   rows[3]!.preference_set = [...(rows[3]!.preference_set as Entry[])].reverse();

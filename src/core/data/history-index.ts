@@ -443,7 +443,11 @@ export class HistoryIndex {
   snapshot(): IndexSnapshot {
     if (this.sealed) throw new Error("history index: a sealed index cannot be snapshotted (its documents are freed)");
     const pairs = new Int32Array(new SharedArrayBuffer(this.pairs.length * 12));
-    this.pairs.forEach((p, i) => pairs.set([p.triple, p.chosenRow, p.rejectedRow], 3 * i));
+    this.pairs.forEach((p, i) => {
+      pairs[3 * i] = p.triple;
+      pairs[3 * i + 1] = p.chosenRow;
+      pairs[3 * i + 2] = p.rejectedRow;
+    });
     return {
       seed: this.seed,
       historySize: this.historySize,
