@@ -130,9 +130,15 @@ class DimensionCorpus {
     const df = new Int32Array(new SharedArrayBuffer(this.df.byteLength));
     df.set(this.df);
     this.df = df;
-    const snap = { start: this.start.share(), termIds: this.termIds.share(), termCounts: this.termCounts.share(), df, docs: this.docs };
-    // The same values, now shared: a frozen view keeps its idf and norms.
-    if (this.frozen) this.frozen = { ...this.frozen, start: snap.start, termIds: snap.termIds, termCounts: snap.termCounts };
+    const { idf, norm } = this.freeze();
+    const shared = (a: Float64Array) => {
+      const c = new Float64Array(new SharedArrayBuffer(a.byteLength));
+      c.set(a);
+      return c;
+    };
+    const snap = { start: this.start.share(), termIds: this.termIds.share(), termCounts: this.termCounts.share(), df, docs: this.docs, idf: shared(idf), norm: shared(norm) };
+    // The same values, now shared.
+    this.frozen = { start: snap.start, termIds: snap.termIds, termCounts: snap.termCounts, idf: snap.idf, norm: snap.norm };
     return snap;
   }
 
@@ -143,7 +149,7 @@ class DimensionCorpus {
     this.termCounts.adopt(snap.termCounts);
     this.df = snap.df;
     this.docs = snap.docs;
-    this.frozen = undefined;
+    this.frozen = { start: snap.start, termIds: snap.termIds, termCounts: snap.termCounts, idf: snap.idf, norm: snap.norm };
   }
 
   /** Query vector for free text, in the same space. */
@@ -167,13 +173,18 @@ class DimensionCorpus {
   }
 }
 
-/** A DimensionCorpus's documents (`start` has docs + 1 entries) and document frequencies. */
+/**
+ * A DimensionCorpus's documents (`start` has docs + 1 entries) and document frequencies, with
+ * the idf per term and norm per document it had computed (so a thread it is sent to need not).
+ */
 interface CorpusSnapshot {
   start: Int32Array;
   termIds: Int32Array;
   termCounts: Int32Array;
   df: Int32Array;
   docs: number;
+  idf: Float64Array;
+  norm: Float64Array;
 }
 
 /**
@@ -194,6 +205,8 @@ export interface IndexSnapshot {
   pairs: Int32Array;
   triplePrompts: string[];
   rows: number;
+  /** Per dimension, the candidate buckets: subdimension id and its pairs. */
+  buckets: [number, Int32Array][][];
 }
 
 /**
@@ -460,6 +473,7 @@ export class HistoryIndex {
       pairs,
       triplePrompts: this.triplePrompts,
       rows: this.rowCount,
+      buckets: DIMENSIONS.map((d) => [...this.bucketsFor()[d]].map(([sub, b]): [number, Int32Array] => [sub, Int32Array.from(b.pairs)])),
     };
   }
 
@@ -477,6 +491,18 @@ export class HistoryIndex {
     for (let i = 0; i < snap.pairs.length; i += 3) index.pairs.push({ triple: snap.pairs[i]!, chosenRow: snap.pairs[i + 1]!, rejectedRow: snap.pairs[i + 2]! });
     for (const p of snap.triplePrompts) index.triplePrompts.push(p);
     index.rowCount = snap.rows;
+    index.buckets = Object.fromEntries(
+      DIMENSIONS.map((d, k) => [
+        d,
+        new Map(
+          snap.buckets[k]!.map(([sub, pairs]) => {
+            const b = new Bucket();
+            for (const p of pairs) b.pairs.push(p);
+            return [sub, b];
+          }),
+        ),
+      ]),
+    ) as Record<Dimension, Map<number, Bucket>>;
     return index;
   }
 
