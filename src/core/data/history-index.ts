@@ -62,7 +62,7 @@ class DimensionCorpus {
     if (this.released) throw new Error("history index: rows cannot be added after seal()");
     this.frozen = undefined; // idf changes
     const tokens = tokenize(prefText(entry));
-    const tc = DimensionCorpus.scratch.reset(tokens.length);
+    const tc = DimensionCorpus.scratch.reset();
     for (const t of tokens) tc.add(this.terms.id(t));
     this.addCounts(tc.k, tc.tids, 0, tc.counts, 0);
   }

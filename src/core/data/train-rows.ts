@@ -184,7 +184,7 @@ export class LocalVocabulary {
     out.push(this.normalised(this.rawSub, this.subIds, this.subdimensions, subdimension));
     out.push(this.normalised(this.rawPref, this.prefIds, this.preferences, preference));
     const tokens = tokenize(`${preference} ${description}`);
-    const tc = LocalVocabulary.scratch.reset(tokens.length);
+    const tc = LocalVocabulary.scratch.reset();
     for (const t of tokens) tc.add(LocalVocabulary.intern(this.termIds, this.terms, t));
     tc.appendTo(out);
   }
@@ -211,7 +211,7 @@ export class LocalVocabulary {
       this.prefTokens.push(tokens.data.slice(0, tokens.length));
     }
     out.push(this.prefNorm[raw]!);
-    const counter = this.counter.start();
+    const counter = LocalVocabulary.scratch.reset();
     const prefTokens = this.prefTokens[raw]!;
     for (let i = 0; i < prefTokens.length; i++) counter.add(prefTokens[i]!);
     const tokens = this.tokens;
@@ -229,7 +229,6 @@ export class LocalVocabulary {
   private readonly prefNorm: number[] = [];
   private readonly prefTokens: Int32Array[] = [];
   private readonly tokens = new Grow(new Int32Array(256));
-  private readonly counter = new DocCounter();
 
   /** The local id of a subdimension by its raw bytes, through `normalised` the first time. */
   private rawIdOf(table: TokenTable, raw: Map<string, number>, map: Map<string, number>, fresh: string[], bytes: Uint8Array): number {
@@ -289,60 +288,6 @@ function fnv(bytes: Uint8Array, n: number): number {
   let h = FNV_OFFSET;
   for (let i = 0; i < n; i++) h = Math.imul(h ^ bytes[i]!, FNV_PRIME);
   return h >>> 0;
-}
-
-/**
- * Term counts of one document at a time by term id (TermCounts's result, first-occurrence order),
- * found in O(1) per token: each term id's last document and its slot there.
- */
-class DocCounter {
-  private stamp = new Int32Array(1 << 12);
-  private slot = new Int32Array(1 << 12);
-  private doc = 0;
-  private tids = new Int32Array(64);
-  private counts = new Int32Array(64);
-  private k = 0;
-
-  start(): this {
-    this.doc++;
-    this.k = 0;
-    return this;
-  }
-  add(tid: number): void {
-    if (tid >= this.stamp.length) {
-      const n = Math.max(tid + 1, this.stamp.length * 2);
-      const stamp = new Int32Array(n);
-      stamp.set(this.stamp);
-      this.stamp = stamp;
-      const slot = new Int32Array(n);
-      slot.set(this.slot);
-      this.slot = slot;
-    }
-    if (this.stamp[tid] === this.doc) {
-      this.counts[this.slot[tid]!]!++;
-      return;
-    }
-    const k = this.k;
-    if (k === this.tids.length) {
-      const tids = new Int32Array(k * 2);
-      tids.set(this.tids);
-      this.tids = tids;
-      const counts = new Int32Array(k * 2);
-      counts.set(this.counts);
-      this.counts = counts;
-    }
-    this.stamp[tid] = this.doc;
-    this.slot[tid] = k;
-    this.tids[k] = tid;
-    this.counts[k] = 1;
-    this.k = k + 1;
-  }
-  /** Appends k, the term ids and their counts to `out` (addRowIds's layout). */
-  appendTo(out: Grow<Int32Array>): void {
-    out.push(this.k);
-    for (let j = 0; j < this.k; j++) out.push(this.tids[j]!);
-    for (let j = 0; j < this.k; j++) out.push(this.counts[j]!);
-  }
 }
 
 /** Per byte: the lower-cased byte of an ASCII letter or digit (a word byte to `tokenize`), else 0. */

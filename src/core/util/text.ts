@@ -91,32 +91,52 @@ export function dot(a: SparseVector, b: SparseVector): number {
 /**
  * The distinct term ids of one document and their counts, in first-occurrence order, in reused
  * scratch arrays (no Map per document: the build and the history index count every train row).
+ * A term is found in O(1): each term id's last document and its slot there.
  */
 export class TermCounts {
   tids = new Int32Array(64);
   counts = new Int32Array(64);
   /** Distinct terms so far. */
   k = 0;
+  private stamp = new Int32Array(1 << 12);
+  private slot = new Int32Array(1 << 12);
+  private doc = 0;
 
-  /** Starts a document of at most `maxTerms` terms. */
-  reset(maxTerms: number): this {
-    if (maxTerms > this.tids.length) {
-      this.tids = new Int32Array(maxTerms * 2);
-      this.counts = new Int32Array(maxTerms * 2);
-    }
+  /** Starts a document. */
+  reset(): this {
+    this.doc++;
     this.k = 0;
     return this;
   }
 
   add(tid: number): void {
-    const { tids, counts, k } = this;
-    let j = 0;
-    while (j < k && tids[j] !== tid) j++;
-    if (j === k) {
-      tids[k] = tid;
-      counts[k] = 1;
-      this.k = k + 1;
-    } else counts[j]!++;
+    if (tid >= this.stamp.length) {
+      const n = Math.max(tid + 1, this.stamp.length * 2);
+      const stamp = new Int32Array(n);
+      stamp.set(this.stamp);
+      this.stamp = stamp;
+      const slot = new Int32Array(n);
+      slot.set(this.slot);
+      this.slot = slot;
+    }
+    if (this.stamp[tid] === this.doc) {
+      this.counts[this.slot[tid]!]!++;
+      return;
+    }
+    const k = this.k;
+    if (k === this.tids.length) {
+      const tids = new Int32Array(k * 2);
+      tids.set(this.tids);
+      this.tids = tids;
+      const counts = new Int32Array(k * 2);
+      counts.set(this.counts);
+      this.counts = counts;
+    }
+    this.stamp[tid] = this.doc;
+    this.slot[tid] = k;
+    this.tids[k] = tid;
+    this.counts[k] = 1;
+    this.k = k + 1;
   }
 
   /** Appends k, the term ids and their counts to `out`. */
