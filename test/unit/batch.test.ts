@@ -431,19 +431,27 @@ test("Ctrl-C while a batch is being created: once the API has made it, it is can
   assert.equal(state.batches[0]?.cancelRequested, true);
 });
 
-test("preflab rm --batch --batch-max-enqueued-tokens: the CLI cuts and paces batches to the limit, counted with the model's tokenizer", async () => {
+/**
+ * A run-side enqueued-token limit for an rm run of 3 users on gpt-4o: the server reset, earlier
+ * unfinished OpenAI batches closed, `limit` just above the largest prompt (o200k tokens), and the
+ * server's own limit set with room (it counts characters / 4, more than o200k does for this text).
+ */
+async function enqueuedLimitSetup(): Promise<{ sizes: number[]; limit: number }> {
   reset({ itemsPerPoll: 2 });
   for (const b of batches.batches.values()) if (b.dialect === "openai" && ["validating", "in_progress"].includes(b.status)) b.status = "cancelled";
-  const { main } = await import("../../src/cli/main.js");
   const { tokenizerFor } = await import("../../src/core/templates/tokens.js");
   const tokenizer = await tokenizerFor({ provider: "openai", model: "gpt-4o" });
-  const plan = await planRm(ds, { limit: 3, tokenizer });
-  const sizes = plan.items.map((i) => tokenizer.countMessages(i.request.messages));
+  const sizes = (await planRm(ds, { limit: 3, tokenizer })).items.map((i) => tokenizer.countMessages(i.request.messages));
   const limit = Math.max(...sizes) + 10;
-  assert.ok(sizes.reduce((a, b) => a + b, 0) > 2 * limit, "the run needs several batches");
-  // The test server counts characters / 4, more than o200k does for this text: its limit has room.
   batches.enqueuedTokenLimit = Math.ceil(limit * 1.6);
   batches.maxEnqueuedTokens = 0;
+  return { sizes, limit };
+}
+
+test("preflab rm --batch --batch-max-enqueued-tokens: the CLI cuts and paces batches to the limit, counted with the model's tokenizer", async () => {
+  const { sizes, limit } = await enqueuedLimitSetup();
+  assert.ok(sizes.reduce((a, b) => a + b, 0) > 2 * limit, "the run needs several batches");
+  const { main } = await import("../../src/cli/main.js");
   const earlier = new Set(batches.batches.keys());
   const err: string[] = [];
   const runDir = path.join(dir, "cli-batch-limit");
@@ -492,18 +500,11 @@ test("preflab rm --batch: the CLI runs through the batch API, prints the batch's
 });
 
 test("experiment file: a model's batchMaxEnqueuedTokens cuts its batch cell's batches; prices may set batchCachedInput", async () => {
-  reset({ itemsPerPoll: 2 });
-  for (const b of batches.batches.values()) if (b.dialect === "openai" && ["validating", "in_progress"].includes(b.status)) b.status = "cancelled";
+  const { limit } = await enqueuedLimitSetup();
   const { writeFileSync } = await import("node:fs");
   const { loadExperiment, runExperiment, estimateExperiment } = await import("../../src/app/experiment.js");
   const { cliOriginStore, cliAllowHint, KeyDestinationPolicy } = await import("../../src/app/origins.js");
   const { ALLOW_ALL } = await import("../../src/app/gate.js");
-  const { tokenizerFor } = await import("../../src/core/templates/tokens.js");
-  const tokenizer = await tokenizerFor({ provider: "openai", model: "gpt-4o" });
-  const sizes = (await planRm(ds, { limit: 3, tokenizer })).items.map((i) => tokenizer.countMessages(i.request.messages));
-  const limit = Math.max(...sizes) + 10;
-  batches.enqueuedTokenLimit = Math.ceil(limit * 1.6);
-  batches.maxEnqueuedTokens = 0;
   const spec = (price: string) =>
     [
       "name: batched",
