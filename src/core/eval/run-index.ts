@@ -66,6 +66,11 @@ export class RunIndex {
     return this.items.size;
   }
 
+  /** What the index keeps of an item's last line: in a compact index, `Done` for a successful line of an item of the run. */
+  private kept(l: ResultLine, inRun: boolean): ResultLine | Done {
+    return this.compact && inRun && !l.error ? (l.cached ? DONE_CACHED : DONE) : l;
+  }
+
   /** The last line of an item, if any (not in a compact index: read results.jsonl). */
   get(itemId: string): ResultLine | undefined {
     if (this.compact) throw new Error(`${this.runDir}: this run keeps no result lines in memory; read ${RESULTS_FILE}`);
@@ -88,8 +93,10 @@ export class RunIndex {
     }
     this.items.add(itemId);
     this.totals.items++;
-    if (l) this.count(l, 1);
-    if (l && this.compact && !l.error) this.final.set(itemId, l.cached ? DONE_CACHED : DONE);
+    if (l) {
+      this.count(l, 1);
+      this.final.set(itemId, this.kept(l, true));
+    }
     return l;
   }
 
@@ -98,7 +105,7 @@ export class RunIndex {
     const prev = this.final.get(line.itemId);
     const inRun = this.items.has(line.itemId);
     if (prev && inRun) this.count(prev, -1);
-    this.final.set(line.itemId, this.compact && inRun && !line.error ? (line.cached ? DONE_CACHED : DONE) : line);
+    this.final.set(line.itemId, this.kept(line, inRun));
     if (inRun) this.count(line, 1);
     if (!line.cached) addUsage(this.totals, line, this.pricing, this.provider);
   }
